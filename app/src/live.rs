@@ -1,0 +1,128 @@
+//! The live feed: one server-sent-events connection per browser tab, shared by every page.
+//!
+//! [`provide_live_feed`] puts a [`LiveFeed`] into context. On the server it stays in
+//! [`Connection::Connecting`] (nothing streams during server rendering); in the browser, once hydrated,
+//! it opens an `EventSource` on `/api/events` and turns each [`LiveEvent`] into signal updates. The
+//! browser reconnects by itself after a drop; the feed shows that as [`Connection::Reconnecting`].
+//!
+//! Pages read the signals with `use_context::<LiveFeed>()`; they never open connections of their own.
+
+use leptos::prelude::*;
+
+use crate::wire::Heartbeat;
+#[cfg(feature = "hydrate")]
+use crate::wire::LiveEvent;
+
+/// The state of the tab's connection to `/api/events`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// Not connected yet: server rendering, or the browser still loading the bundle.
+    Connecting,
+    /// Events are flowing.
+    Live,
+    /// The stream dropped; the browser is retrying.
+    Reconnecting,
+}
+
+impl Connection {
+    /// Short words for the status pill.
+    pub fn label(self) -> &'static str {
+        match self {
+            Connection::Connecting => "Connecting…",
+            Connection::Live => "Live",
+            Connection::Reconnecting => "Reconnecting…",
+        }
+    }
+
+    /// The CSS modifier for the status pill.
+    pub fn css_class(self) -> &'static str {
+        match self {
+            Connection::Connecting => "live-pill connecting",
+            Connection::Live => "live-pill live",
+            Connection::Reconnecting => "live-pill reconnecting",
+        }
+    }
+}
+
+/// Signals fed by the tab's event stream.
+#[derive(Clone, Copy)]
+pub struct LiveFeed {
+    /// Whether events are flowing.
+    pub connection: RwSignal<Connection>,
+    /// The latest heartbeat from the server, if any arrived yet.
+    pub heartbeat: RwSignal<Option<Heartbeat>>,
+}
+
+/// Creates the tab's [`LiveFeed`], provides it as context, and (in the browser) connects it.
+pub fn provide_live_feed() -> LiveFeed {
+    let feed = LiveFeed {
+        connection: RwSignal::new(Connection::Connecting),
+        heartbeat: RwSignal::new(None),
+    };
+    provide_context(feed);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| browser::connect(feed));
+    feed
+}
+
+/// The feed provided by [`provide_live_feed`]; panics only if a page is rendered outside [`crate::App`].
+pub fn use_live_feed() -> LiveFeed {
+    expect_context::<LiveFeed>()
+}
+
+#[cfg(feature = "hydrate")]
+impl LiveFeed {
+    fn receive(&self, event: LiveEvent) {
+        self.connection.set(Connection::Live);
+        match event {
+            LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
+        }
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use leptos::prelude::*;
+    use wasm_bindgen::{closure::Closure, JsCast};
+    use web_sys::{EventSource, MessageEvent};
+
+    use super::{Connection, LiveFeed};
+    use crate::wire::LiveEvent;
+
+    /// The stream every tab subscribes to.
+    const EVENTS_URL: &str = "/api/events";
+
+    /// Opens the `EventSource` and wires its callbacks to the feed's signals. The callbacks live as long
+    /// as the tab (the feed is app-wide), so they are handed to JavaScript with `forget`.
+    pub(super) fn connect(feed: LiveFeed) {
+        let source = match EventSource::new(EVENTS_URL) {
+            Ok(source) => source,
+            Err(error) => {
+                leptos::logging::error!("cannot open {EVENTS_URL}: {error:?}");
+                feed.connection.set(Connection::Reconnecting);
+                return;
+            }
+        };
+
+        let on_open = Closure::<dyn FnMut()>::new(move || feed.connection.set(Connection::Live));
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        on_open.forget();
+
+        let on_error =
+            Closure::<dyn FnMut()>::new(move || feed.connection.set(Connection::Reconnecting));
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_error.forget();
+
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            let Some(text) = message.data().as_string() else {
+                return;
+            };
+            // Unknown event types come from a newer server; skipping them keeps old tabs working.
+            if let Ok(event) = serde_json::from_str::<LiveEvent>(&text) {
+                feed.receive(event);
+            }
+        });
+        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+    }
+}

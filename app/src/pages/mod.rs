@@ -1,0 +1,10 @@
+//! The console's pages, one module per navigation entry.
+
+pub mod bottlenecks;
+pub mod definitions;
+pub mod instances;
+pub mod interventions;
+pub mod not_found;
+pub mod overview;
+pub mod services;
+pub mod sla;

@@ -1,0 +1,158 @@
+//! Wire types: the contract between the browser and the server.
+//!
+//! Plain serde data, compiled into both the server and the browser bundle. The server converts its own
+//! types (engine states, database rows) into these at its edge; nothing here knows about either.
+
+use serde::{Deserialize, Serialize};
+
+/// Which database the running `switchboard` stores its state in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The embedded default: one SQLite file on local disk.
+    Sqlite,
+    /// PostgreSQL, for scale-out across several processes.
+    Postgres,
+}
+
+impl Backend {
+    /// The name shown to people: "SQLite" or "PostgreSQL".
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// `GET /api/health`: is this process up, and can it reach its database?
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok` when everything answers, `degraded` when the database does not.
+    pub status: HealthStatus,
+    /// The version of the running `switchboard` binary.
+    pub version: String,
+    /// The database backend in use.
+    pub backend: Backend,
+    /// Whether a trivial query against the database succeeded just now.
+    pub database_reachable: bool,
+}
+
+/// The overall verdict of a health check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+}
+
+/// What the console shows about the server it talks to (the footer, the overview's system panel).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemInfo {
+    /// The version of the running `switchboard` binary.
+    pub version: String,
+    /// The database backend in use.
+    pub backend: Backend,
+    /// The database location with any password removed, e.g. `sqlite:data/switchboard.db`.
+    pub database: String,
+    /// When this process started, RFC 3339 in UTC.
+    pub started_at: String,
+    /// Whether the built-in demo traffic generator is switched on.
+    pub demo_traffic: bool,
+}
+
+/// One message on `GET /api/events`, the server-sent-events stream. Sent as the `data:` line, JSON,
+/// tagged by `type` so new kinds can be added without breaking older tabs (they ignore unknown types).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// Sent once a second, and at once to a new subscriber, so the console can show that it is live.
+    Heartbeat(Heartbeat),
+}
+
+/// The server's clock and a counter, proving that the stream is flowing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Server time, RFC 3339 in UTC with second precision, e.g. `2026-11-25T22:15:03Z`.
+    pub server_time: String,
+    /// Increases by one with every heartbeat of this process.
+    pub sequence: u64,
+}
+
+impl Heartbeat {
+    /// The time of day part, `HH:MM:SS`, for compact display.
+    pub fn time_of_day(&self) -> &str {
+        self.server_time.get(11..19).unwrap_or(&self.server_time)
+    }
+}
+
+/// The body of every API error response: one stable shape for every route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    pub error: ApiErrorDetail,
+}
+
+/// What went wrong, in words, with the offending fields when the request was invalid.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorDetail {
+    /// A stable, machine-readable code: `not_found`, `invalid_request`, `unavailable`, `internal`, …
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+    /// Field-level problems; empty when the error is not about particular fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
+}
+
+/// One invalid field: its path in the request (e.g. `input.amount`) and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_events_are_tagged_by_type() {
+        let event = LiveEvent::Heartbeat(Heartbeat {
+            server_time: "2026-11-25T22:15:03Z".into(),
+            sequence: 7,
+        });
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"type":"heartbeat","server_time":"2026-11-25T22:15:03Z","sequence":7}"#
+        );
+        assert_eq!(serde_json::from_str::<LiveEvent>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn time_of_day_is_cut_from_rfc3339() {
+        let beat = Heartbeat {
+            server_time: "2026-11-25T22:15:03Z".into(),
+            sequence: 1,
+        };
+        assert_eq!(beat.time_of_day(), "22:15:03");
+        let odd = Heartbeat {
+            server_time: "now".into(),
+            sequence: 1,
+        };
+        assert_eq!(odd.time_of_day(), "now");
+    }
+
+    #[test]
+    fn health_serialises_in_lowercase() {
+        let health = Health {
+            status: HealthStatus::Ok,
+            version: "0.1.0".into(),
+            backend: Backend::Postgres,
+            database_reachable: true,
+        };
+        let value = serde_json::to_value(&health).unwrap();
+        assert_eq!(value["status"], "ok");
+        assert_eq!(value["backend"], "postgres");
+    }
+}

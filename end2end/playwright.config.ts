@@ -1,0 +1,48 @@
+// Playwright drives Debian's Chromium (/usr/bin/chromium) against a freshly started `switchboard` on a
+// free port with a temporary database. scripts/test.sh picks the port and the database and builds the
+// server first; the browser is never downloaded.
+import { defineConfig } from "@playwright/test";
+
+const port = Number(process.env.SWITCHBOARD_E2E_PORT ?? 3999);
+const database = process.env.SWITCHBOARD_E2E_DATABASE_URL ?? "sqlite:target/e2e/switchboard.db";
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: "list",
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    viewport: { width: 1366, height: 768 },
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  webServer: {
+    command: `target/debug/switchboard serve --log warn --no-demo --listen 127.0.0.1:${port} --database-url ${database}`,
+    cwd: "..",
+    url: `${baseURL}/api/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "ignore", // request logs; failures show in stderr and the traces
+    stderr: "pipe",
+  },
+});

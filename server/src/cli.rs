@@ -1,0 +1,156 @@
+//! The command line. Every flag can also be set through the environment variable named in its help, so
+//! the same binary is configured the same way by hand, by systemd or by a container.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
+
+use crate::db::DatabaseUrl;
+
+/// The default database: an embedded SQLite file, created with its folder on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/switchboard.db";
+
+/// Switchboard: durable workflows and an operations console for a pay-per-call marketplace.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: durable workflows and an operations console for a pay-per-call marketplace.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, which runs when no command is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+
+    /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `switchboard=debug,sqlx=warn`).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
+    pub log: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the console and the engine (the default).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+/// Where the state lives.
+#[derive(Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL; the scheme picks the backend: `sqlite:PATH` (embedded, created if missing) or
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    // Kept as text and validated by `url()`: clap would echo a rejected value, password and all.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+}
+
+impl DatabaseArgs {
+    pub fn new(url: &DatabaseUrl) -> Self {
+        Self {
+            database_url: url.expose_secret().to_string(),
+        }
+    }
+
+    /// The validated URL.
+    ///
+    /// # Errors
+    /// When the scheme is not `sqlite:` or `postgres:`, or the URL is malformed; the message shows the
+    /// URL without its password.
+    pub fn url(&self) -> Result<DatabaseUrl, crate::db::Error> {
+        self.database_url.parse()
+    }
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.url() {
+            Ok(url) => f
+                .debug_struct("DatabaseArgs")
+                .field("database_url", &url)
+                .finish(),
+            Err(_) => f
+                .debug_struct("DatabaseArgs")
+                .field("database_url", &"(invalid, hidden)")
+                .finish(),
+        }
+    }
+}
+
+/// Options of `switchboard serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Address and port the console and API listen on.
+    #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Do not start the built-in demo traffic generator.
+    #[arg(long, env = "SWITCHBOARD_NO_DEMO", value_parser = BoolishValueParser::new(), default_value_t = false)]
+    pub no_demo: bool,
+
+    /// Folder holding the built browser bundle (`pkg/switchboard.{js,wasm,css}`) and public assets.
+    #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_is_the_default_command() {
+        let cli = Cli::try_parse_from(["switchboard", "--listen", "127.0.0.1:4000", "--no-demo"])
+            .unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen, "127.0.0.1:4000".parse().unwrap());
+        assert!(cli.serve.no_demo);
+    }
+
+    #[test]
+    fn migrate_takes_a_database_url() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "migrate",
+            "--database-url",
+            "postgres://u:pw@h/db",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = cli.command else {
+            panic!("expected migrate")
+        };
+        assert_eq!(
+            args.url().unwrap().to_string(),
+            "postgres://u@h/db"
+        );
+        assert!(
+            !format!("{args:?}").contains("pw"),
+            "Debug hides the password"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_scheme_is_refused_without_echoing_the_password() {
+        let cli =
+            Cli::try_parse_from(["switchboard", "--database-url", "mysql://root:pw@h/db"]).unwrap();
+        let error = cli.serve.database.url().unwrap_err().to_string();
+        assert!(
+            error.contains("unsupported database URL scheme `mysql`"),
+            "{error}"
+        );
+        assert!(!error.contains("pw"), "{error}");
+        assert!(!format!("{:?}", cli.serve).contains("pw"));
+    }
+}

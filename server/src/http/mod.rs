@@ -1,0 +1,66 @@
+//! The HTTP surface: one [`router`] for the JSON API, the event stream, the server-rendered console and
+//! the static files of the browser bundle.
+//!
+//! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
+//! tracing (one span per request carrying the id), compression (gzip or brotli by `Accept-Encoding`;
+//! never for the event stream, which must flush each event).
+
+mod events;
+mod health;
+mod site;
+
+use axum::http::{HeaderName, Request};
+use axum::routing::{any, get};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use app::{shell, App};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application as one axum router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/health", get(health::health))
+        .route("/api/events", get(events::stream))
+        // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
+        .route("/api/{*rest}", any(unknown_api_route));
+
+    let console_context = {
+        let system = state.system.clone();
+        move || provide_context(system.clone())
+    };
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(api)
+        .leptos_routes_with_context(&state, generate_route_list(App), console_context.clone(), move || {
+            shell(options.clone())
+        })
+        .nest_service("/pkg", site::bundle_files(&state.leptos_options))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(console_context, shell))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO))
+                .on_request(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn unknown_api_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no API route at {}", uri.path()))
+}

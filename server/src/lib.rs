@@ -1,0 +1,30 @@
+//! `switchboard`: the binary that runs the Switchboard console and (as it grows) the workflow engine.
+//!
+//! Everything with I/O lives here; the engine (`switchboard-engine`, in `server/engine/`) stays pure and
+//! the console (`switchboard-app`, in `app/`) stays free of server types.
+//!
+//! - [`cli`]: the command line (`serve`, `migrate`), every flag also read from an environment variable.
+//! - [`db`]: [`db::Database`], the connection pool for SQLite or PostgreSQL, chosen by URL scheme, and the
+//!   embedded migrations.
+//! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
+//! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
+//!   the static files, with compression, request ids and request tracing.
+//! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
+//! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use clap::Parser;
+//! use switchboard::{cli::Cli, serve};
+//! let cli = Cli::parse_from(["switchboard", "--database-url", "sqlite:data/demo.db", "--no-demo"]);
+//! serve::run(cli.serve).await
+//! # }
+//! ```
+
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod serve;
+pub mod state;

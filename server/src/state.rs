@@ -1,0 +1,27 @@
+//! [`AppState`]: what every handler and server function can reach.
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use app::wire::SystemInfo;
+
+use crate::db::{Database, DatabaseUrl};
+use crate::events::EventBus;
+
+/// Shared by all handlers; cheap to clone (pools and channels are handles).
+#[derive(Clone)]
+pub struct AppState {
+    /// Where the site's files are and what they are called; needed by the Leptos handlers.
+    pub leptos_options: LeptosOptions,
+    pub database: Database,
+    pub database_url: DatabaseUrl,
+    pub events: EventBus,
+    /// Facts about this process for the console (provided to server functions as context).
+    pub system: SystemInfo,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

@@ -1,0 +1,111 @@
+//! Shared helpers for the integration tests: throwaway databases on both backends.
+//!
+//! PostgreSQL comes from `SWITCHBOARD_TEST_DATABASE_URL` (default: the local server, user `postgres`).
+//! Each test gets its own freshly created database, dropped afterwards. When the server cannot be
+//! reached the PostgreSQL tests are skipped with a note — except with `CI=true`, where that fails the run.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use switchboard::cli::{DatabaseArgs, ServeArgs};
+use switchboard::db::DatabaseUrl;
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A SQLite database in its own temporary folder, removed when dropped.
+pub struct TempSqlite {
+    pub folder: tempfile::TempDir,
+    pub url: DatabaseUrl,
+}
+
+impl TempSqlite {
+    /// The file sits in a sub-folder that does not exist yet, to prove it gets created.
+    pub fn new() -> Self {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("nested").join("switchboard.db");
+        let url = format!("sqlite:{}", path.display())
+            .parse()
+            .expect("valid sqlite url");
+        Self { folder, url }
+    }
+
+    pub fn file(&self) -> PathBuf {
+        self.url.sqlite_file().expect("file-backed")
+    }
+}
+
+/// A freshly created PostgreSQL database, dropped (with its connections) when this value is dropped.
+pub struct TempPostgres {
+    admin_url: String,
+    pub name: String,
+    pub url: DatabaseUrl,
+}
+
+impl TempPostgres {
+    /// `None` (with a note on stderr) when PostgreSQL is unreachable outside CI.
+    ///
+    /// # Panics
+    /// With `CI=true` when PostgreSQL is unreachable: in CI these tests must run, never skip.
+    pub async fn create() -> Option<Self> {
+        let admin_url = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
+        let mut admin = match PgConnection::connect(&admin_url).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                let shown: DatabaseUrl = admin_url
+                    .parse()
+                    .expect("SWITCHBOARD_TEST_DATABASE_URL is a postgres URL");
+                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                    panic!("PostgreSQL at {shown} is unreachable and CI=true: {error}");
+                }
+                eprintln!("skipping a PostgreSQL test: {shown} is unreachable ({error})");
+                return None;
+            }
+        };
+        let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
+        // The name is generated here (a uuid), never user input.
+        admin
+            .execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+            .await
+            .expect("create test database");
+        let mut url = url::Url::parse(&admin_url).expect("admin url");
+        url.set_path(&name);
+        Some(Self {
+            admin_url,
+            name,
+            url: url.as_str().parse().expect("test database url"),
+        })
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        // Drop runs outside async; a short-lived runtime on its own thread removes the database.
+        let admin_url = self.admin_url.clone();
+        let statement = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url).await.ok()?;
+                admin.execute(AssertSqlSafe(statement)).await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// Serve options for a test: the given database, no demo traffic, a site root that may not exist.
+pub fn serve_args(url: &DatabaseUrl, site_root: PathBuf) -> ServeArgs {
+    ServeArgs {
+        database: DatabaseArgs::new(url),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        no_demo: true,
+        site_root,
+    }
+}
