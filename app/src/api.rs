@@ -11,6 +11,5 @@ use crate::wire::SystemInfo;
 /// Version, database backend and start time of the server the console is talking to.
 #[server(endpoint = "system_info")]
 pub async fn get_system_info() -> Result<SystemInfo, ServerFnError> {
-    use_context::<SystemInfo>()
-        .ok_or_else(|| ServerFnError::ServerError("system information is not available".into()))
+    use_context::<SystemInfo>().ok_or_else(|| ServerFnError::ServerError("system information is not available".into()))
 }

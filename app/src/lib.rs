@@ -12,7 +12,7 @@
 //!   provides as context ([`wire::SystemInfo`] and, later, the console's service handle).
 //! - [`pages`] and [`components`] are the screens and the pieces they are built from.
 //!
-//! ```ignore
+//! ```text
 //! // server side (switchboard): render the shell for every console route
 //! Router::new().leptos_routes_with_context(&state, generate_route_list(App), ctx, move || shell(opts.clone()));
 //! ```
@@ -33,8 +33,8 @@ use leptos_router::{
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
     bottlenecks::BottlenecksPage, definitions::DefinitionsPage, instances::InstancesPage,
-    interventions::InterventionsPage, not_found::NotFoundPage, overview::OverviewPage,
-    services::ServicesPage, sla::SlaPage,
+    interventions::InterventionsPage, not_found::NotFoundPage, overview::OverviewPage, services::ServicesPage,
+    sla::SlaPage,
 };
 
 /// The name every built asset carries: `/pkg/switchboard.js`, `.wasm` and `.css`.

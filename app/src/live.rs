@@ -9,9 +9,9 @@
 
 use leptos::prelude::*;
 
-use crate::wire::Heartbeat;
 #[cfg(feature = "hydrate")]
 use crate::wire::LiveEvent;
+use crate::wire::{Heartbeat, InstanceChange};
 
 /// The state of the tab's connection to `/api/events`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub struct LiveFeed {
     pub connection: RwSignal<Connection>,
     /// The latest heartbeat from the server, if any arrived yet.
     pub heartbeat: RwSignal<Option<Heartbeat>>,
+    /// The latest instance change; pages showing instances react to it.
+    pub instance: RwSignal<Option<InstanceChange>>,
 }
 
 /// Creates the tab's [`LiveFeed`], provides it as context, and (in the browser) connects it.
@@ -58,6 +60,7 @@ pub fn provide_live_feed() -> LiveFeed {
     let feed = LiveFeed {
         connection: RwSignal::new(Connection::Connecting),
         heartbeat: RwSignal::new(None),
+        instance: RwSignal::new(None),
     };
     provide_context(feed);
     #[cfg(feature = "hydrate")]
@@ -76,6 +79,7 @@ impl LiveFeed {
         self.connection.set(Connection::Live);
         match event {
             LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
+            LiveEvent::Instance(change) => self.instance.set(Some(change)),
         }
     }
 }
@@ -108,8 +112,7 @@ mod browser {
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         on_open.forget();
 
-        let on_error =
-            Closure::<dyn FnMut()>::new(move || feed.connection.set(Connection::Reconnecting));
+        let on_error = Closure::<dyn FnMut()>::new(move || feed.connection.set(Connection::Reconnecting));
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
 

@@ -28,12 +28,7 @@ pub struct Cli {
     pub serve: ServeArgs,
 
     /// Log filter, in `tracing` EnvFilter syntax (e.g. `info`, `switchboard=debug,sqlx=warn`).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_LOG",
-        default_value = "info,sqlx=warn",
-        global = true
-    )]
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info,sqlx=warn", global = true)]
     pub log: String,
 }
 
@@ -57,9 +52,7 @@ pub struct DatabaseArgs {
 
 impl DatabaseArgs {
     pub fn new(url: &DatabaseUrl) -> Self {
-        Self {
-            database_url: url.expose_secret().to_string(),
-        }
+        Self { database_url: url.expose_secret().to_string() }
     }
 
     /// The validated URL.
@@ -75,14 +68,8 @@ impl DatabaseArgs {
 impl std::fmt::Debug for DatabaseArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.url() {
-            Ok(url) => f
-                .debug_struct("DatabaseArgs")
-                .field("database_url", &url)
-                .finish(),
-            Err(_) => f
-                .debug_struct("DatabaseArgs")
-                .field("database_url", &"(invalid, hidden)")
-                .finish(),
+            Ok(url) => f.debug_struct("DatabaseArgs").field("database_url", &url).finish(),
+            Err(_) => f.debug_struct("DatabaseArgs").field("database_url", &"(invalid, hidden)").finish(),
         }
     }
 }
@@ -104,6 +91,33 @@ pub struct ServeArgs {
     /// Folder holding the built browser bundle (`pkg/switchboard.{js,wasm,css}`) and public assets.
     #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+
+    /// A service reached over HTTP, as `NAME=URL` (repeat the flag, or separate with commas in the
+    /// variable). Tasks of service NAME then POST to `URL/<action>`.
+    #[arg(long = "service", env = "SWITCHBOARD_SERVICES", value_delimiter = ',')]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// `NAME=URL` of `--service`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSpec {
+    pub name: String,
+    pub url: String,
+}
+
+impl std::str::FromStr for ServiceSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, url) = text.split_once('=').ok_or("expected NAME=URL, e.g. billing=http://127.0.0.1:9000")?;
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(format!("`{name}` is not a service name (letters, digits, - and _)"));
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("`{url}` is not an http:// URL"));
+        }
+        Ok(Self { name: name.to_string(), url: url.to_string() })
+    }
 }
 
 #[cfg(test)]
@@ -112,44 +126,44 @@ mod tests {
 
     #[test]
     fn serve_is_the_default_command() {
-        let cli = Cli::try_parse_from(["switchboard", "--listen", "127.0.0.1:4000", "--no-demo"])
-            .unwrap();
+        let cli = Cli::try_parse_from(["switchboard", "--listen", "127.0.0.1:4000", "--no-demo"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!(cli.serve.listen, "127.0.0.1:4000".parse().unwrap());
         assert!(cli.serve.no_demo);
     }
 
     #[test]
-    fn migrate_takes_a_database_url() {
+    fn services_are_name_equals_url() {
         let cli = Cli::try_parse_from([
             "switchboard",
-            "migrate",
-            "--database-url",
-            "postgres://u:pw@h/db",
+            "--service",
+            "billing=http://127.0.0.1:9000/b",
+            "--service",
+            "crm=http://h",
         ])
         .unwrap();
-        let Some(Command::Migrate(args)) = cli.command else {
-            panic!("expected migrate")
-        };
+        assert_eq!(cli.serve.services.len(), 2);
         assert_eq!(
-            args.url().unwrap().to_string(),
-            "postgres://u@h/db"
+            cli.serve.services[0],
+            ServiceSpec { name: "billing".into(), url: "http://127.0.0.1:9000/b".into() }
         );
-        assert!(
-            !format!("{args:?}").contains("pw"),
-            "Debug hides the password"
-        );
+        let error = Cli::try_parse_from(["switchboard", "--service", "billing"]).unwrap_err().to_string();
+        assert!(error.contains("expected NAME=URL"), "{error}");
+    }
+
+    #[test]
+    fn migrate_takes_a_database_url() {
+        let cli = Cli::try_parse_from(["switchboard", "migrate", "--database-url", "postgres://u:pw@h/db"]).unwrap();
+        let Some(Command::Migrate(args)) = cli.command else { panic!("expected migrate") };
+        assert_eq!(args.url().unwrap().to_string(), "postgres://u@h/db");
+        assert!(!format!("{args:?}").contains("pw"), "Debug hides the password");
     }
 
     #[test]
     fn an_unsupported_scheme_is_refused_without_echoing_the_password() {
-        let cli =
-            Cli::try_parse_from(["switchboard", "--database-url", "mysql://root:pw@h/db"]).unwrap();
+        let cli = Cli::try_parse_from(["switchboard", "--database-url", "mysql://root:pw@h/db"]).unwrap();
         let error = cli.serve.database.url().unwrap_err().to_string();
-        assert!(
-            error.contains("unsupported database URL scheme `mysql`"),
-            "{error}"
-        );
+        assert!(error.contains("unsupported database URL scheme `mysql`"), "{error}");
         assert!(!error.contains("pw"), "{error}");
         assert!(!format!("{:?}", cli.serve).contains("pw"));
     }

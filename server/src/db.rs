@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use app::wire::Backend;
 
@@ -34,21 +32,11 @@ pub enum Error {
     #[error("invalid database URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error("cannot create the folder {} for database {url}: {cause}", path.display())]
-    CreateFolder {
-        path: PathBuf,
-        url: DatabaseUrl,
-        cause: std::io::Error,
-    },
+    CreateFolder { path: PathBuf, url: DatabaseUrl, cause: std::io::Error },
     #[error("cannot connect to database {url}: {cause}")]
-    Connect {
-        url: DatabaseUrl,
-        cause: sqlx::Error,
-    },
+    Connect { url: DatabaseUrl, cause: sqlx::Error },
     #[error("cannot apply migrations to database {url}: {cause}")]
-    Migrate {
-        url: DatabaseUrl,
-        cause: sqlx::migrate::MigrateError,
-    },
+    Migrate { url: DatabaseUrl, cause: sqlx::migrate::MigrateError },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,10 +67,7 @@ impl DatabaseUrl {
         if self.backend != Backend::Sqlite {
             return None;
         }
-        let rest = self
-            .secret
-            .trim_start_matches("sqlite:")
-            .trim_start_matches("//");
+        let rest = self.secret.trim_start_matches("sqlite:").trim_start_matches("//");
         let path = rest.split('?').next().unwrap_or_default();
         (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
     }
@@ -93,55 +78,32 @@ impl FromStr for DatabaseUrl {
 
     fn from_str(raw: &str) -> Result<Self> {
         let raw = raw.trim();
-        let scheme = raw
-            .split_once(':')
-            .map(|(scheme, _)| scheme)
-            .unwrap_or_default();
+        let scheme = raw.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
         match scheme {
             "sqlite" => {
-                if raw
-                    .trim_start_matches("sqlite:")
-                    .trim_start_matches("//")
-                    .is_empty()
-                {
+                if raw.trim_start_matches("sqlite:").trim_start_matches("//").is_empty() {
                     return Err(Error::InvalidUrl {
                         url: raw.into(),
-                        reason: "no file path after `sqlite:` (e.g. `sqlite:data/switchboard.db`)"
-                            .into(),
+                        reason: "no file path after `sqlite:` (e.g. `sqlite:data/switchboard.db`)".into(),
                     });
                 }
-                Ok(Self {
-                    secret: raw.into(),
-                    shown: raw.into(),
-                    backend: Backend::Sqlite,
-                })
+                Ok(Self { secret: raw.into(), shown: raw.into(), backend: Backend::Sqlite })
             }
             "postgres" | "postgresql" => {
-                let mut url = url::Url::parse(raw).map_err(|error| Error::InvalidUrl {
-                    url: redact_unparsed(raw),
-                    reason: error.to_string(),
-                })?;
+                let mut url = url::Url::parse(raw)
+                    .map_err(|error| Error::InvalidUrl { url: redact_unparsed(raw), reason: error.to_string() })?;
                 if url.host_str().unwrap_or_default().is_empty() {
                     return Err(Error::InvalidUrl {
                         url: redact_unparsed(raw),
-                        reason: "no host (e.g. `postgres://postgres@127.0.0.1:5432/switchboard`)"
-                            .into(),
+                        reason: "no host (e.g. `postgres://postgres@127.0.0.1:5432/switchboard`)".into(),
                     });
                 }
                 // Cannot fail: the URL has a host, so it can carry credentials.
                 let _ = url.set_password(None);
-                Ok(Self {
-                    secret: raw.into(),
-                    shown: url.to_string(),
-                    backend: Backend::Postgres,
-                })
+                Ok(Self { secret: raw.into(), shown: url.to_string(), backend: Backend::Postgres })
             }
             _ => Err(Error::UnsupportedScheme {
-                scheme: if scheme.is_empty() {
-                    "(none)".into()
-                } else {
-                    scheme.into()
-                },
+                scheme: if scheme.is_empty() { "(none)".into() } else { scheme.into() },
                 url: redact_unparsed(raw),
             }),
         }
@@ -197,10 +159,7 @@ impl Database {
                     }
                 }
                 let options = SqliteConnectOptions::from_str(url.expose_secret())
-                    .map_err(|cause| Error::Connect {
-                        url: url.clone(),
-                        cause,
-                    })?
+                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
@@ -214,29 +173,19 @@ impl Database {
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)
                     .await
-                    .map_err(|cause| Error::Connect {
-                        url: url.clone(),
-                        cause,
-                    })?;
+                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?;
                 Ok(Database::Sqlite(pool))
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url.expose_secret()).map_err(|cause| {
-                    Error::Connect {
-                        url: url.clone(),
-                        cause,
-                    }
-                })?;
+                let options = PgConnectOptions::from_str(url.expose_secret())
+                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?;
                 probe::<sqlx::PgConnection>(url, &options).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)
                     .await
-                    .map_err(|cause| Error::Connect {
-                        url: url.clone(),
-                        cause,
-                    })?;
+                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?;
                 Ok(Database::Postgres(pool))
             }
         }
@@ -248,10 +197,7 @@ impl Database {
             Database::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
             Database::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         };
-        outcome.map_err(|cause| Error::Migrate {
-            url: url.clone(),
-            cause,
-        })
+        outcome.map_err(|cause| Error::Migrate { url: url.clone(), cause })
     }
 
     /// Which backend this pool talks to.
@@ -270,10 +216,7 @@ impl Database {
                 Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
             }
         };
-        matches!(
-            tokio::time::timeout(Duration::from_secs(1), query).await,
-            Ok(Ok(()))
-        )
+        matches!(tokio::time::timeout(Duration::from_secs(1), query).await, Ok(Ok(())))
     }
 
     /// Versions of the migrations applied so far, in order.
@@ -299,16 +242,8 @@ impl Database {
 async fn probe<C: sqlx::Connection>(url: &DatabaseUrl, options: &C::Options) -> Result<()> {
     let attempt = tokio::time::timeout(CONNECT_TIMEOUT, C::connect_with(options)).await;
     let connection = match attempt {
-        Ok(result) => result.map_err(|cause| Error::Connect {
-            url: url.clone(),
-            cause,
-        })?,
-        Err(_) => {
-            return Err(Error::Connect {
-                url: url.clone(),
-                cause: sqlx::Error::PoolTimedOut,
-            })
-        }
+        Ok(result) => result.map_err(|cause| Error::Connect { url: url.clone(), cause })?,
+        Err(_) => return Err(Error::Connect { url: url.clone(), cause: sqlx::Error::PoolTimedOut }),
     };
     // Closing is a courtesy to the server; the connection was only a probe.
     let _ = connection.close().await;
@@ -326,11 +261,7 @@ pub async fn open(url: &DatabaseUrl) -> Result<Database> {
 pub async fn migrate_command(url: &DatabaseUrl) -> anyhow::Result<()> {
     let database = open(url).await?;
     let applied = database.applied_migrations().await?;
-    println!(
-        "database {url}: {} migrations applied, latest {:?}",
-        applied.len(),
-        applied.last()
-    );
+    println!("database {url}: {} migrations applied, latest {:?}", applied.len(), applied.last());
     database.close().await;
     Ok(())
 }
@@ -351,15 +282,11 @@ mod tests {
 
     #[test]
     fn passwords_never_show() {
-        let url: DatabaseUrl = "postgres://admin:hunter2@db.internal:5432/sb"
-            .parse()
-            .unwrap();
+        let url: DatabaseUrl = "postgres://admin:hunter2@db.internal:5432/sb".parse().unwrap();
         assert_eq!(url.to_string(), "postgres://admin@db.internal:5432/sb");
         assert!(!format!("{url:?}").contains("hunter2"));
         assert!(url.expose_secret().contains("hunter2"));
-        let bad = "mysql://root:hunter2@h/db"
-            .parse::<DatabaseUrl>()
-            .unwrap_err();
+        let bad = "mysql://root:hunter2@h/db".parse::<DatabaseUrl>().unwrap_err();
         assert!(!bad.to_string().contains("hunter2"), "{bad}");
     }
 
@@ -368,14 +295,8 @@ mod tests {
         let no_path = "sqlite:".parse::<DatabaseUrl>().unwrap_err().to_string();
         assert!(no_path.contains("no file path"), "{no_path}");
         let no_scheme = "data/x.db".parse::<DatabaseUrl>().unwrap_err().to_string();
-        assert!(
-            no_scheme.contains("unsupported database URL scheme `(none)`"),
-            "{no_scheme}"
-        );
-        let no_host = "postgres:///db"
-            .parse::<DatabaseUrl>()
-            .unwrap_err()
-            .to_string();
+        assert!(no_scheme.contains("unsupported database URL scheme `(none)`"), "{no_scheme}");
+        let no_host = "postgres:///db".parse::<DatabaseUrl>().unwrap_err().to_string();
         assert!(no_host.contains("no host"), "{no_host}");
     }
 

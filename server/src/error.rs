@@ -10,6 +10,8 @@ use axum::Json;
 
 use app::wire::{ApiErrorBody, ApiErrorDetail, FieldError};
 
+use crate::runtime;
+
 /// An error an API handler returns. Each variant's doc names its status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,11 +20,10 @@ pub enum ApiError {
     NotFound(String),
     /// 400 / 422: the request is malformed or fails validation; `fields` says where.
     #[error("{message}")]
-    Invalid {
-        status: StatusCode,
-        message: String,
-        fields: Vec<FieldError>,
-    },
+    Invalid { status: StatusCode, message: String, fields: Vec<FieldError> },
+    /// 409: the request conflicts with the current state (e.g. resume an instance that is not paused).
+    #[error("{0}")]
+    Conflict(String),
     /// 503: a dependency (the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
@@ -36,6 +37,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid { status, .. } => (*status, "invalid_request"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -48,23 +50,65 @@ impl IntoResponse for ApiError {
         let (message, fields) = match self {
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
-                (
-                    "internal error; the server log has the details".to_string(),
-                    Vec::new(),
-                )
+                ("internal error; the server log has the details".to_string(), Vec::new())
             }
-            ApiError::Invalid {
-                message, fields, ..
-            } => (message, fields),
+            ApiError::Invalid { message, fields, .. } => (message, fields),
             other => (other.to_string(), Vec::new()),
         };
-        let body = ApiErrorBody {
-            error: ApiErrorDetail {
-                code: code.into(),
-                message,
-                fields,
-            },
-        };
+        let body = ApiErrorBody { error: ApiErrorDetail { code: code.into(), message, fields } };
         (status, Json(body)).into_response()
+    }
+}
+
+impl ApiError {
+    /// 422 with field-level problems.
+    pub fn unprocessable(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
+        ApiError::Invalid { status: StatusCode::UNPROCESSABLE_ENTITY, message: message.into(), fields }
+    }
+
+    /// 400: the request cannot be read at all.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::Invalid { status: StatusCode::BAD_REQUEST, message: message.into(), fields: Vec::new() }
+    }
+}
+
+fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.into(), message: message.into() }
+}
+
+impl From<runtime::Error> for ApiError {
+    fn from(error: runtime::Error) -> Self {
+        use runtime::Error as E;
+        match error {
+            E::UnknownWorkflow(_) | E::UnknownVersion { .. } | E::InstanceNotFound(_) => {
+                ApiError::NotFound(error.to_string())
+            }
+            E::DefinitionFormat(message) => {
+                ApiError::unprocessable(format!("the definition cannot be read: {message}"), Vec::new())
+            }
+            E::InvalidDefinition(ref problems) => {
+                let fields = problems
+                    .iter()
+                    .map(|problem| {
+                        let path = match (&problem.state, &problem.field) {
+                            (Some(state), Some(name)) => format!("states.{state}.{name}"),
+                            (Some(state), None) => format!("states.{state}"),
+                            (None, Some(name)) => name.clone(),
+                            (None, None) => "definition".to_string(),
+                        };
+                        field(path, problem.message.clone())
+                    })
+                    .collect();
+                ApiError::unprocessable(format!("the definition is not valid: {error}"), fields)
+            }
+            E::InvalidInput(problems) => ApiError::unprocessable(
+                "the input does not match the workflow's input schema",
+                problems.into_iter().map(|p| field(p.field, p.problem)).collect(),
+            ),
+            E::Rejected(message) => ApiError::Conflict(message),
+            E::Commit(error) => ApiError::Unavailable(format!("the database did not take the change: {error}")),
+            E::Store(error) => ApiError::Internal(error.into()),
+            E::Corrupt(message) => ApiError::Internal(anyhow::anyhow!(message)),
+        }
     }
 }

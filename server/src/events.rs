@@ -37,17 +37,18 @@ impl EventBus {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
         let (shutdown, _) = watch::channel(false);
-        Self {
-            sender,
-            heartbeat_sequence: Arc::new(AtomicU64::new(0)),
-            shutdown,
-        }
+        Self { sender, heartbeat_sequence: Arc::new(AtomicU64::new(0)), shutdown }
     }
 
     /// Sends an event to every current subscriber; with no subscribers it is dropped.
     pub fn publish(&self, event: LiveEvent) {
         // An error only means nobody is listening right now.
         let _ = self.sender.send(event);
+    }
+
+    /// Whether anyone listens: callers skip building events nobody would receive.
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
     }
 
     /// A receiver of every event published from now on.
@@ -103,13 +104,13 @@ mod tests {
         let mut receiver = bus.subscribe();
         bus.beat();
         bus.beat();
-        let sequences: Vec<u64> = [
-            receiver.recv().await.unwrap(),
-            receiver.recv().await.unwrap(),
-        ]
-        .into_iter()
-        .map(|LiveEvent::Heartbeat(beat)| beat.sequence)
-        .collect();
+        let sequences: Vec<u64> = [receiver.recv().await.unwrap(), receiver.recv().await.unwrap()]
+            .into_iter()
+            .map(|event| match event {
+                LiveEvent::Heartbeat(beat) => beat.sequence,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
         assert_eq!(sequences, [1, 2]);
     }
 
@@ -117,11 +118,7 @@ mod tests {
     async fn shutdown_wakes_waiters_even_if_it_came_first() {
         let bus = EventBus::new();
         bus.shut_down();
-        tokio::time::timeout(Duration::from_secs(1), bus.stopping())
-            .await
-            .expect("stopping resolves");
-        tokio::time::timeout(Duration::from_secs(1), bus.clone().run_heartbeat())
-            .await
-            .expect("heartbeat ends");
+        tokio::time::timeout(Duration::from_secs(1), bus.stopping()).await.expect("stopping resolves");
+        tokio::time::timeout(Duration::from_secs(1), bus.clone().run_heartbeat()).await.expect("heartbeat ends");
     }
 }

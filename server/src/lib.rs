@@ -26,5 +26,8 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod runtime;
 pub mod serve;
+pub mod services;
 pub mod state;
+pub mod store;

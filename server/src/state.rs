@@ -7,6 +7,7 @@ use app::wire::SystemInfo;
 
 use crate::db::{Database, DatabaseUrl};
 use crate::events::EventBus;
+use crate::runtime::Runtime;
 
 /// Shared by all handlers; cheap to clone (pools and channels are handles).
 #[derive(Clone)]
@@ -16,6 +17,8 @@ pub struct AppState {
     pub database: Database,
     pub database_url: DatabaseUrl,
     pub events: EventBus,
+    /// The workflow runtime: definitions, instances, services.
+    pub runtime: Runtime,
     /// Facts about this process for the console (provided to server functions as context).
     pub system: SystemInfo,
 }

@@ -13,8 +13,8 @@ fn the_engine_depends_on_pure_crates_only() {
     for line in manifest.lines().map(str::trim) {
         if line.starts_with('[') {
             // [dev-dependencies] may hold test tools (proptest); only what ships with the engine counts.
-            in_dependencies = line == "[dependencies]"
-                || line.starts_with("[target.") && line.ends_with(".dependencies]");
+            in_dependencies =
+                line == "[dependencies]" || line.starts_with("[target.") && line.ends_with(".dependencies]");
             continue;
         }
         if in_dependencies && !line.is_empty() && !line.starts_with('#') {
@@ -23,14 +23,8 @@ fn the_engine_depends_on_pure_crates_only() {
             }
         }
     }
-    assert!(
-        !found.is_empty(),
-        "no [dependencies] found in {manifest_path}"
-    );
-    let forbidden: Vec<_> = found
-        .iter()
-        .filter(|name| !ALLOWED.contains(&name.as_str()))
-        .collect();
+    assert!(!found.is_empty(), "no [dependencies] found in {manifest_path}");
+    let forbidden: Vec<_> = found.iter().filter(|name| !ALLOWED.contains(&name.as_str())).collect();
     assert!(
         forbidden.is_empty(),
         "server/engine must stay pure (no I/O crates); remove {forbidden:?} or justify adding them to ALLOWED"

@@ -16,17 +16,12 @@ use switchboard::serve::build_state;
 use switchboard::state::AppState;
 
 async fn app_for(url: &DatabaseUrl, site_root: std::path::PathBuf) -> (Router, AppState) {
-    let state = build_state(&serve_args(url, site_root))
-        .await
-        .expect("state");
+    let state = build_state(&serve_args(url, site_root)).await.expect("state");
     (router(state.clone()), state)
 }
 
 async fn get(app: &Router, uri: &str) -> axum::response::Response {
-    app.clone()
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+    app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap()
 }
 
 async fn body_text(response: axum::response::Response) -> String {
@@ -41,10 +36,7 @@ async fn health_reports_ok_version_backend_and_reachability_on_sqlite() {
     let response = get(&app, "/api/health").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-    assert!(
-        response.headers().contains_key("x-request-id"),
-        "every response carries a request id"
-    );
+    assert!(response.headers().contains_key("x-request-id"), "every response carries a request id");
     let health: Health = serde_json::from_str(&body_text(response).await).unwrap();
     assert_eq!(
         health,
@@ -91,11 +83,7 @@ async fn unknown_api_routes_get_the_json_error_shape() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let body: ApiErrorBody = serde_json::from_str(&body_text(response).await).unwrap();
     assert_eq!(body.error.code, "not_found");
-    assert!(
-        body.error.message.contains("/api/no-such-thing"),
-        "{}",
-        body.error.message
-    );
+    assert!(body.error.message.contains("/api/no-such-thing"), "{}", body.error.message);
 }
 
 #[tokio::test]
@@ -104,32 +92,20 @@ async fn the_event_stream_opens_with_a_heartbeat() {
     let (app, state) = app_for(&temp.url, temp.folder.path().join("site")).await;
     let response = get(&app, "/api/events").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "text/event-stream"
-    );
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
     let mut body = response.into_body();
     let frame = body.frame().await.expect("a first event").unwrap();
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     let data = text.strip_prefix("data: ").expect("a data line").trim_end();
-    assert!(matches!(
-        serde_json::from_str::<LiveEvent>(data).unwrap(),
-        LiveEvent::Heartbeat(_)
-    ));
+    assert!(matches!(serde_json::from_str::<LiveEvent>(data).unwrap(), LiveEvent::Heartbeat(_)));
 
     // Published events follow, and the stream ends when the server shuts down.
     state.events.beat();
-    let frame = body
-        .frame()
-        .await
-        .expect("the published heartbeat")
-        .unwrap();
+    let frame = body.frame().await.expect("the published heartbeat").unwrap();
     let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
     assert!(text.contains(r#""sequence":1"#), "{text}");
     state.events.shut_down();
-    let end = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
-        .await
-        .expect("ends");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame()).await.expect("ends");
     assert!(end.is_none(), "the stream is over after shutdown");
 }
 
@@ -140,35 +116,16 @@ async fn console_pages_are_server_rendered_with_navigation_and_footer() {
     let response = get(&app, "/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = body_text(response).await;
-    for expected in [
-        "Overview",
-        "Instances",
-        "Definitions",
-        "SLA",
-        "Bottlenecks",
-        "Interventions",
-        "Services",
-    ] {
-        assert!(
-            html.contains(&format!("<span>{expected}<!")),
-            "navigation entry {expected} missing"
-        );
+    for expected in ["Overview", "Instances", "Definitions", "SLA", "Bottlenecks", "Interventions", "Services"] {
+        assert!(html.contains(&format!("<span>{expected}<!")), "navigation entry {expected} missing");
     }
-    assert!(
-        html.contains("/pkg/switchboard.js"),
-        "the page loads the hydration bundle"
-    );
+    assert!(html.contains("/pkg/switchboard.js"), "the page loads the hydration bundle");
     assert!(html.contains("SQLite"), "the footer names the backend");
-    assert!(
-        html.contains(env!("CARGO_PKG_VERSION")),
-        "the footer names the version"
-    );
+    assert!(html.contains(env!("CARGO_PKG_VERSION")), "the footer names the version");
 
     let response = get(&app, "/instances").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(body_text(response)
-        .await
-        .contains("No workflow instances yet"));
+    assert!(body_text(response).await.contains("No workflow instances yet"));
 }
 
 #[tokio::test]
@@ -189,16 +146,11 @@ async fn the_bundle_is_served_compressed_and_revalidated() {
     std::fs::write(site.join("pkg/switchboard.js"), &script).unwrap();
     let (app, _) = app_for(&temp.url, site).await;
 
-    let request = Request::get("/pkg/switchboard.js")
-        .header(header::ACCEPT_ENCODING, "gzip")
-        .body(Body::empty());
+    let request = Request::get("/pkg/switchboard.js").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty());
     let response = app.clone().oneshot(request.unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
     let compressed = response.into_body().collect().await.unwrap().to_bytes();
-    assert!(
-        compressed.len() < script.len() / 4,
-        "gzip shrinks the repetitive script"
-    );
+    assert!(compressed.len() < script.len() / 4, "gzip shrinks the repetitive script");
 }

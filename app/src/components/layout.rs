@@ -19,36 +19,16 @@ const NAV_GROUPS: &[(&str, &[NavItem])] = &[
     (
         "Operate",
         &[
-            NavItem {
-                href: "/",
-                label: "Overview",
-                icon: "M3 13h8V3H3zM13 21h8V11h-8zM3 21h8v-6H3zM13 3v6h8V3z",
-            },
-            NavItem {
-                href: "/instances",
-                label: "Instances",
-                icon: "M4 6h16M4 12h16M4 18h10",
-            },
-            NavItem {
-                href: "/interventions",
-                label: "Interventions",
-                icon: "M4 4h16v12H8l-4 4zM12 7v4M12 13.5v.5",
-            },
+            NavItem { href: "/", label: "Overview", icon: "M3 13h8V3H3zM13 21h8V11h-8zM3 21h8v-6H3zM13 3v6h8V3z" },
+            NavItem { href: "/instances", label: "Instances", icon: "M4 6h16M4 12h16M4 18h10" },
+            NavItem { href: "/interventions", label: "Interventions", icon: "M4 4h16v12H8l-4 4zM12 7v4M12 13.5v.5" },
         ],
     ),
     (
         "Analyse",
         &[
-            NavItem {
-                href: "/sla",
-                label: "SLA",
-                icon: "M12 3a9 9 0 1 0 9 9M12 12l6-6M12 7v5",
-            },
-            NavItem {
-                href: "/bottlenecks",
-                label: "Bottlenecks",
-                icon: "M3 4h18l-7 8v6l-4 2v-8z",
-            },
+            NavItem { href: "/sla", label: "SLA", icon: "M12 3a9 9 0 1 0 9 9M12 12l6-6M12 7v5" },
+            NavItem { href: "/bottlenecks", label: "Bottlenecks", icon: "M3 4h18l-7 8v6l-4 2v-8z" },
         ],
     ),
     (
@@ -59,11 +39,7 @@ const NAV_GROUPS: &[(&str, &[NavItem])] = &[
                 label: "Definitions",
                 icon: "M6 3h4v4H6zM14 17h4v4h-4zM6 17h4v4H6zM8 7v10M8 12h8v5",
             },
-            NavItem {
-                href: "/services",
-                label: "Services",
-                icon: "M4 5h16v5H4zM4 14h16v5H4zM7 7.5h.01M7 16.5h.01",
-            },
+            NavItem { href: "/services", label: "Services", icon: "M4 5h16v5H4zM4 14h16v5H4zM7 7.5h.01M7 16.5h.01" },
         ],
     ),
 ];

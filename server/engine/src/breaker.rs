@@ -48,11 +48,7 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig {
-            failure_threshold: 5,
-            open_ms: 30_000,
-            half_open_probes: 1,
-        }
+        BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 1 }
     }
 }
 
@@ -98,12 +94,7 @@ impl CircuitBreaker {
             half_open_probes: config.half_open_probes.max(1),
             ..config
         };
-        CircuitBreaker {
-            config,
-            phase: Phase::Closed {
-                consecutive_failures: 0,
-            },
-        }
+        CircuitBreaker { config, phase: Phase::Closed { consecutive_failures: 0 } }
     }
 
     /// The settings in force.
@@ -124,9 +115,7 @@ impl CircuitBreaker {
     /// Consecutive failures counted while closed (0 in other states).
     pub fn consecutive_failures(&self) -> u32 {
         match self.phase {
-            Phase::Closed {
-                consecutive_failures,
-            } => consecutive_failures,
+            Phase::Closed { consecutive_failures } => consecutive_failures,
             _ => 0,
         }
     }
@@ -138,10 +127,7 @@ impl CircuitBreaker {
             if now_ms < until_ms {
                 return false;
             }
-            self.phase = Phase::HalfOpen {
-                in_flight: 0,
-                successes: 0,
-            };
+            self.phase = Phase::HalfOpen { in_flight: 0, successes: 0 };
         }
         match &mut self.phase {
             Phase::Closed { .. } => true,
@@ -160,21 +146,14 @@ impl CircuitBreaker {
     /// Reports a successful call.
     pub fn record_success(&mut self, _now_ms: i64) {
         match &mut self.phase {
-            Phase::Closed {
-                consecutive_failures,
-            } => *consecutive_failures = 0,
+            Phase::Closed { consecutive_failures } => *consecutive_failures = 0,
             // A late success of a call started before the breaker opened proves little.
             Phase::Open { .. } => {}
-            Phase::HalfOpen {
-                in_flight,
-                successes,
-            } => {
+            Phase::HalfOpen { in_flight, successes } => {
                 *in_flight = in_flight.saturating_sub(1);
                 *successes += 1;
                 if *successes >= self.config.half_open_probes {
-                    self.phase = Phase::Closed {
-                        consecutive_failures: 0,
-                    };
+                    self.phase = Phase::Closed { consecutive_failures: 0 };
                 }
             }
         }
@@ -183,13 +162,10 @@ impl CircuitBreaker {
     /// Reports a failed call (errors that say nothing about the service's health, such as a
     /// validation error, should not be reported).
     pub fn record_failure(&mut self, now_ms: i64) {
-        let open = Phase::Open {
-            until_ms: now_ms.saturating_add(i64::try_from(self.config.open_ms).unwrap_or(i64::MAX)),
-        };
+        let open =
+            Phase::Open { until_ms: now_ms.saturating_add(i64::try_from(self.config.open_ms).unwrap_or(i64::MAX)) };
         match &mut self.phase {
-            Phase::Closed {
-                consecutive_failures,
-            } => {
+            Phase::Closed { consecutive_failures } => {
                 *consecutive_failures += 1;
                 if *consecutive_failures >= self.config.failure_threshold {
                     self.phase = open;
@@ -226,11 +202,7 @@ mod tests {
 
     #[test]
     fn half_open_probe_failure_reopens() {
-        let mut b = CircuitBreaker::new(BreakerConfig {
-            failure_threshold: 1,
-            open_ms: 100,
-            half_open_probes: 2,
-        });
+        let mut b = CircuitBreaker::new(BreakerConfig { failure_threshold: 1, open_ms: 100, half_open_probes: 2 });
         b.record_failure(0);
         assert!(b.allow(100));
         assert!(b.allow(100));
@@ -249,11 +221,7 @@ mod tests {
 
     #[test]
     fn zero_settings_are_clamped_and_serde_roundtrips() {
-        let b = CircuitBreaker::new(BreakerConfig {
-            failure_threshold: 0,
-            open_ms: 0,
-            half_open_probes: 0,
-        });
+        let b = CircuitBreaker::new(BreakerConfig { failure_threshold: 0, open_ms: 0, half_open_probes: 0 });
         assert_eq!(b.config().failure_threshold, 1);
         let json = serde_json::to_string(&b).unwrap();
         let back: CircuitBreaker = serde_json::from_str(&json).unwrap();

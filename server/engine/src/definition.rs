@@ -82,10 +82,7 @@ impl Definition {
 
     /// The `(name, version)` pair instances are pinned to.
     pub fn reference(&self) -> DefinitionRef {
-        DefinitionRef {
-            name: self.name.clone(),
-            version: self.version,
-        }
+        DefinitionRef { name: self.name.clone(), version: self.version }
     }
 
     /// Finds a state by name, in the top-level graph or inside any parallel branch (state
@@ -102,10 +99,7 @@ impl Definition {
 
     /// The effective compensation retry policy of a task's compensation.
     pub fn compensation_policy(&self, c: &Compensation) -> RetryPolicy {
-        c.retry
-            .clone()
-            .or_else(|| self.compensation_retry.clone())
-            .unwrap_or_else(RetryPolicy::compensation_default)
+        c.retry.clone().or_else(|| self.compensation_retry.clone()).unwrap_or_else(RetryPolicy::compensation_default)
     }
 }
 
@@ -471,15 +465,11 @@ mod tests {
             }
         }))
         .unwrap();
-        let State::Task(t) = &def.states["a"] else {
-            panic!()
-        };
+        let State::Task(t) = &def.states["a"] else { panic!() };
         assert_eq!(t.retry, RetryPolicy::default());
         assert_eq!(t.timeout_ms, DEFAULT_TASK_TIMEOUT_MS);
         assert_eq!(t.on_failure, OnFailure::Goto("f".into()));
-        let State::Fail(f) = &def.states["f"] else {
-            panic!()
-        };
+        let State::Fail(f) = &def.states["f"] else { panic!() };
         assert!(f.compensate);
         assert!(def.find_state("p1").is_some());
         // round trip
@@ -493,8 +483,7 @@ mod tests {
             "a": {"type": "task", "service": "s", "action": "x", "end": true, "retyr": {}}}});
         let err = Definition::from_value(bad).unwrap_err().to_string();
         assert!(err.contains("retyr"), "{err}");
-        let bad =
-            json!({"name": "w", "version": 1, "start_at": "a", "states": {"a": {"type": "loop"}}});
+        let bad = json!({"name": "w", "version": 1, "start_at": "a", "states": {"a": {"type": "loop"}}});
         assert!(Definition::from_value(bad).is_err());
         let on_failure: OnFailure = serde_json::from_value(json!("intervention")).unwrap();
         assert_eq!(on_failure, OnFailure::Intervention);

@@ -51,10 +51,7 @@ pub struct ServiceError {
 impl ServiceError {
     /// Shorthand constructor.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ServiceError {
-            kind,
-            message: message.into(),
-        }
+        ServiceError { kind, message: message.into() }
     }
 }
 
@@ -227,9 +224,7 @@ impl Event {
             | Event::SkipRequested { actor, reason, .. }
             | Event::PauseRequested { actor, reason }
             | Event::ResumeRequested { actor, reason }
-            | Event::InterventionResolved { actor, reason, .. } => {
-                Some((actor.as_str(), reason.as_str()))
-            }
+            | Event::InterventionResolved { actor, reason, .. } => Some((actor.as_str(), reason.as_str())),
             Event::Started { .. }
             | Event::StepSucceeded { .. }
             | Event::StepFailed { .. }

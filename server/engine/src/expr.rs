@@ -109,11 +109,7 @@ impl Expr {
     /// An [`Error`] naming the position and what was expected there.
     pub fn parse(text: &str) -> Result<Expr> {
         let tokens = tokenize(text)?;
-        let mut p = Parser {
-            tokens,
-            pos: 0,
-            end: text.len(),
-        };
+        let mut p = Parser { tokens, pos: 0, end: text.len() };
         let e = p.or()?;
         match p.peek() {
             None => Ok(e),
@@ -135,16 +131,10 @@ impl Expr {
             Expr::Not(e) => Some(Value::Bool(!e.eval(ctx))),
             Expr::And(a, b) => Some(Value::Bool(a.eval(ctx) && b.eval(ctx))),
             Expr::Or(a, b) => Some(Value::Bool(a.eval(ctx) || b.eval(ctx))),
-            Expr::Compare(op, a, b) => Some(Value::Bool(compare(
-                *op,
-                a.value(ctx).as_ref(),
-                b.value(ctx).as_ref(),
-            ))),
+            Expr::Compare(op, a, b) => Some(Value::Bool(compare(*op, a.value(ctx).as_ref(), b.value(ctx).as_ref()))),
             Expr::In(a, list) => {
                 let v = a.value(ctx);
-                Some(Value::Bool(
-                    list.iter().any(|item| equal(v.as_ref(), Some(item))),
-                ))
+                Some(Value::Bool(list.iter().any(|item| equal(v.as_ref(), Some(item)))))
             }
         }
     }
@@ -167,9 +157,9 @@ fn compare(op: CmpOp, a: Option<&Value>, b: Option<&Value>) -> bool {
         _ => {}
     }
     let ord: Option<Ordering> = match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .and_then(|x| y.as_f64().and_then(|y| x.partial_cmp(&y))),
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().and_then(|x| y.as_f64().and_then(|y| x.partial_cmp(&y)))
+        }
         (Some(Value::String(x)), Some(Value::String(y))) => Some(x.cmp(y)),
         _ => None,
     };
@@ -209,26 +199,14 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             i += 1;
             continue;
         }
-        let two: String = chars[i..chars.len().min(i + 2)]
-            .iter()
-            .map(|(_, c)| c)
-            .collect();
+        let two: String = chars[i..chars.len().min(i + 2)].iter().map(|(_, c)| c).collect();
         if let Some(op) = ["==", "!=", "<=", ">="].into_iter().find(|op| *op == two) {
-            out.push(Token {
-                tok: Tok::Op(op),
-                pos,
-            });
+            out.push(Token { tok: Tok::Op(op), pos });
             i += 2;
             continue;
         }
-        if let Some(op) = ["<", ">", "(", ")", "[", "]", ","]
-            .into_iter()
-            .find(|op| op.starts_with(c))
-        {
-            out.push(Token {
-                tok: Tok::Op(op),
-                pos,
-            });
+        if let Some(op) = ["<", ">", "(", ")", "[", "]", ","].into_iter().find(|op| op.starts_with(c)) {
+            out.push(Token { tok: Tok::Op(op), pos });
             i += 1;
             continue;
         }
@@ -253,10 +231,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                 expected: "a number".into(),
                 found: format!("'{raw}'"),
             })?;
-            out.push(Token {
-                tok: Tok::Num(n, raw.to_string()),
-                pos,
-            });
+            out.push(Token { tok: Tok::Num(n, raw.to_string()), pos });
             continue;
         }
         if c == '\'' || c == '"' {
@@ -292,10 +267,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                     found: "end of expression".into(),
                 });
             }
-            out.push(Token {
-                tok: Tok::Str(s),
-                pos,
-            });
+            out.push(Token { tok: Tok::Str(s), pos });
             continue;
         }
         if c.is_ascii_alphabetic() || c == '_' || c == '$' {
@@ -309,10 +281,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                 }
             }
             let end = chars.get(i).map_or(text.len(), |(p, _)| *p);
-            out.push(Token {
-                tok: Tok::Word(text[start..end].to_string()),
-                pos,
-            });
+            out.push(Token { tok: Tok::Word(text[start..end].to_string()), pos });
             continue;
         }
         return Err(Error {
@@ -345,21 +314,13 @@ impl Parser {
     }
 
     fn error_at(&self, t: &Token, expected: &str) -> Error {
-        Error {
-            position: t.pos,
-            expected: expected.into(),
-            found: Self::describe(t),
-        }
+        Error { position: t.pos, expected: expected.into(), found: Self::describe(t) }
     }
 
     fn error_here(&self, expected: &str) -> Error {
         match self.peek() {
             Some(t) => self.error_at(t, expected),
-            None => Error {
-                position: self.end,
-                expected: expected.into(),
-                found: "end of expression".into(),
-            },
+            None => Error { position: self.end, expected: expected.into(), found: "end of expression".into() },
         }
     }
 
@@ -415,9 +376,7 @@ impl Parser {
     fn compare(&mut self) -> Result<Expr> {
         let left = self.operand()?;
         let op = match self.peek() {
-            Some(Token {
-                tok: Tok::Op(o), ..
-            }) => match *o {
+            Some(Token { tok: Tok::Op(o), .. }) => match *o {
                 "==" => Some(CmpOp::Eq),
                 "!=" => Some(CmpOp::Ne),
                 "<" => Some(CmpOp::Lt),
@@ -503,15 +462,10 @@ impl Parser {
                 self.expect_op(")")?;
                 Ok(Expr::Exists(p))
             }
-            Tok::Word(w)
-                if KEYWORDS.contains(&w.as_str())
-                    && !matches!(w.as_str(), "true" | "false" | "null") =>
-            {
+            Tok::Word(w) if KEYWORDS.contains(&w.as_str()) && !matches!(w.as_str(), "true" | "false" | "null") => {
                 Err(self.error_at(&t, WANT))
             }
-            Tok::Word(w) if matches!(w.as_str(), "true" | "false" | "null") => {
-                Ok(Expr::Literal(self.literal()?))
-            }
+            Tok::Word(w) if matches!(w.as_str(), "true" | "false" | "null") => Ok(Expr::Literal(self.literal()?)),
             Tok::Word(_) => Ok(Expr::Path(self.path()?)),
             Tok::Num(..) | Tok::Str(_) => Ok(Expr::Literal(self.literal()?)),
             Tok::Op(_) => Err(self.error_at(&t, WANT)),
@@ -534,9 +488,7 @@ mod tests {
     use super::*;
 
     fn ev(src: &str, ctx: &Value) -> bool {
-        Expr::parse(src)
-            .unwrap_or_else(|e| panic!("{src}: {e}"))
-            .eval(ctx)
+        Expr::parse(src).unwrap_or_else(|e| panic!("{src}: {e}")).eval(ctx)
     }
 
     #[test]
@@ -551,8 +503,7 @@ mod tests {
 
     #[test]
     fn literals_and_comparisons() {
-        let ctx =
-            json!({"input": {"amount": 100, "name": "bob", "flag": true, "n": null, "r": 0.5}});
+        let ctx = json!({"input": {"amount": 100, "name": "bob", "flag": true, "n": null, "r": 0.5}});
         assert!(ev("input.amount == 100.0", &ctx));
         assert!(ev("input.amount >= 100 and input.amount <= 100", &ctx));
         assert!(ev("input.amount > -1e3", &ctx));

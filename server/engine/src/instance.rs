@@ -82,31 +82,24 @@ impl Instance {
     /// True for `completed`, `compensated` and `cancelled`: nothing can change any more.
     /// (`failed` is a resting status: an operator may still retry or cancel.)
     pub fn is_final(&self) -> bool {
-        matches!(
-            self.status,
-            Status::Completed { .. } | Status::Compensated { .. } | Status::Cancelled { .. }
-        )
+        matches!(self.status, Status::Completed { .. } | Status::Compensated { .. } | Status::Cancelled { .. })
     }
 
     /// The states the run is at (several inside a parallel state), for diagrams.
     pub fn current_states(&self) -> Vec<String> {
         match &self.status {
-            Status::Created
-            | Status::Completed { .. }
-            | Status::Compensated { .. }
-            | Status::Cancelled { .. } => Vec::new(),
+            Status::Created | Status::Completed { .. } | Status::Compensated { .. } | Status::Cancelled { .. } => {
+                Vec::new()
+            }
             Status::Running(Cursor::Task(t)) => vec![t.state.clone()],
             Status::Running(Cursor::Parallel(p)) => {
                 let mut v = vec![p.state.clone()];
-                v.extend(
-                    p.branches
-                        .iter()
-                        .filter_map(|b| b.status.state().map(str::to_string)),
-                );
+                v.extend(p.branches.iter().filter_map(|b| b.status.state().map(str::to_string)));
                 v
             }
-            Status::Waiting(WaitingOn::Timer { state, .. })
-            | Status::Waiting(WaitingOn::Human { state, .. }) => vec![state.clone()],
+            Status::Waiting(WaitingOn::Timer { state, .. }) | Status::Waiting(WaitingOn::Human { state, .. }) => {
+                vec![state.clone()]
+            }
             Status::Compensating(c) => c
                 .current
                 .as_ref()
@@ -114,11 +107,9 @@ impl Instance {
                 .map(|s| vec![s.state.clone()])
                 .unwrap_or_default(),
             Status::NeedsIntervention(Blocked::StepFailed { step, .. }) => vec![step.state.clone()],
-            Status::NeedsIntervention(Blocked::CompensationFailed { index, .. }) => self
-                .completed
-                .get(*index)
-                .map(|s| vec![s.state.clone()])
-                .unwrap_or_default(),
+            Status::NeedsIntervention(Blocked::CompensationFailed { index, .. }) => {
+                self.completed.get(*index).map(|s| vec![s.state.clone()]).unwrap_or_default()
+            }
             Status::Failed { failure, .. } => failure.state.iter().cloned().collect(),
         }
     }
@@ -126,15 +117,9 @@ impl Instance {
     /// The id of the open intervention, if the instance waits on one.
     pub fn open_intervention(&self) -> Option<&str> {
         match &self.status {
-            Status::Waiting(WaitingOn::Human {
-                intervention_id, ..
-            })
-            | Status::NeedsIntervention(Blocked::StepFailed {
-                intervention_id, ..
-            })
-            | Status::NeedsIntervention(Blocked::CompensationFailed {
-                intervention_id, ..
-            }) => Some(intervention_id),
+            Status::Waiting(WaitingOn::Human { intervention_id, .. })
+            | Status::NeedsIntervention(Blocked::StepFailed { intervention_id, .. })
+            | Status::NeedsIntervention(Blocked::CompensationFailed { intervention_id, .. }) => Some(intervention_id),
             _ => None,
         }
     }
@@ -166,10 +151,7 @@ pub enum StatusKind {
 
 impl std::fmt::Display for StatusKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let s = serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         f.write_str(&s)
     }
 }

@@ -19,10 +19,30 @@
 //! * [`Effect`]: `RunTask`, `RunCompensation`, `StartTimer`, `CancelTimers`,
 //!   `OpenIntervention`, `CloseIntervention`, `Finish`. The runtime persists the transition,
 //!   then carries out the effects and feeds their outcomes back as events.
+//! * [`outstanding_effects`] (module [`recovery`]): the calls a runtime must re-issue for an
+//!   instance it reloads after a crash (see [Recovery](#recovery)).
 //! * [`CircuitBreaker`] (module [`breaker`]) and [`RetryPolicy`] (module [`retry`]): pure
 //!   helpers the runtime and the engine share.
 //! * [`testing`]: a deterministic [`FixedEnv`](testing::FixedEnv), a
 //!   [`Harness`](testing::Harness) and [`replay`](testing::replay).
+//!
+//! # Recovery
+//!
+//! A runtime persists each transition (instance + journal, one database transaction) before
+//! it carries out the effects, so a crash can lose effects but never state. On restart, for
+//! every stored instance that is not final, it:
+//!
+//! 1. carries out [`outstanding_effects`]`(def, &instance, now)`: a `RunTask` for every task
+//!    call in flight and a `RunCompensation` for a compensation call in flight, with the
+//!    original idempotency key and attempt number and a fresh deadline; services deduplicate
+//!    on the key, and the results are accepted by [`apply`] as usual;
+//! 2. re-arms the timers it stored from `StartTimer` (minus `CancelTimers`) — the engine
+//!    does not return them; a duplicate `TimerFired` is just a stale event;
+//! 3. keeps the interventions it stored from `OpenIntervention` / `CloseIntervention`.
+//!
+//! Calls held by a pause are not returned: they stay in [`Instance::held_effects`] until
+//! `ResumeRequested` releases them. Calls already in flight when the instance was paused are
+//! returned (pause holds new calls only).
 //!
 //! # Example
 //!
@@ -74,6 +94,7 @@ pub mod expr;
 pub mod instance;
 pub mod journal;
 pub mod path;
+pub mod recovery;
 pub mod retry;
 pub mod schema;
 pub mod testing;
@@ -88,6 +109,7 @@ pub use error::EngineError;
 pub use event::{ErrorKind, Event, Resolution, ServiceError};
 pub use instance::{Instance, Status, StatusKind};
 pub use journal::{JournalEntry, Record};
+pub use recovery::outstanding_effects;
 pub use retry::RetryPolicy;
 pub use schema::{validate_input, FieldProblem};
 pub use transition::{apply, start, Transition};

@@ -23,7 +23,9 @@ pub enum Error {
     #[error("the path is empty")]
     Empty,
     /// A segment (between dots) was empty or held a character other than `A-Z a-z 0-9 _ -`.
-    #[error("segment {index} of path '{path}' is invalid: segments are non-empty and use only letters, digits, '_' and '-'")]
+    #[error(
+        "segment {index} of path '{path}' is invalid: segments are non-empty and use only letters, digits, '_' and '-'"
+    )]
     BadSegment {
         /// The whole path text.
         path: String,
@@ -53,15 +55,9 @@ impl Path {
         }
         let mut segments = Vec::new();
         for (index, seg) in body.split('.').enumerate() {
-            let ok = !seg.is_empty()
-                && seg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let ok = !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
-                return Err(Error::BadSegment {
-                    path: text.to_string(),
-                    index,
-                });
+                return Err(Error::BadSegment { path: text.to_string(), index });
             }
             segments.push(seg.to_string());
         }
@@ -125,20 +121,13 @@ pub fn render(template: &Value, ctx: &Value) -> Value {
             } else if let Some(rest) = s.strip_prefix("$$") {
                 Value::String(format!("${rest}"))
             } else if s.starts_with("$.") {
-                Path::parse(s)
-                    .ok()
-                    .and_then(|p| p.get(ctx).cloned())
-                    .unwrap_or(Value::Null)
+                Path::parse(s).ok().and_then(|p| p.get(ctx).cloned()).unwrap_or(Value::Null)
             } else {
                 template.clone()
             }
         }
         Value::Array(items) => Value::Array(items.iter().map(|v| render(v, ctx)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), render(v, ctx)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), render(v, ctx))).collect()),
         other => other.clone(),
     }
 }
@@ -190,17 +179,12 @@ mod tests {
         let p = Path::parse("$.steps.credit.score").unwrap();
         assert_eq!(p.to_string(), "steps.credit.score");
         let mut ctx = json!({"input": {"items": [{"sku": "a"}]}});
-        assert_eq!(
-            Path::parse("input.items.0.sku").unwrap().get(&ctx),
-            Some(&json!("a"))
-        );
+        assert_eq!(Path::parse("input.items.0.sku").unwrap().get(&ctx), Some(&json!("a")));
         assert_eq!(Path::parse("input.nope").unwrap().get(&ctx), None);
         p.set(&mut ctx, json!(7));
         assert_eq!(ctx["steps"]["credit"]["score"], json!(7));
         // Writing through a scalar replaces it.
-        Path::parse("steps.credit.score.x")
-            .unwrap()
-            .set(&mut ctx, json!(1));
+        Path::parse("steps.credit.score.x").unwrap().set(&mut ctx, json!(1));
         assert_eq!(ctx["steps"]["credit"]["score"], json!({"x": 1}));
     }
 
@@ -208,10 +192,7 @@ mod tests {
     fn bad_paths() {
         assert_eq!(Path::parse(""), Err(Error::Empty));
         assert_eq!(Path::parse("$."), Err(Error::Empty));
-        assert!(matches!(
-            Path::parse("a..b"),
-            Err(Error::BadSegment { index: 1, .. })
-        ));
+        assert!(matches!(Path::parse("a..b"), Err(Error::BadSegment { index: 1, .. })));
         assert!(Path::parse("a.b c").is_err());
     }
 

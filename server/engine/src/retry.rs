@@ -72,11 +72,7 @@ impl RetryPolicy {
             multiplier: 2.0,
             max_delay_ms: 30_000,
             jitter: Jitter::Full,
-            retry_on: vec![
-                ErrorKind::Retryable,
-                ErrorKind::Timeout,
-                ErrorKind::CircuitOpen,
-            ],
+            retry_on: vec![ErrorKind::Retryable, ErrorKind::Timeout, ErrorKind::CircuitOpen],
         }
     }
 
@@ -90,11 +86,7 @@ impl RetryPolicy {
         let exp = attempt.saturating_sub(1).min(1_000) as i32;
         let raw = self.initial_delay_ms as f64 * self.multiplier.max(1.0).powi(exp);
         // `as` saturates for huge and NaN values, which is what we want for a cap.
-        let raw = if raw.is_finite() {
-            raw as u64
-        } else {
-            u64::MAX
-        };
+        let raw = if raw.is_finite() { raw as u64 } else { u64::MAX };
         raw.min(self.max_delay_ms)
     }
 
@@ -105,11 +97,7 @@ impl RetryPolicy {
         match self.jitter {
             Jitter::None => cap,
             Jitter::Full => {
-                let r = if random.is_finite() {
-                    random.clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
+                let r = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.0 };
                 ((cap as f64) * r).floor().min(cap as f64) as u64
             }
         }
@@ -122,10 +110,7 @@ impl RetryPolicy {
             out.push(("max_attempts", "must be at least 1".to_string()));
         }
         if !self.multiplier.is_finite() || self.multiplier < 1.0 {
-            out.push((
-                "multiplier",
-                format!("must be a number of at least 1, got {}", self.multiplier),
-            ));
+            out.push(("multiplier", format!("must be a number of at least 1, got {}", self.multiplier)));
         }
         if self.max_delay_ms < self.initial_delay_ms {
             out.push((
@@ -139,8 +124,7 @@ impl RetryPolicy {
         if self.retry_on.contains(&ErrorKind::Permanent) {
             out.push((
                 "retry_on",
-                "must not contain 'permanent': a permanent error does not go away by retrying"
-                    .to_string(),
+                "must not contain 'permanent': a permanent error does not go away by retrying".to_string(),
             ));
         }
         out
@@ -162,10 +146,7 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy {
-            jitter: Jitter::None,
-            ..RetryPolicy::default()
-        };
+        let p = RetryPolicy { jitter: Jitter::None, ..RetryPolicy::default() };
         let caps: Vec<u64> = (1..=8).map(|a| p.delay_ms(a, 0.5)).collect();
         assert_eq!(caps, vec![200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
         assert_eq!(p.delay_ms(u32::MAX, 0.5), 10_000);
@@ -205,10 +186,7 @@ mod tests {
             ..RetryPolicy::default()
         };
         let fields: Vec<_> = p.problems().into_iter().map(|(f, _)| f).collect();
-        assert_eq!(
-            fields,
-            vec!["max_attempts", "multiplier", "max_delay_ms", "retry_on"]
-        );
+        assert_eq!(fields, vec!["max_attempts", "multiplier", "max_delay_ms", "retry_on"]);
         assert!(RetryPolicy::default().problems().is_empty());
     }
 }

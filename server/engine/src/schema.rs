@@ -102,10 +102,7 @@ impl std::fmt::Display for FieldProblem {
 ///
 /// # Errors
 /// Every [`FieldProblem`] found, in document order.
-pub fn validate_input(
-    def: &crate::definition::Definition,
-    input: &Value,
-) -> Result<(), Vec<FieldProblem>> {
+pub fn validate_input(def: &crate::definition::Definition, input: &Value) -> Result<(), Vec<FieldProblem>> {
     match &def.input_schema {
         None => Ok(()),
         Some(schema) => {
@@ -143,18 +140,10 @@ fn has_type(kind: SchemaType, v: &Value) -> bool {
 }
 
 fn check_value(s: &Schema, v: &Value, at: &str, out: &mut Vec<FieldProblem>) {
-    let mut push = |problem: String| {
-        out.push(FieldProblem {
-            field: at.to_string(),
-            problem,
-        })
-    };
+    let mut push = |problem: String| out.push(FieldProblem { field: at.to_string(), problem });
     if let Some(kind) = s.kind {
         if !has_type(kind, v) {
-            let want = serde_json::to_value(kind)
-                .ok()
-                .and_then(|k| k.as_str().map(str::to_string))
-                .unwrap_or_default();
+            let want = serde_json::to_value(kind).ok().and_then(|k| k.as_str().map(str::to_string)).unwrap_or_default();
             push(format!("must be of type {want}, got {}", type_name(v)));
             return;
         }
@@ -193,10 +182,7 @@ fn check_value(s: &Schema, v: &Value, at: &str, out: &mut Vec<FieldProblem>) {
     if let Value::Object(map) = v {
         for name in &s.required {
             if map.get(name).is_none_or(Value::is_null) {
-                out.push(FieldProblem {
-                    field: format!("{at}.{name}"),
-                    problem: "is required".into(),
-                });
+                out.push(FieldProblem { field: format!("{at}.{name}"), problem: "is required".into() });
             }
         }
         for (name, sub) in &s.properties {
@@ -310,15 +296,8 @@ mod tests {
                 "input.tier: must be one of \"gold\", \"silver\"",
             ]
         );
-        assert!(problems(
-            &s,
-            json!({"buyer_id": "abc", "amount": 0, "tier": "gold", "count": 3.0})
-        )
-        .is_empty());
-        assert_eq!(
-            problems(&s, json!([])),
-            vec!["input: must be of type object, got array"]
-        );
+        assert!(problems(&s, json!({"buyer_id": "abc", "amount": 0, "tier": "gold", "count": 3.0})).is_empty());
+        assert_eq!(problems(&s, json!([])), vec!["input: must be of type object, got array"]);
         assert_eq!(
             problems(&s, json!({"buyer_id": null, "amount": 1, "tier": "gold"})),
             vec!["input.buyer_id: is required"]
@@ -327,8 +306,7 @@ mod tests {
 
     #[test]
     fn unknown_keywords_are_rejected() {
-        let r: Result<Schema, _> =
-            serde_json::from_value(json!({"type": "object", "pattern": "x"}));
+        let r: Result<Schema, _> = serde_json::from_value(json!({"type": "object", "pattern": "x"}));
         assert!(r.is_err());
     }
 
@@ -340,10 +318,7 @@ mod tests {
             "c": {"enum": []},
             "d": {"type": "integer", "enum": ["x"]}
         }}));
-        let p: Vec<String> = schema_problems(&s)
-            .into_iter()
-            .map(|(a, m)| format!("{a}: {m}"))
-            .collect();
+        let p: Vec<String> = schema_problems(&s).into_iter().map(|(a, m)| format!("{a}: {m}")).collect();
         assert_eq!(
             p,
             vec![

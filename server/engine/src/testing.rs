@@ -29,22 +29,12 @@ impl FixedEnv {
     /// Clock at `now_ms`, ids from 1, randomness from `seed` (0 is replaced by a constant,
     /// because xorshift would stay at 0 forever).
     pub fn new(now_ms: i64, seed: u64) -> Self {
-        FixedEnv {
-            now_ms,
-            next_id: 1,
-            rng: if seed == 0 {
-                0x9E37_79B9_7F4A_7C15
-            } else {
-                seed
-            },
-        }
+        FixedEnv { now_ms, next_id: 1, rng: if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed } }
     }
 
     /// Moves the clock forward.
     pub fn advance(&mut self, ms: u64) {
-        self.now_ms = self
-            .now_ms
-            .saturating_add(i64::try_from(ms).unwrap_or(i64::MAX));
+        self.now_ms = self.now_ms.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX));
     }
 
     /// Sets the clock.
@@ -85,12 +75,7 @@ impl Env for FixedEnv {
 ///
 /// # Errors
 /// The first error `apply` returns.
-pub fn replay(
-    def: &Definition,
-    initial: &Instance,
-    events: &[(i64, Event)],
-    env: &mut FixedEnv,
-) -> Result<Instance> {
+pub fn replay(def: &Definition, initial: &Instance, events: &[(i64, Event)], env: &mut FixedEnv) -> Result<Instance> {
     let mut inst = initial.clone();
     for (at, event) in events {
         env.set_now(*at);
@@ -159,12 +144,9 @@ impl Harness {
         self.effects
             .iter()
             .filter_map(|e| match e {
-                Effect::RunTask {
-                    idempotency_key,
-                    attempt,
-                    service,
-                    ..
-                } => Some((idempotency_key.clone(), *attempt, service.clone())),
+                Effect::RunTask { idempotency_key, attempt, service, .. } => {
+                    Some((idempotency_key.clone(), *attempt, service.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -175,12 +157,9 @@ impl Harness {
         self.effects
             .iter()
             .filter_map(|e| match e {
-                Effect::RunCompensation {
-                    idempotency_key,
-                    attempt,
-                    state,
-                    ..
-                } => Some((idempotency_key.clone(), *attempt, state.clone())),
+                Effect::RunCompensation { idempotency_key, attempt, state, .. } => {
+                    Some((idempotency_key.clone(), *attempt, state.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -191,11 +170,7 @@ impl Harness {
         self.effects
             .iter()
             .filter_map(|e| match e {
-                Effect::StartTimer {
-                    timer_id,
-                    fire_at_ms,
-                    ..
-                } => Some((timer_id.clone(), *fire_at_ms)),
+                Effect::StartTimer { timer_id, fire_at_ms, .. } => Some((timer_id.clone(), *fire_at_ms)),
                 _ => None,
             })
             .collect()
@@ -204,18 +179,14 @@ impl Harness {
     /// The id of the intervention opened by the last transition, if any.
     pub fn opened_intervention(&self) -> Option<String> {
         self.effects.iter().find_map(|e| match e {
-            Effect::OpenIntervention {
-                intervention_id, ..
-            } => Some(intervention_id.clone()),
+            Effect::OpenIntervention { intervention_id, .. } => Some(intervention_id.clone()),
             _ => None,
         })
     }
 
     /// The applied events with their times (input for [`replay`]).
     pub fn applied_events(&self) -> Vec<(i64, Event)> {
-        crate::journal::applied_events(&self.journal)
-            .map(|(t, e)| (t, e.clone()))
-            .collect()
+        crate::journal::applied_events(&self.journal).map(|(t, e)| (t, e.clone())).collect()
     }
 }
 

@@ -56,9 +56,7 @@ impl ServiceCatalog for StaticCatalog {
     }
 
     fn has_action(&self, service: &str, action: &str) -> bool {
-        self.services
-            .get(service)
-            .is_some_and(|a| a.contains(action))
+        self.services.get(service).is_some_and(|a| a.contains(action))
     }
 }
 
@@ -91,10 +89,7 @@ impl std::fmt::Display for Problem {
 /// # Errors
 /// Every [`Problem`] found, grouped by state in name order.
 pub fn validate(def: &Definition, catalog: &dyn ServiceCatalog) -> Result<(), Vec<Problem>> {
-    let mut c = Checker {
-        catalog,
-        problems: Vec::new(),
-    };
+    let mut c = Checker { catalog, problems: Vec::new() };
     c.definition(def);
     if c.problems.is_empty() {
         Ok(())
@@ -138,11 +133,7 @@ impl Checker<'_> {
         }
         if let Some(schema) = &def.input_schema {
             if schema.kind.is_some_and(|k| k != SchemaType::Object) {
-                self.push(
-                    None,
-                    Some("input_schema.type"),
-                    "the workflow input must be an object",
-                );
+                self.push(None, Some("input_schema.type"), "the workflow input must be an object");
             }
             for (at, message) in schema_problems(schema) {
                 self.push(None, Some(&at), message);
@@ -159,38 +150,22 @@ impl Checker<'_> {
                 self.push(None, Some(&format!("{field}.metric")), "must not be empty");
             }
             if !t.threshold.is_finite() {
-                self.push(
-                    None,
-                    Some(&format!("{field}.threshold")),
-                    "must be a finite number",
-                );
+                self.push(None, Some(&format!("{field}.threshold")), "must be a finite number");
             }
             if t.window_ms == 0 {
-                self.push(
-                    None,
-                    Some(&format!("{field}.window_ms")),
-                    "must be greater than 0",
-                );
+                self.push(None, Some(&format!("{field}.window_ms")), "must be greater than 0");
             }
         }
         if let Some(p) = &def.compensation_retry {
             self.retry(None, "compensation_retry", p);
         }
         self.unique_names(def);
-        let scope = Scope {
-            states: &def.states,
-            start_at: &def.start_at,
-            branch: None,
-        };
+        let scope = Scope { states: &def.states, start_at: &def.start_at, branch: None };
         self.scope(scope);
     }
 
     fn unique_names(&mut self, def: &Definition) {
-        let mut seen: BTreeMap<&str, &str> = def
-            .states
-            .keys()
-            .map(|k| (k.as_str(), "the top level"))
-            .collect();
+        let mut seen: BTreeMap<&str, &str> = def.states.keys().map(|k| (k.as_str(), "the top level")).collect();
         for (pname, s) in &def.states {
             let State::Parallel(p) = s else { continue };
             for b in &p.branches {
@@ -218,21 +193,14 @@ impl Checker<'_> {
             Some((p, b)) => format!("branch '{b}' of '{p}'"),
         };
         if scope.states.is_empty() {
-            self.push(
-                scope.branch.map(|(p, _)| p),
-                Some("states"),
-                format!("{where_} has no states"),
-            );
+            self.push(scope.branch.map(|(p, _)| p), Some("states"), format!("{where_} has no states"));
             return;
         }
         if !scope.states.contains_key(scope.start_at) {
             self.push(
                 scope.branch.map(|(p, _)| p),
                 Some("start_at"),
-                format!(
-                    "start state '{}' of {where_} does not exist",
-                    scope.start_at
-                ),
+                format!("start state '{}' of {where_} does not exist", scope.start_at),
             );
         }
         for (name, state) in scope.states {
@@ -249,26 +217,14 @@ impl Checker<'_> {
             } else {
                 ""
             };
-            self.push(
-                Some(state),
-                Some(field),
-                format!("unknown state '{target}'{hint}"),
-            );
+            self.push(Some(state), Some(field), format!("unknown state '{target}'{hint}"));
         }
     }
 
     fn next_or_end(&mut self, scope: Scope<'_>, state: &str, next: Option<&String>, end: bool) {
         match (next, end) {
-            (Some(_), true) => self.push(
-                Some(state),
-                Some("next"),
-                "has both 'next' and 'end: true'; choose one",
-            ),
-            (None, false) => self.push(
-                Some(state),
-                Some("next"),
-                "has neither 'next' nor 'end: true'",
-            ),
+            (Some(_), true) => self.push(Some(state), Some("next"), "has both 'next' and 'end: true'; choose one"),
+            (None, false) => self.push(Some(state), Some("next"), "has neither 'next' nor 'end: true'"),
             (Some(n), false) => self.next_exists(scope, state, "next", n),
             (None, true) => {}
         }
@@ -276,27 +232,15 @@ impl Checker<'_> {
 
     fn service_action(&mut self, state: &str, field: &str, service: &str, action: &str) {
         if !self.catalog.has_service(service) {
-            self.push(
-                Some(state),
-                Some(field),
-                format!("unknown service '{service}'"),
-            );
+            self.push(Some(state), Some(field), format!("unknown service '{service}'"));
         } else if !self.catalog.has_action(service, action) {
-            self.push(
-                Some(state),
-                Some(field),
-                format!("service '{service}' has no action '{action}'"),
-            );
+            self.push(Some(state), Some(field), format!("service '{service}' has no action '{action}'"));
         }
     }
 
     fn template(&mut self, state: &str, field: &str, t: &serde_json::Value) {
         for (at, e) in template_problems(t) {
-            let f = if at.is_empty() {
-                field.to_string()
-            } else {
-                format!("{field}.{at}")
-            };
+            let f = if at.is_empty() { field.to_string() } else { format!("{field}.{at}") };
             self.push(Some(state), Some(&f), e.to_string());
         }
     }
@@ -306,11 +250,7 @@ impl Checker<'_> {
             if let Err(e) = Path::parse(p) {
                 self.push(Some(state), Some(field), e.to_string());
             } else if p == "input" || p.starts_with("input.") || p.starts_with("$.input") {
-                self.push(
-                    Some(state),
-                    Some(field),
-                    "must not write into the workflow input",
-                );
+                self.push(Some(state), Some(field), "must not write into the workflow input");
             }
         }
     }
@@ -330,11 +270,7 @@ impl Checker<'_> {
                 for (i, fb) in t.fallbacks.iter().enumerate() {
                     let field = format!("fallbacks[{i}]");
                     if !seen.insert(fb) {
-                        self.push(
-                            Some(name),
-                            Some(&field),
-                            format!("service '{fb}' is listed twice"),
-                        );
+                        self.push(Some(name), Some(&field), format!("service '{fb}' is listed twice"));
                     }
                     self.service_action(name, &field, fb, &t.action);
                 }
@@ -355,11 +291,7 @@ impl Checker<'_> {
                         self.retry(Some(name), "compensation.retry", p);
                     }
                     if c.timeout_ms == 0 {
-                        self.push(
-                            Some(name),
-                            Some("compensation.timeout_ms"),
-                            "must be greater than 0",
-                        );
+                        self.push(Some(name), Some("compensation.timeout_ms"), "must be greater than 0");
                     }
                 }
                 match &t.on_failure {
@@ -399,11 +331,7 @@ impl Checker<'_> {
             }
             State::Parallel(p) => {
                 if in_branch {
-                    self.push(
-                        Some(name),
-                        None,
-                        "parallel states cannot be nested inside a parallel branch",
-                    );
+                    self.push(Some(name), None, "parallel states cannot be nested inside a parallel branch");
                     return;
                 }
                 if p.branches.is_empty() {
@@ -412,11 +340,7 @@ impl Checker<'_> {
                 let mut names = BTreeSet::new();
                 for (i, b) in p.branches.iter().enumerate() {
                     if b.name.trim().is_empty() {
-                        self.push(
-                            Some(name),
-                            Some(&format!("branches[{i}].name")),
-                            "must not be empty",
-                        );
+                        self.push(Some(name), Some(&format!("branches[{i}].name")), "must not be empty");
                     } else if !names.insert(b.name.as_str()) {
                         self.push(
                             Some(name),
@@ -424,14 +348,14 @@ impl Checker<'_> {
                             format!("branch name '{}' is used twice", b.name),
                         );
                     }
-                    self.scope(Scope {
-                        states: &b.states,
-                        start_at: &b.start_at,
-                        branch: Some((name, &b.name)),
-                    });
+                    self.scope(Scope { states: &b.states, start_at: &b.start_at, branch: Some((name, &b.name)) });
                 }
                 if p.on_failure == OnFailure::Intervention {
-                    self.push(Some(name), Some("on_failure"), "'intervention' is not supported on parallel states; use compensate, fail or goto");
+                    self.push(
+                        Some(name),
+                        Some("on_failure"),
+                        "'intervention' is not supported on parallel states; use compensate, fail or goto",
+                    );
                 }
                 if let OnFailure::Goto(g) = &p.on_failure {
                     self.next_exists(scope, name, "on_failure.goto", g);
@@ -441,16 +365,10 @@ impl Checker<'_> {
             }
             State::Wait(w) => {
                 match (&w.duration_ms, &w.until_path) {
-                    (Some(_), Some(_)) => self.push(
-                        Some(name),
-                        Some("duration_ms"),
-                        "has both duration_ms and until_path; choose one",
-                    ),
-                    (None, None) => self.push(
-                        Some(name),
-                        Some("duration_ms"),
-                        "needs duration_ms or until_path",
-                    ),
+                    (Some(_), Some(_)) => {
+                        self.push(Some(name), Some("duration_ms"), "has both duration_ms and until_path; choose one")
+                    }
+                    (None, None) => self.push(Some(name), Some("duration_ms"), "needs duration_ms or until_path"),
                     (None, Some(p)) => {
                         if let Err(e) = Path::parse(p) {
                             self.push(Some(name), Some("until_path"), e.to_string());
@@ -462,11 +380,7 @@ impl Checker<'_> {
             }
             State::Human(h) => {
                 if in_branch {
-                    self.push(
-                        Some(name),
-                        None,
-                        "human states are not supported inside a parallel branch",
-                    );
+                    self.push(Some(name), None, "human states are not supported inside a parallel branch");
                 }
                 if h.assignee_group.trim().is_empty() {
                     self.push(Some(name), Some("assignee_group"), "must not be empty");
@@ -475,20 +389,12 @@ impl Checker<'_> {
                     self.push(Some(name), Some("due_in_ms"), "must be greater than 0");
                 }
                 if h.decisions.is_empty() {
-                    self.push(
-                        Some(name),
-                        Some("decisions"),
-                        "a human state needs at least one decision",
-                    );
+                    self.push(Some(name), Some("decisions"), "a human state needs at least one decision");
                 }
                 let mut names = BTreeSet::new();
                 for (i, d) in h.decisions.iter().enumerate() {
                     if d.name.trim().is_empty() {
-                        self.push(
-                            Some(name),
-                            Some(&format!("decisions[{i}].name")),
-                            "must not be empty",
-                        );
+                        self.push(Some(name), Some(&format!("decisions[{i}].name")), "must not be empty");
                     } else if !names.insert(d.name.as_str()) {
                         self.push(
                             Some(name),
@@ -531,11 +437,7 @@ impl Checker<'_> {
         }
         for name in scope.states.keys() {
             if !seen.contains(name.as_str()) {
-                self.push(
-                    Some(name),
-                    None,
-                    format!("unreachable from start state '{}'", scope.start_at),
-                );
+                self.push(Some(name), None, format!("unreachable from start state '{}'", scope.start_at));
             }
         }
     }
@@ -543,12 +445,7 @@ impl Checker<'_> {
     /// Cycles among states that are neither `wait` nor `human` would run without pause.
     fn loops(&mut self, scope: Scope<'_>) {
         let pausing = |s: &State| matches!(s, State::Wait(_) | State::Human(_));
-        let nodes: Vec<&str> = scope
-            .states
-            .iter()
-            .filter(|(_, s)| !pausing(s))
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let nodes: Vec<&str> = scope.states.iter().filter(|(_, s)| !pausing(s)).map(|(n, _)| n.as_str()).collect();
         let edges = |n: &str| -> Vec<&str> {
             scope.states.get(n).map_or_else(Vec::new, |s| {
                 s.successors()
@@ -577,11 +474,8 @@ impl Checker<'_> {
             if reported.contains(n) || !reach[n].contains(n) {
                 continue;
             }
-            let component: Vec<&str> = nodes
-                .iter()
-                .copied()
-                .filter(|m| reach[n].contains(m) && reach[*m].contains(n))
-                .collect();
+            let component: Vec<&str> =
+                nodes.iter().copied().filter(|m| reach[n].contains(m) && reach[*m].contains(n)).collect();
             reported.extend(component.iter().copied());
             self.push(
                 Some(n),

@@ -47,12 +47,9 @@ fn definition() -> Definition {
 /// The scenario: balance ok; reserve times out once then succeeds; the transfer's primary
 /// fails twice, the backup succeeds; the ledger refuses permanently; both compensations run.
 fn drive() -> Harness {
-    let mut h = Harness::start_with(
-        definition(),
-        json!({"seller_id": "s-42", "amount": 120}),
-        FixedEnv::new(START_MS, SEED),
-    )
-    .unwrap();
+    let mut h =
+        Harness::start_with(definition(), json!({"seller_id": "s-42", "amount": 120}), FixedEnv::new(START_MS, SEED))
+            .unwrap();
     common::ok(&mut h, json!({"balance": 500}));
     h.env.advance(150);
     common::fail(&mut h, ErrorKind::Timeout);
@@ -79,58 +76,30 @@ fn drive() -> Harness {
 #[test]
 fn golden_payout_saga_replays_exactly() {
     let h = drive();
-    let events: Vec<Value> = h
-        .applied_events()
-        .iter()
-        .map(|(at, e)| json!({"at_ms": at, "event": e}))
-        .collect();
+    let events: Vec<Value> = h.applied_events().iter().map(|(at, e)| json!({"at_ms": at, "event": e})).collect();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         let doc = json!({"definition": definition(), "seed": SEED, "start_ms": START_MS, "instance_id": "inst-1",
                          "events": events, "journal": h.journal, "final_instance": h.instance});
         std::fs::write(FILE, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
     }
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(FILE).expect("golden file exists")).unwrap();
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(FILE).expect("golden file exists")).unwrap();
     let def = Definition::from_value(doc["definition"].clone()).unwrap();
     let recorded: Vec<(i64, Event)> = doc["events"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["at_ms"].as_i64().unwrap(),
-                serde_json::from_value(e["event"].clone()).unwrap(),
-            )
-        })
+        .map(|e| (e["at_ms"].as_i64().unwrap(), serde_json::from_value(e["event"].clone()).unwrap()))
         .collect();
     let expected: Instance = serde_json::from_value(doc["final_instance"].clone()).unwrap();
-    let initial = Instance::new(
-        &def,
-        doc["instance_id"].as_str().unwrap(),
-        doc["start_ms"].as_i64().unwrap(),
-    );
-    let replayed = replay(
-        &def,
-        &initial,
-        &recorded,
-        &mut FixedEnv::new(START_MS, doc["seed"].as_u64().unwrap()),
-    )
-    .unwrap();
-    assert_eq!(
-        replayed, expected,
-        "replaying the golden events changed the outcome"
-    );
+    let initial = Instance::new(&def, doc["instance_id"].as_str().unwrap(), doc["start_ms"].as_i64().unwrap());
+    let replayed =
+        replay(&def, &initial, &recorded, &mut FixedEnv::new(START_MS, doc["seed"].as_u64().unwrap())).unwrap();
+    assert_eq!(replayed, expected, "replaying the golden events changed the outcome");
 
     // Today's engine, driven through the same scenario, writes the same history.
     let journal: Vec<JournalEntry> = serde_json::from_value(doc["journal"].clone()).unwrap();
     assert_eq!(h.journal, journal, "the journal of the scenario changed");
     assert_eq!(h.instance, expected);
     assert_eq!(expected.status_kind().to_string(), "compensated");
-    assert_eq!(
-        expected
-            .business_keys
-            .get("input.seller_id")
-            .map(String::as_str),
-        Some("s-42")
-    );
+    assert_eq!(expected.business_keys.get("input.seller_id").map(String::as_str), Some("s-42"));
 }

@@ -4,13 +4,11 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use switchboard_engine::instance::{
-    Blocked, CompensationState, Cursor, Status, TaskPhase, WaitingOn,
-};
+use switchboard_engine::instance::{Blocked, CompensationState, Cursor, Status, TaskPhase, WaitingOn};
 use switchboard_engine::testing::{FixedEnv, Harness};
 use switchboard_engine::{
-    apply, Effect, EngineError, ErrorKind, Event, FinalStatus, Instance, InterventionKind,
-    Resolution, ServiceError, StatusKind, TimerPurpose,
+    apply, Effect, EngineError, ErrorKind, Event, FinalStatus, Instance, InterventionKind, Resolution, ServiceError,
+    StatusKind, TimerPurpose,
 };
 
 fn finished(h: &Harness) -> Option<FinalStatus> {
@@ -30,32 +28,21 @@ fn linear_tasks_complete_with_mapped_input_and_results() {
         "done": {"type": "succeed", "output": {"score": "$.steps.credit.limit"}}
     }));
     let mut h = Harness::start(d, json!({"buyer_id": "b-1"})).unwrap();
-    assert!(
-        matches!(&h.effects[0], Effect::RunTask { input, idempotency_key, attempt: 1, .. }
-        if *input == json!({"buyer": "b-1", "kind": "kyc"}) && idempotency_key == "inst-1:a:1")
-    );
+    assert!(matches!(&h.effects[0], Effect::RunTask { input, idempotency_key, attempt: 1, .. }
+        if *input == json!({"buyer": "b-1", "kind": "kyc"}) && idempotency_key == "inst-1:a:1"));
     ok(&mut h, json!({"score": 0.9}));
-    assert!(
-        matches!(&h.effects[0], Effect::RunTask { input, idempotency_key, .. }
-        if *input == json!({"score": 0.9}) && idempotency_key == "inst-1:b:2")
-    );
+    assert!(matches!(&h.effects[0], Effect::RunTask { input, idempotency_key, .. }
+        if *input == json!({"score": 0.9}) && idempotency_key == "inst-1:b:2"));
     ok(&mut h, json!({"limit": 500}));
-    assert_eq!(
-        h.instance.status,
-        Status::Completed {
-            output: json!({"score": 500})
-        }
-    );
+    assert_eq!(h.instance.status, Status::Completed { output: json!({"score": 500}) });
     assert_eq!(finished(&h), Some(FinalStatus::Completed));
     assert_eq!(h.instance.context["steps"]["credit"], json!({"limit": 500}));
 }
 
 #[test]
 fn retries_back_off_with_jitter_and_reuse_the_key() {
-    let d = def(
-        json!({"a": {"type": "task", "service": "s", "action": "do", "end": true,
-        "retry": {"max_attempts": 4, "initial_delay_ms": 1000, "multiplier": 2, "max_delay_ms": 3000}}}),
-    );
+    let d = def(json!({"a": {"type": "task", "service": "s", "action": "do", "end": true,
+        "retry": {"max_attempts": 4, "initial_delay_ms": 1000, "multiplier": 2, "max_delay_ms": 3000}}}));
     let mut h = Harness::start(d, json!({})).unwrap();
     let mut caps = vec![1000, 2000, 3000].into_iter();
     for attempt in 1..=3u32 {
@@ -63,30 +50,15 @@ fn retries_back_off_with_jitter_and_reuse_the_key() {
         fail(&mut h, ErrorKind::Retryable);
         let (_, at) = h.timers()[0];
         let cap = caps.next().unwrap();
-        assert!(
-            at >= now && at <= now + cap,
-            "attempt {attempt}: {at} not in [{now}, {}]",
-            now + cap
-        );
-        assert!(matches!(
-            &h.effects[0],
-            Effect::StartTimer {
-                purpose: TimerPurpose::Retry,
-                ..
-            }
-        ));
+        assert!(at >= now && at <= now + cap, "attempt {attempt}: {at} not in [{now}, {}]", now + cap);
+        assert!(matches!(&h.effects[0], Effect::StartTimer { purpose: TimerPurpose::Retry, .. }));
         fire_timer(&mut h);
-        assert_eq!(
-            h.run_tasks(),
-            vec![("inst-1:a:1".to_string(), attempt + 1, "s".to_string())]
-        );
+        assert_eq!(h.run_tasks(), vec![("inst-1:a:1".to_string(), attempt + 1, "s".to_string())]);
     }
     // The fourth failure exhausts the budget; nothing compensable completed.
     fail(&mut h, ErrorKind::Timeout);
     assert_eq!(h.instance.status_kind(), StatusKind::Compensated);
-    let Status::Compensated { failure } = &h.instance.status else {
-        panic!()
-    };
+    let Status::Compensated { failure } = &h.instance.status else { panic!() };
     assert_eq!(failure.code, "step.timeout");
 }
 
@@ -101,29 +73,18 @@ fn permanent_errors_are_not_retried() {
 
 #[test]
 fn fallbacks_are_tried_in_order_with_their_own_keys() {
-    let d = def(
-        json!({"a": {"type": "task", "service": "p", "action": "do", "end": true,
-        "fallbacks": ["f1", "f2"], "retry": {"max_attempts": 2}}}),
-    );
+    let d = def(json!({"a": {"type": "task", "service": "p", "action": "do", "end": true,
+        "fallbacks": ["f1", "f2"], "retry": {"max_attempts": 2}}}));
     let mut h = Harness::start(d, json!({})).unwrap();
     // Circuit open on the primary: straight to f1, no backoff.
     fail(&mut h, ErrorKind::CircuitOpen);
-    assert_eq!(
-        h.run_tasks(),
-        vec![("inst-1:a:1:f1".into(), 2, "f1".into())]
-    );
+    assert_eq!(h.run_tasks(), vec![("inst-1:a:1:f1".into(), 2, "f1".into())]);
     // f1 retries once, then gives up, then f2.
     fail(&mut h, ErrorKind::Retryable);
     fire_timer(&mut h);
-    assert_eq!(
-        h.run_tasks(),
-        vec![("inst-1:a:1:f1".into(), 3, "f1".into())]
-    );
+    assert_eq!(h.run_tasks(), vec![("inst-1:a:1:f1".into(), 3, "f1".into())]);
     fail(&mut h, ErrorKind::Retryable);
-    assert_eq!(
-        h.run_tasks(),
-        vec![("inst-1:a:1:f2".into(), 4, "f2".into())]
-    );
+    assert_eq!(h.run_tasks(), vec![("inst-1:a:1:f2".into(), 4, "f2".into())]);
     ok(&mut h, json!({"via": "f2"}));
     assert_eq!(h.instance.status_kind(), StatusKind::Completed);
     assert_eq!(h.instance.completed[0].service, "f2");
@@ -147,15 +108,11 @@ fn saga_compensates_completed_steps_in_reverse_order() {
     assert_eq!(h.instance.status_kind(), StatusKind::Compensating);
     let comps = h.run_compensations();
     assert_eq!(comps, vec![("inst-1:c:3:compensate".into(), 1, "c".into())]);
-    assert!(
-        matches!(&h.effects.iter().find(|e| matches!(e, Effect::RunCompensation{..})),
-        Some(Effect::RunCompensation { input, .. }) if *input == json!({"id": "C"}))
-    );
+    assert!(matches!(&h.effects.iter().find(|e| matches!(e, Effect::RunCompensation{..})),
+        Some(Effect::RunCompensation { input, .. }) if *input == json!({"id": "C"})));
     assert_eq!(comp_ok(&mut h), "c");
     // a's compensation gets the step output by default
-    assert!(
-        matches!(&h.effects[0], Effect::RunCompensation { input, .. } if *input == json!({"id": "A"}))
-    );
+    assert!(matches!(&h.effects[0], Effect::RunCompensation { input, .. } if *input == json!({"id": "A"})));
     assert_eq!(comp_ok(&mut h), "a");
     assert_eq!(h.instance.status_kind(), StatusKind::Compensated);
     assert_eq!(finished(&h), Some(FinalStatus::Compensated));
@@ -180,13 +137,7 @@ fn compensation_retries_then_opens_an_intervention_and_can_be_resolved() {
         error: ServiceError::new(ErrorKind::Retryable, "x"),
     })
     .unwrap();
-    assert!(matches!(
-        &h.effects[0],
-        Effect::StartTimer {
-            purpose: TimerPurpose::CompensationRetry,
-            ..
-        }
-    ));
+    assert!(matches!(&h.effects[0], Effect::StartTimer { purpose: TimerPurpose::CompensationRetry, .. }));
     fire_timer(&mut h);
     let (key2, attempt2, _) = h.run_compensations()[0].clone();
     assert_eq!((key2.as_str(), attempt2), (key.as_str(), 2));
@@ -211,9 +162,7 @@ fn compensation_retries_then_opens_an_intervention_and_can_be_resolved() {
         reason,
     })
     .unwrap();
-    assert!(
-        matches!(&h.effects[0], Effect::CloseIntervention { intervention_id } if *intervention_id == iid)
-    );
+    assert!(matches!(&h.effects[0], Effect::CloseIntervention { intervention_id } if *intervention_id == iid));
     assert_eq!(h.run_compensations(), vec![(key.clone(), 3, "b".into())]);
     h.apply(Event::CompensationFailed {
         idempotency_key: key.clone(),
@@ -226,18 +175,14 @@ fn compensation_retries_then_opens_an_intervention_and_can_be_resolved() {
     let (actor, reason) = op("rita");
     h.apply(Event::InterventionResolved {
         intervention_id: iid,
-        resolution: Resolution::Skip {
-            output: json!(null),
-        },
+        resolution: Resolution::Skip { output: json!(null) },
         actor,
         reason,
     })
     .unwrap();
     assert_eq!(
         h.instance.completed[1].compensation.as_ref().unwrap().state,
-        CompensationState::Skipped {
-            actor: "rita".into()
-        }
+        CompensationState::Skipped { actor: "rita".into() }
     );
     assert_eq!(comp_ok(&mut h), "a");
     assert_eq!(h.instance.status_kind(), StatusKind::Compensated);
@@ -258,20 +203,9 @@ fn compensation_failure_can_be_aborted() {
     .unwrap();
     let iid = h.opened_intervention().unwrap();
     let (actor, reason) = op("sam");
-    h.apply(Event::InterventionResolved {
-        intervention_id: iid,
-        resolution: Resolution::Abort,
-        actor,
-        reason,
-    })
-    .unwrap();
-    let Status::Failed {
-        failure,
-        retry_from: None,
-    } = &h.instance.status
-    else {
-        panic!("{:?}", h.instance.status)
-    };
+    h.apply(Event::InterventionResolved { intervention_id: iid, resolution: Resolution::Abort, actor, reason })
+        .unwrap();
+    let Status::Failed { failure, retry_from: None } = &h.instance.status else { panic!("{:?}", h.instance.status) };
     assert_eq!(failure.code, "compensation.aborted");
 }
 
@@ -313,9 +247,7 @@ fn fail_state_compensates_unless_told_not_to() {
     );
     let mut h = Harness::start(d, json!({})).unwrap();
     ok(&mut h, json!(1));
-    assert!(
-        matches!(&h.instance.status, Status::Failed { failure, retry_from: None } if failure.code == "x.y")
-    );
+    assert!(matches!(&h.instance.status, Status::Failed { failure, retry_from: None } if failure.code == "x.y"));
     assert!(h.run_compensations().is_empty());
     // Cancelling a failed instance still compensates what completed.
     let (actor, reason) = op("olga");
@@ -326,23 +258,14 @@ fn fail_state_compensates_unless_told_not_to() {
 
 #[test]
 fn wait_state_uses_duration_or_a_context_timestamp() {
-    let d = def(
-        json!({"a": {"type": "wait", "duration_ms": 5000, "next": "b"},
+    let d = def(json!({"a": {"type": "wait", "duration_ms": 5000, "next": "b"},
                        "b": {"type": "wait", "until_path": "input.at", "next": "c"},
-                       "c": {"type": "succeed"}}),
-    );
+                       "c": {"type": "succeed"}}));
     let mut h = Harness::start(d.clone(), json!({"at": 2_000_000})).unwrap();
     assert_eq!(h.timers()[0].1, 1_005_000);
-    assert!(matches!(
-        h.instance.status,
-        Status::Waiting(WaitingOn::Timer { .. })
-    ));
+    assert!(matches!(h.instance.status, Status::Waiting(WaitingOn::Timer { .. })));
     // A wrong timer id is stale.
-    let err = h
-        .apply(Event::TimerFired {
-            timer_id: "nope".into(),
-        })
-        .unwrap_err();
+    let err = h.apply(Event::TimerFired { timer_id: "nope".into() }).unwrap_err();
     assert!(matches!(err, EngineError::StaleEvent { .. }));
     fire_timer(&mut h);
     assert_eq!(h.timers()[0].1, 2_000_000);
@@ -352,9 +275,7 @@ fn wait_state_uses_duration_or_a_context_timestamp() {
     // A missing timestamp fails the run (and compensates).
     let mut h = Harness::start(d, json!({"at": "tomorrow"})).unwrap();
     fire_timer(&mut h);
-    assert!(
-        matches!(&h.instance.status, Status::Compensated { failure } if failure.code == "wait.bad_time")
-    );
+    assert!(matches!(&h.instance.status, Status::Compensated { failure } if failure.code == "wait.bad_time"));
 }
 
 #[test]
@@ -366,14 +287,7 @@ fn human_task_opens_an_intervention_and_decisions_pick_the_next_state() {
         "no": {"type": "succeed"}
     }));
     let mut h = Harness::start(d, json!({})).unwrap();
-    let Effect::OpenIntervention {
-        intervention_id,
-        kind,
-        decisions,
-        due_at_ms,
-        assignee_group,
-        ..
-    } = &h.effects[0]
+    let Effect::OpenIntervention { intervention_id, kind, decisions, due_at_ms, assignee_group, .. } = &h.effects[0]
     else {
         panic!()
     };
@@ -397,12 +311,7 @@ fn human_task_opens_an_intervention_and_decisions_pick_the_next_state() {
     assert!(matches!(err, EngineError::StaleEvent { .. }));
     h.apply(decide("approve", &iid)).unwrap();
     assert!(matches!(&h.effects[0], Effect::CloseIntervention { .. }));
-    assert_eq!(
-        h.instance.status,
-        Status::Completed {
-            output: json!({"amount": 12})
-        }
-    );
+    assert_eq!(h.instance.status, Status::Completed { output: json!({"amount": 12}) });
     assert_eq!(h.instance.context["steps"]["a"]["actor"], "rev");
     let last_applied = h.journal.iter().rev().find(|e| e.actor.is_some()).unwrap();
     assert_eq!(last_applied.reason.as_deref(), Some("evidence ok"));
@@ -424,16 +333,8 @@ fn parallel_def(on_failure: &str) -> switchboard_engine::Definition {
 
 fn answer(h: &mut Harness, key: &str, attempt: u32, result: Result<serde_json::Value, ErrorKind>) {
     let event = match result {
-        Ok(output) => Event::StepSucceeded {
-            idempotency_key: key.into(),
-            attempt,
-            output,
-        },
-        Err(kind) => Event::StepFailed {
-            idempotency_key: key.into(),
-            attempt,
-            error: ServiceError::new(kind, "x"),
-        },
+        Ok(output) => Event::StepSucceeded { idempotency_key: key.into(), attempt, output },
+        Err(kind) => Event::StepFailed { idempotency_key: key.into(), attempt, error: ServiceError::new(kind, "x") },
     };
     h.apply(event).unwrap();
 }
@@ -445,26 +346,17 @@ fn parallel_branches_join_with_their_outputs() {
     // billing runs a task, quality starts a timer
     assert_eq!(h.run_tasks().len(), 1);
     assert_eq!(h.timers().len(), 1);
-    assert!(matches!(
-        h.instance.status,
-        Status::Running(Cursor::Parallel(_))
-    ));
+    assert!(matches!(h.instance.status, Status::Running(Cursor::Parallel(_))));
     let meter = h.run_tasks()[0].0.clone();
     fire_timer(&mut h);
     let monitor = h.run_tasks()[0].0.clone();
     answer(&mut h, &monitor, 1, Ok(json!({"q": 1})));
     answer(&mut h, &meter, 1, Ok(json!({"m": 1})));
     let invoice = h.run_tasks()[0].0.clone();
-    assert_eq!(
-        h.instance.current_states(),
-        vec!["p".to_string(), "invoice".to_string()]
-    );
+    assert_eq!(h.instance.current_states(), vec!["p".to_string(), "invoice".to_string()]);
     answer(&mut h, &invoice, 1, Ok(json!({"i": 1})));
     assert_eq!(h.instance.status_kind(), StatusKind::Completed);
-    assert_eq!(
-        h.instance.context["steps"]["p"],
-        json!({"billing": {"i": 1}, "quality": {"q": 1}})
-    );
+    assert_eq!(h.instance.context["steps"]["p"], json!({"billing": {"i": 1}, "quality": {"q": 1}}));
 }
 
 #[test]
@@ -483,22 +375,15 @@ fn parallel_failure_stops_other_branches_awaits_in_flight_calls_and_compensates(
     answer(&mut h, &keys[2], 1, Err(ErrorKind::Retryable));
     let z_timer = h.timers()[0].0.clone();
     answer(&mut h, &keys[0], 1, Err(ErrorKind::Permanent));
-    assert!(
-        matches!(&h.effects[0], Effect::CancelTimers { timer_ids } if *timer_ids == vec![z_timer.clone()])
-    );
+    assert!(matches!(&h.effects[0], Effect::CancelTimers { timer_ids } if *timer_ids == vec![z_timer.clone()]));
     assert_eq!(h.instance.status_kind(), StatusKind::Running);
-    assert!(matches!(
-        h.apply(Event::TimerFired { timer_id: z_timer }),
-        Err(EngineError::StaleEvent { .. })
-    ));
+    assert!(matches!(h.apply(Event::TimerFired { timer_id: z_timer }), Err(EngineError::StaleEvent { .. })));
     // y still succeeds: it must be undone before a.
     answer(&mut h, &keys[1], 1, Ok(json!("y")));
     assert_eq!(h.instance.status_kind(), StatusKind::Compensating);
     assert_eq!(comp_ok(&mut h), "y1");
     assert_eq!(comp_ok(&mut h), "a");
-    assert!(
-        matches!(&h.instance.status, Status::Compensated { failure } if failure.state.as_deref() == Some("x1"))
-    );
+    assert!(matches!(&h.instance.status, Status::Compensated { failure } if failure.state.as_deref() == Some("x1")));
 }
 
 #[test]
@@ -508,13 +393,7 @@ fn parallel_failure_can_go_to_a_state() {
     let meter = h.run_tasks()[0].0.clone();
     answer(&mut h, &meter, 1, Err(ErrorKind::Permanent));
     // the quality timer is cancelled; nothing in flight: fail right away
-    assert!(matches!(
-        &h.instance.status,
-        Status::Failed {
-            retry_from: None,
-            ..
-        }
-    ));
+    assert!(matches!(&h.instance.status, Status::Failed { retry_from: None, .. }));
 }
 
 #[test]
@@ -525,10 +404,7 @@ fn cancel_awaits_the_call_in_flight_then_compensates() {
     let (b_key, _, _) = h.run_tasks()[0].clone();
     let (actor, reason) = op("carl");
     h.apply(Event::CancelRequested { actor, reason }).unwrap();
-    assert!(
-        h.run_compensations().is_empty(),
-        "waits for b's outcome first"
-    );
+    assert!(h.run_compensations().is_empty(), "waits for b's outcome first");
     assert_eq!(h.instance.status_kind(), StatusKind::Compensating);
     answer(&mut h, &b_key, 1, Ok(json!(2)));
     assert_eq!(comp_ok(&mut h), "b");
@@ -547,58 +423,34 @@ fn cancel_while_waiting_on_a_human_closes_the_intervention() {
     let iid = h.opened_intervention().unwrap();
     let (actor, reason) = op("carl");
     h.apply(Event::CancelRequested { actor, reason }).unwrap();
-    assert!(h.effects.contains(&Effect::CloseIntervention {
-        intervention_id: iid
-    }));
+    assert!(h.effects.contains(&Effect::CloseIntervention { intervention_id: iid }));
     assert_eq!(comp_ok(&mut h), "a");
     assert_eq!(h.instance.status_kind(), StatusKind::Cancelled);
 }
 
 #[test]
 fn operator_retry_after_failure_keeps_the_key_and_edited_input_gets_a_new_one() {
-    let d = def(
-        json!({"a": {"type": "task", "service": "s", "action": "do", "on_failure": "fail", "next": "b",
+    let d = def(json!({"a": {"type": "task", "service": "s", "action": "do", "on_failure": "fail", "next": "b",
                              "retry": {"max_attempts": 1}},
-                       "b": {"type": "succeed"}}),
-    );
+                       "b": {"type": "succeed"}}));
     let mut h = Harness::start(d, json!({"x": 1})).unwrap();
     fail(&mut h, ErrorKind::Retryable);
-    let Status::Failed {
-        retry_from: Some(step),
-        ..
-    } = &h.instance.status
-    else {
-        panic!()
-    };
+    let Status::Failed { retry_from: Some(step), .. } = &h.instance.status else { panic!() };
     assert_eq!(step.step_id, "inst-1:a:1");
     assert_eq!(finished(&h), Some(FinalStatus::Failed));
 
     let (actor, reason) = op("ops");
-    h.apply(Event::RetryRequested {
-        actor,
-        reason,
-        edited_input: None,
-    })
-    .unwrap();
+    h.apply(Event::RetryRequested { actor, reason, edited_input: None }).unwrap();
     assert_eq!(h.run_tasks(), vec![("inst-1:a:1".into(), 2, "s".into())]);
     fail(&mut h, ErrorKind::Permanent);
 
     let (actor, reason) = op("ops");
-    h.apply(Event::RetryRequested {
-        actor,
-        reason,
-        edited_input: Some(json!({"x": 2})),
-    })
-    .unwrap();
+    h.apply(Event::RetryRequested { actor, reason, edited_input: Some(json!({"x": 2})) }).unwrap();
     assert_eq!(h.run_tasks(), vec![("inst-1:a:2".into(), 1, "s".into())]);
     assert!(matches!(&h.effects[0], Effect::RunTask { input, .. } if *input == json!({"x": 2})));
     // A late answer for the old key is stale.
     let err = h
-        .apply(Event::StepSucceeded {
-            idempotency_key: "inst-1:a:1".into(),
-            attempt: 2,
-            output: json!(0),
-        })
+        .apply(Event::StepSucceeded { idempotency_key: "inst-1:a:1".into(), attempt: 2, output: json!(0) })
         .unwrap_err();
     assert!(matches!(err, EngineError::StaleEvent { .. }));
     ok(&mut h, json!("fine"));
@@ -615,35 +467,12 @@ fn intervention_on_failure_supports_skip_and_compensate() {
     let mut h = Harness::start(d.clone(), json!({})).unwrap();
     ok(&mut h, json!(1));
     fail(&mut h, ErrorKind::Permanent);
-    assert!(matches!(
-        &h.instance.status,
-        Status::NeedsIntervention(Blocked::StepFailed { .. })
-    ));
-    assert!(matches!(
-        &h.effects[0],
-        Effect::OpenIntervention {
-            kind: InterventionKind::RetriesExhausted,
-            ..
-        }
-    ));
+    assert!(matches!(&h.instance.status, Status::NeedsIntervention(Blocked::StepFailed { .. })));
+    assert!(matches!(&h.effects[0], Effect::OpenIntervention { kind: InterventionKind::RetriesExhausted, .. }));
     let (actor, reason) = op("ops");
-    h.apply(Event::SkipRequested {
-        actor,
-        reason,
-        output: json!({"manual": true}),
-    })
-    .unwrap();
-    assert_eq!(
-        h.instance.status,
-        Status::Completed {
-            output: json!({"manual": true})
-        }
-    );
-    assert_eq!(
-        h.instance.completed.len(),
-        1,
-        "a skipped step is not compensable"
-    );
+    h.apply(Event::SkipRequested { actor, reason, output: json!({"manual": true}) }).unwrap();
+    assert_eq!(h.instance.status, Status::Completed { output: json!({"manual": true}) });
+    assert_eq!(h.instance.completed.len(), 1, "a skipped step is not compensable");
 
     // resolve by compensating
     let mut h = Harness::start(d, json!({})).unwrap();
@@ -651,32 +480,20 @@ fn intervention_on_failure_supports_skip_and_compensate() {
     fail(&mut h, ErrorKind::Permanent);
     let iid = h.opened_intervention().unwrap();
     let (actor, reason) = op("ops");
-    h.apply(Event::InterventionResolved {
-        intervention_id: iid,
-        resolution: Resolution::Compensate,
-        actor,
-        reason,
-    })
-    .unwrap();
+    h.apply(Event::InterventionResolved { intervention_id: iid, resolution: Resolution::Compensate, actor, reason })
+        .unwrap();
     assert_eq!(comp_ok(&mut h), "a");
     assert_eq!(h.instance.status_kind(), StatusKind::Compensated);
 }
 
 #[test]
 fn on_failure_goto_records_the_error() {
-    let d = def(
-        json!({"a": {"type": "task", "service": "s", "action": "do", "on_failure": {"goto": "manual"},
+    let d = def(json!({"a": {"type": "task", "service": "s", "action": "do", "on_failure": {"goto": "manual"},
                              "retry": {"max_attempts": 1}, "end": true},
-                       "manual": {"type": "succeed", "output": "$.error.code"}}),
-    );
+                       "manual": {"type": "succeed", "output": "$.error.code"}}));
     let mut h = Harness::start(d, json!({})).unwrap();
     fail(&mut h, ErrorKind::Retryable);
-    assert_eq!(
-        h.instance.status,
-        Status::Completed {
-            output: json!("step.retryable")
-        }
-    );
+    assert_eq!(h.instance.status, Status::Completed { output: json!("step.retryable") });
 }
 
 #[test]
@@ -693,23 +510,15 @@ fn pause_holds_calls_until_resume() {
     assert!(h.effects.is_empty());
     assert_eq!(h.instance.held_effects.len(), 1);
     let (actor, reason) = op("ops");
-    assert!(matches!(
-        h.apply(Event::PauseRequested { actor, reason }),
-        Err(EngineError::IllegalEvent { .. })
-    ));
+    assert!(matches!(h.apply(Event::PauseRequested { actor, reason }), Err(EngineError::IllegalEvent { .. })));
     h.env.advance(60_000);
     let (actor, reason) = op("ops");
     h.apply(Event::ResumeRequested { actor, reason }).unwrap();
     // Released with a fresh deadline.
-    assert!(
-        matches!(&h.effects[0], Effect::RunTask { deadline_ms, .. } if *deadline_ms == h.env.now() + 1000)
-    );
+    assert!(matches!(&h.effects[0], Effect::RunTask { deadline_ms, .. } if *deadline_ms == h.env.now() + 1000));
     assert!(h.instance.held_effects.is_empty() && h.instance.paused.is_none());
     let (actor, reason) = op("ops");
-    assert!(matches!(
-        h.apply(Event::ResumeRequested { actor, reason }),
-        Err(EngineError::IllegalEvent { .. })
-    ));
+    assert!(matches!(h.apply(Event::ResumeRequested { actor, reason }), Err(EngineError::IllegalEvent { .. })));
 }
 
 #[test]
@@ -723,9 +532,7 @@ fn cancel_while_paused_drops_held_calls() {
     h.apply(Event::CancelRequested { actor, reason }).unwrap();
     // b never ran, so only a is compensated, once resumed.
     assert_eq!(h.instance.held_effects.len(), 1);
-    assert!(
-        matches!(&h.instance.held_effects[0], Effect::RunCompensation { state, .. } if state == "a")
-    );
+    assert!(matches!(&h.instance.held_effects[0], Effect::RunCompensation { state, .. } if state == "a"));
     let (actor, reason) = op("ops");
     h.apply(Event::ResumeRequested { actor, reason }).unwrap();
     assert_eq!(comp_ok(&mut h), "a");
@@ -741,23 +548,14 @@ fn workflow_timeout_fails_and_compensates() {
     let mut h = Harness::start(d, json!({})).unwrap();
     let (deadline_timer, at) = h.timers()[0].clone();
     assert_eq!(at, 1_060_000);
-    assert!(
-        matches!(&h.effects[1], Effect::RunTask { deadline_ms, .. } if *deadline_ms == 1_030_000)
-    );
+    assert!(matches!(&h.effects[1], Effect::RunTask { deadline_ms, .. } if *deadline_ms == 1_030_000));
     ok(&mut h, json!(1));
     let wait_timer = h.timers()[0].0.clone();
     h.env.set_now(at);
-    h.apply(Event::TimerFired {
-        timer_id: deadline_timer,
-    })
-    .unwrap();
-    assert!(
-        matches!(&h.effects[0], Effect::CancelTimers { timer_ids } if *timer_ids == vec![wait_timer.clone()])
-    );
+    h.apply(Event::TimerFired { timer_id: deadline_timer }).unwrap();
+    assert!(matches!(&h.effects[0], Effect::CancelTimers { timer_ids } if *timer_ids == vec![wait_timer.clone()]));
     assert_eq!(comp_ok(&mut h), "a");
-    assert!(
-        matches!(&h.instance.status, Status::Compensated { failure } if failure.code == "workflow.timeout")
-    );
+    assert!(matches!(&h.instance.status, Status::Compensated { failure } if failure.code == "workflow.timeout"));
 }
 
 #[test]
@@ -768,24 +566,10 @@ fn illegal_and_stale_events_are_typed_errors_and_change_nothing() {
     let (actor, reason) = op("x");
     let cases = vec![
         Event::Started { input: json!({}) },
-        Event::RetryRequested {
-            actor: actor.clone(),
-            reason: reason.clone(),
-            edited_input: None,
-        },
-        Event::SkipRequested {
-            actor: actor.clone(),
-            reason: reason.clone(),
-            output: json!(1),
-        },
-        Event::CompensationSucceeded {
-            idempotency_key: "k".into(),
-            attempt: 1,
-        },
-        Event::ResumeRequested {
-            actor: actor.clone(),
-            reason: reason.clone(),
-        },
+        Event::RetryRequested { actor: actor.clone(), reason: reason.clone(), edited_input: None },
+        Event::SkipRequested { actor: actor.clone(), reason: reason.clone(), output: json!(1) },
+        Event::CompensationSucceeded { idempotency_key: "k".into(), attempt: 1 },
+        Event::ResumeRequested { actor: actor.clone(), reason: reason.clone() },
         Event::HumanDecided {
             intervention_id: "i".into(),
             decision: "d".into(),
@@ -797,73 +581,30 @@ fn illegal_and_stale_events_are_typed_errors_and_change_nothing() {
     for e in cases {
         let name = e.name();
         match h.apply(e) {
-            Err(EngineError::IllegalEvent {
-                event,
-                status: StatusKind::Running,
-                ..
-            }) => assert_eq!(event, name),
+            Err(EngineError::IllegalEvent { event, status: StatusKind::Running, .. }) => assert_eq!(event, name),
             other => panic!("{name}: {other:?}"),
         }
     }
     assert!(matches!(
-        h.apply(Event::StepSucceeded {
-            idempotency_key: "inst-1:a:1".into(),
-            attempt: 9,
-            output: json!(1)
-        }),
+        h.apply(Event::StepSucceeded { idempotency_key: "inst-1:a:1".into(), attempt: 9, output: json!(1) }),
         Err(EngineError::StaleEvent { .. })
     ));
     assert_eq!(h.instance, before);
 
     ok(&mut h, json!(1));
     for e in [
-        Event::CancelRequested {
-            actor: actor.clone(),
-            reason: reason.clone(),
-        },
-        Event::PauseRequested {
-            actor: actor.clone(),
-            reason: reason.clone(),
-        },
-        Event::TimerFired {
-            timer_id: "t".into(),
-        },
+        Event::CancelRequested { actor: actor.clone(), reason: reason.clone() },
+        Event::PauseRequested { actor: actor.clone(), reason: reason.clone() },
+        Event::TimerFired { timer_id: "t".into() },
     ] {
         let err = h.apply(e).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                EngineError::IllegalEvent {
-                    status: StatusKind::Completed,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        assert!(
-            err.to_string().contains("finished")
-                || err.to_string().contains("only an active instance"),
-            "{err}"
-        );
+        assert!(matches!(err, EngineError::IllegalEvent { status: StatusKind::Completed, .. }), "{err}");
+        assert!(err.to_string().contains("finished") || err.to_string().contains("only an active instance"), "{err}");
     }
     // Not started yet.
     let fresh = Instance::new(&d, "i2", 0);
-    let err = apply(
-        &d,
-        &fresh,
-        Event::TimerFired {
-            timer_id: "t".into(),
-        },
-        &mut FixedEnv::new(0, 1),
-    )
-    .unwrap_err();
-    assert!(matches!(
-        err,
-        EngineError::IllegalEvent {
-            status: StatusKind::Created,
-            ..
-        }
-    ));
+    let err = apply(&d, &fresh, Event::TimerFired { timer_id: "t".into() }, &mut FixedEnv::new(0, 1)).unwrap_err();
+    assert!(matches!(err, EngineError::IllegalEvent { status: StatusKind::Created, .. }));
 }
 
 #[test]
@@ -873,15 +614,8 @@ fn instances_are_pinned_to_their_definition_version() {
     d2.version = 2;
     let h = Harness::start(d1, json!({})).unwrap();
     assert_eq!(h.instance.definition.version, 1);
-    let err = apply(
-        &d2,
-        &h.instance,
-        Event::TimerFired {
-            timer_id: "x".into(),
-        },
-        &mut FixedEnv::new(0, 1),
-    )
-    .unwrap_err();
+    let err =
+        apply(&d2, &h.instance, Event::TimerFired { timer_id: "x".into() }, &mut FixedEnv::new(0, 1)).unwrap_err();
     assert!(matches!(err, EngineError::WrongDefinition { .. }));
 }
 
@@ -895,19 +629,11 @@ fn invalid_input_is_rejected_with_every_field_problem() {
         "business_keys": ["input.buyer_id"]}),
     );
     let err = Harness::start(d.clone(), json!({"amount": 0})).unwrap_err();
-    let EngineError::InvalidInput(problems) = err else {
-        panic!()
-    };
+    let EngineError::InvalidInput(problems) = err else { panic!() };
     let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(fields, vec!["input.buyer_id", "input.amount"]);
     let h = Harness::start(d, json!({"amount": 5, "buyer_id": "b-7"})).unwrap();
-    assert_eq!(
-        h.instance
-            .business_keys
-            .get("input.buyer_id")
-            .map(String::as_str),
-        Some("b-7")
-    );
+    assert_eq!(h.instance.business_keys.get("input.buyer_id").map(String::as_str), Some("b-7"));
 }
 
 #[test]
@@ -915,12 +641,8 @@ fn backoff_phase_is_visible_in_the_status() {
     let d = def(json!({"a": task("a", None)}));
     let mut h = Harness::start(d, json!({})).unwrap();
     fail(&mut h, ErrorKind::Timeout);
-    let Status::Running(Cursor::Task(run)) = &h.instance.status else {
-        panic!()
-    };
-    assert!(
-        matches!(&run.phase, TaskPhase::BackingOff { last_error, .. } if last_error.kind == ErrorKind::Timeout)
-    );
+    let Status::Running(Cursor::Task(run)) = &h.instance.status else { panic!() };
+    assert!(matches!(&run.phase, TaskPhase::BackingOff { last_error, .. } if last_error.kind == ErrorKind::Timeout));
     // The serialized instance round-trips.
     let json = serde_json::to_string(&h.instance).unwrap();
     let back: Instance = serde_json::from_str(&json).unwrap();

@@ -6,10 +6,7 @@ use serde_json::json;
 use switchboard_engine::{validate, Definition, Problem, StaticCatalog};
 
 fn catalog() -> StaticCatalog {
-    StaticCatalog::new()
-        .with("identity", &["verify", "revoke"])
-        .with("credit", &["check"])
-        .with("backup", &["check"])
+    StaticCatalog::new().with("identity", &["verify", "revoke"]).with("credit", &["check"]).with("backup", &["check"])
 }
 
 fn problems(v: serde_json::Value) -> Vec<Problem> {
@@ -18,9 +15,7 @@ fn problems(v: serde_json::Value) -> Vec<Problem> {
 }
 
 fn has(ps: &[Problem], state: Option<&str>, field: Option<&str>, needle: &str) -> bool {
-    ps.iter().any(|p| {
-        p.state.as_deref() == state && p.field.as_deref() == field && p.message.contains(needle)
-    })
+    ps.iter().any(|p| p.state.as_deref() == state && p.field.as_deref() == field && p.message.contains(needle))
 }
 
 #[test]
@@ -47,28 +42,12 @@ fn a_bad_definition_gets_every_problem_listed() {
         (None, Some("name"), "must not be empty"),
         (None, Some("version"), "at least 1"),
         (None, Some("business_keys[0]"), "segment 1"),
-        (
-            Some("verify"),
-            Some("compensation.service"),
-            "has no action 'nope'",
-        ),
+        (Some("verify"), Some("compensation.service"), "has no action 'nope'"),
         (Some("verify"), Some("retry.max_attempts"), "at least 1"),
         (Some("verify"), Some("retry.multiplier"), "at least 1"),
-        (
-            Some("verify"),
-            Some("retry.max_delay_ms"),
-            "initial_delay_ms",
-        ),
-        (
-            Some("route"),
-            Some("choices[0].condition"),
-            "expected a field path",
-        ),
-        (
-            Some("route"),
-            Some("choices[1].next"),
-            "unknown state 'ghost'",
-        ),
+        (Some("verify"), Some("retry.max_delay_ms"), "initial_delay_ms"),
+        (Some("route"), Some("choices[0].condition"), "expected a field path"),
+        (Some("route"), Some("choices[1].next"), "unknown state 'ghost'"),
         (Some("route"), Some("default"), "needs a default"),
         (Some("check"), Some("service"), "unknown service 'crdit'"),
         (Some("check"), Some("fallbacks[1]"), "has no action 'check'"),
@@ -80,18 +59,9 @@ fn a_bad_definition_gets_every_problem_listed() {
         (Some("sleepy"), None, "unreachable"),
     ];
     for (state, field, needle) in expected {
-        assert!(
-            has(&ps, state, field, needle),
-            "missing {state:?} {field:?} '{needle}' in:\n{}",
-            printed.join("\n")
-        );
+        assert!(has(&ps, state, field, needle), "missing {state:?} {field:?} '{needle}' in:\n{}", printed.join("\n"));
     }
-    assert_eq!(
-        ps.len(),
-        expected.len(),
-        "unexpected extra problems:\n{}",
-        printed.join("\n")
-    );
+    assert_eq!(ps.len(), expected.len(), "unexpected extra problems:\n{}", printed.join("\n"));
     // The loop names every state in it.
     assert!(printed.iter().any(|p| p.contains("'check', 'loop_back'")));
 }
@@ -112,18 +82,11 @@ fn a_loop_through_a_wait_or_human_state_is_fine() {
 
 #[test]
 fn missing_start_empty_states_and_next_end_conflicts() {
-    let ps = problems(
-        json!({"name": "x", "version": 1, "start_at": "nowhere", "states": {
+    let ps = problems(json!({"name": "x", "version": 1, "start_at": "nowhere", "states": {
         "a": {"type": "task", "service": "credit", "action": "check", "next": "b", "end": true},
         "b": {"type": "wait", "duration_ms": 1},
-        "c": {"type": "fail", "error": ""}}}),
-    );
-    assert!(has(
-        &ps,
-        None,
-        Some("start_at"),
-        "'nowhere' of the definition does not exist"
-    ));
+        "c": {"type": "fail", "error": ""}}}));
+    assert!(has(&ps, None, Some("start_at"), "'nowhere' of the definition does not exist"));
     assert!(has(&ps, Some("a"), Some("next"), "both"));
     assert!(has(&ps, Some("b"), Some("next"), "neither"));
     assert!(has(&ps, Some("c"), Some("error"), "error code"));
@@ -133,8 +96,7 @@ fn missing_start_empty_states_and_next_end_conflicts() {
 
 #[test]
 fn parallel_branch_rules() {
-    let ps = problems(
-        json!({"name": "x", "version": 1, "start_at": "p", "states": {
+    let ps = problems(json!({"name": "x", "version": 1, "start_at": "p", "states": {
         "p": {"type": "parallel", "on_failure": "intervention", "end": true, "branches": [
             {"name": "one", "start_at": "t", "states": {
                 "t": {"type": "task", "service": "credit", "action": "check", "next": "out",
@@ -143,30 +105,14 @@ fn parallel_branch_rules() {
                 "h": {"type": "human", "assignee_group": "g", "decisions": [{"name": "ok", "next": "t"}]},
                 "t": {"type": "succeed"}}},
             {"name": "empty", "start_at": "z", "states": {}}]},
-        "out": {"type": "succeed"}}}),
-    );
-    assert!(has(
-        &ps,
-        Some("p"),
-        Some("on_failure"),
-        "not supported on parallel"
-    ));
+        "out": {"type": "succeed"}}}));
+    assert!(has(&ps, Some("p"), Some("on_failure"), "not supported on parallel"));
     assert!(has(&ps, Some("p"), Some("branches[1].name"), "used twice"));
     assert!(has(&ps, Some("t"), Some("next"), "cannot jump out"));
     assert!(has(&ps, Some("t"), Some("on_failure"), "fails its branch"));
-    assert!(has(
-        &ps,
-        Some("h"),
-        None,
-        "not supported inside a parallel branch"
-    ));
+    assert!(has(&ps, Some("h"), None, "not supported inside a parallel branch"));
     assert!(has(&ps, Some("t"), None, "state name is used twice"));
-    assert!(has(
-        &ps,
-        Some("p"),
-        Some("states"),
-        "branch 'empty' of 'p' has no states"
-    ));
+    assert!(has(&ps, Some("p"), Some("states"), "branch 'empty' of 'p' has no states"));
     assert!(has(&ps, Some("out"), None, "unreachable"));
 }
 
@@ -177,18 +123,8 @@ fn input_schema_sla_and_paths_are_checked() {
         "sla": [{"metric": "", "threshold": 1.0, "window_ms": 0}],
         "states": {"a": {"type": "task", "service": "credit", "action": "check", "end": true,
                          "input": {"x": "$.input..bad"}, "result_path": "input.x"}}}));
-    assert!(has(
-        &ps,
-        None,
-        Some("input_schema.type"),
-        "must be an object"
-    ));
-    assert!(has(
-        &ps,
-        None,
-        Some("input_schema.items"),
-        "minimum/maximum only apply"
-    ));
+    assert!(has(&ps, None, Some("input_schema.type"), "must be an object"));
+    assert!(has(&ps, None, Some("input_schema.items"), "minimum/maximum only apply"));
     assert!(has(&ps, None, Some("sla[0].metric"), "empty"));
     assert!(has(&ps, None, Some("sla[0].window_ms"), "greater than 0"));
     assert!(has(&ps, Some("a"), Some("input.x"), "segment"));

@@ -15,9 +15,7 @@ use app::wire::LiveEvent;
 
 use crate::state::AppState;
 
-pub async fn stream(
-    State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let bus = state.events;
     // Subscribe before taking the first heartbeat so nothing published in between is missed.
     let receiver = bus.subscribe();

@@ -16,11 +16,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Degraded)
     };
-    let health = Health {
-        status,
-        version: state.system.version.clone(),
-        backend: state.database.backend(),
-        database_reachable,
-    };
+    let health =
+        Health { status, version: state.system.version.clone(), backend: state.database.backend(), database_reachable };
     (code, Json(health))
 }

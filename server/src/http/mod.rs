@@ -5,6 +5,7 @@
 //! tracing (one span per request carrying the id), compression (gzip or brotli by `Accept-Encoding`;
 //! never for the event stream, which must flush each event).
 
+pub mod api;
 mod events;
 mod health;
 mod site;
@@ -29,6 +30,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The whole application as one axum router.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .merge(api::router())
         .route("/api/health", get(health::health))
         .route("/api/events", get(events::stream))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.

@@ -26,9 +26,7 @@ impl TempSqlite {
     pub fn new() -> Self {
         let folder = tempfile::tempdir().expect("temporary folder");
         let path = folder.path().join("nested").join("switchboard.db");
-        let url = format!("sqlite:{}", path.display())
-            .parse()
-            .expect("valid sqlite url");
+        let url = format!("sqlite:{}", path.display()).parse().expect("valid sqlite url");
         Self { folder, url }
     }
 
@@ -50,14 +48,12 @@ impl TempPostgres {
     /// # Panics
     /// With `CI=true` when PostgreSQL is unreachable: in CI these tests must run, never skip.
     pub async fn create() -> Option<Self> {
-        let admin_url = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
+        let admin_url =
+            std::env::var("SWITCHBOARD_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
         let mut admin = match PgConnection::connect(&admin_url).await {
             Ok(connection) => connection,
             Err(error) => {
-                let shown: DatabaseUrl = admin_url
-                    .parse()
-                    .expect("SWITCHBOARD_TEST_DATABASE_URL is a postgres URL");
+                let shown: DatabaseUrl = admin_url.parse().expect("SWITCHBOARD_TEST_DATABASE_URL is a postgres URL");
                 if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                     panic!("PostgreSQL at {shown} is unreachable and CI=true: {error}");
                 }
@@ -67,17 +63,10 @@ impl TempPostgres {
         };
         let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
         // The name is generated here (a uuid), never user input.
-        admin
-            .execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
-            .await
-            .expect("create test database");
+        admin.execute(AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#))).await.expect("create test database");
         let mut url = url::Url::parse(&admin_url).expect("admin url");
         url.set_path(&name);
-        Some(Self {
-            admin_url,
-            name,
-            url: url.as_str().parse().expect("test database url"),
-        })
+        Some(Self { admin_url, name, url: url.as_str().parse().expect("test database url") })
     }
 }
 
@@ -87,10 +76,7 @@ impl Drop for TempPostgres {
         let admin_url = self.admin_url.clone();
         let statement = format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, self.name);
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async {
                 let mut admin = PgConnection::connect(&admin_url).await.ok()?;
                 admin.execute(AssertSqlSafe(statement)).await.ok()
@@ -107,5 +93,34 @@ pub fn serve_args(url: &DatabaseUrl, site_root: PathBuf) -> ServeArgs {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         no_demo: true,
         site_root,
+        services: Vec::new(),
     }
+}
+
+/// Runs a test body once on SQLite and once on PostgreSQL (skipped outside CI when PostgreSQL is
+/// unreachable): `on_both!(name)` for an `async fn name(url: DatabaseUrl)` in the same file.
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let temp = $crate::support::TempSqlite::new();
+                super::$name(temp.url.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(temp) = $crate::support::TempPostgres::create().await else { return };
+                super::$name(temp.url.clone()).await;
+            }
+        }
+    };
+}
+
+/// The application state (runtime included) on `url`, with the given services.
+pub async fn state_with(url: &DatabaseUrl, services: switchboard::services::Registry) -> switchboard::state::AppState {
+    switchboard::serve::build_state_with(&serve_args(url, PathBuf::from("target/site")), services)
+        .await
+        .expect("application state")
 }

@@ -32,38 +32,24 @@ pub fn task(service: &str, next: Option<&str>) -> Value {
 
 pub fn ok(h: &mut Harness, output: Value) {
     let (key, attempt, _) = h.run_tasks().pop().expect("a RunTask to answer");
-    h.apply(Event::StepSucceeded {
-        idempotency_key: key,
-        attempt,
-        output,
-    })
-    .expect("success applies");
+    h.apply(Event::StepSucceeded { idempotency_key: key, attempt, output }).expect("success applies");
 }
 
 pub fn fail(h: &mut Harness, kind: ErrorKind) {
     let (key, attempt, _) = h.run_tasks().pop().expect("a RunTask to answer");
-    h.apply(Event::StepFailed {
-        idempotency_key: key,
-        attempt,
-        error: ServiceError::new(kind, "boom"),
-    })
-    .expect("failure applies");
+    h.apply(Event::StepFailed { idempotency_key: key, attempt, error: ServiceError::new(kind, "boom") })
+        .expect("failure applies");
 }
 
 pub fn fire_timer(h: &mut Harness) {
     let (timer_id, at) = h.timers().pop().expect("a timer to fire");
     h.env.set_now(at);
-    h.apply(Event::TimerFired { timer_id })
-        .expect("timer applies");
+    h.apply(Event::TimerFired { timer_id }).expect("timer applies");
 }
 
 pub fn comp_ok(h: &mut Harness) -> String {
     let (key, attempt, state) = h.run_compensations().pop().expect("a RunCompensation");
-    h.apply(Event::CompensationSucceeded {
-        idempotency_key: key,
-        attempt,
-    })
-    .expect("applies");
+    h.apply(Event::CompensationSucceeded { idempotency_key: key, attempt }).expect("applies");
     state
 }
 

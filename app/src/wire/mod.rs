@@ -2,8 +2,15 @@
 //!
 //! Plain serde data, compiled into both the server and the browser bundle. The server converts its own
 //! types (engine states, database rows) into these at its edge; nothing here knows about either.
+//!
+//! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
+//! workflow API's.
+
+pub mod workflows;
 
 use serde::{Deserialize, Serialize};
+
+pub use workflows::*;
 
 /// Which database the running `switchboard` stores its state in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +75,25 @@ pub struct SystemInfo {
 pub enum LiveEvent {
     /// Sent once a second, and at once to a new subscriber, so the console can show that it is live.
     Heartbeat(Heartbeat),
+    /// A workflow instance changed (a transition was committed).
+    Instance(InstanceChange),
+}
+
+/// What changed about an instance, enough to update a list row or a diagram without a reload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceChange {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    /// `running`, `waiting`, `compensating`, `needs_intervention`, `completed`, `failed`, `compensated`,
+    /// `cancelled`.
+    pub status: String,
+    /// The state(s) it is in now, comma-separated.
+    pub current_state: Option<String>,
+    pub paused: bool,
+    pub error: Option<String>,
+    /// When the transition happened, epoch milliseconds.
+    pub updated_at_ms: i64,
 }
 
 /// The server's clock and a counter, proving that the stream is flowing.
@@ -117,29 +143,17 @@ mod tests {
 
     #[test]
     fn live_events_are_tagged_by_type() {
-        let event = LiveEvent::Heartbeat(Heartbeat {
-            server_time: "2026-11-25T22:15:03Z".into(),
-            sequence: 7,
-        });
+        let event = LiveEvent::Heartbeat(Heartbeat { server_time: "2026-11-25T22:15:03Z".into(), sequence: 7 });
         let json = serde_json::to_string(&event).unwrap();
-        assert_eq!(
-            json,
-            r#"{"type":"heartbeat","server_time":"2026-11-25T22:15:03Z","sequence":7}"#
-        );
+        assert_eq!(json, r#"{"type":"heartbeat","server_time":"2026-11-25T22:15:03Z","sequence":7}"#);
         assert_eq!(serde_json::from_str::<LiveEvent>(&json).unwrap(), event);
     }
 
     #[test]
     fn time_of_day_is_cut_from_rfc3339() {
-        let beat = Heartbeat {
-            server_time: "2026-11-25T22:15:03Z".into(),
-            sequence: 1,
-        };
+        let beat = Heartbeat { server_time: "2026-11-25T22:15:03Z".into(), sequence: 1 };
         assert_eq!(beat.time_of_day(), "22:15:03");
-        let odd = Heartbeat {
-            server_time: "now".into(),
-            sequence: 1,
-        };
+        let odd = Heartbeat { server_time: "now".into(), sequence: 1 };
         assert_eq!(odd.time_of_day(), "now");
     }
 

@@ -1,0 +1,159 @@
+//! Wire types of the workflow API: definitions, instances, their history and steps, operator actions.
+//!
+//! Times are RFC 3339 in UTC with milliseconds (`2026-11-25T22:15:03.120Z`); JSON payloads (input,
+//! context, outputs) pass through as they are.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `GET /api/definitions`: one entry per workflow type.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefinitionSummary {
+    pub name: String,
+    pub description: String,
+    pub latest_version: u32,
+    /// Every version, oldest first.
+    pub versions: Vec<u32>,
+}
+
+/// One version of a definition, with the definition itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefinitionVersion {
+    pub name: String,
+    pub version: u32,
+    pub description: String,
+    pub created_at: String,
+    pub created_by: String,
+    /// The definition as the engine reads it (see `server/engine/DEFINITIONS.md`).
+    pub definition: Value,
+}
+
+/// The answer to `POST /api/definitions`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredDefinition {
+    pub name: String,
+    pub version: u32,
+    /// `false` when the body was identical to the latest version (no new version was made).
+    pub created: bool,
+}
+
+/// `POST /api/instances`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartInstance {
+    /// The workflow type, e.g. `call-lifecycle`.
+    pub workflow: String,
+    /// A version to pin; the latest when absent.
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// The workflow's input; checked against the definition's input schema.
+    #[serde(default)]
+    pub input: Value,
+    /// Keys to find the instance by (buyer, seller, call, payout ids), besides those the definition
+    /// extracts from the input.
+    #[serde(default)]
+    pub business_keys: BTreeMap<String, String>,
+    /// Starting twice with the same key returns the first instance. The `Idempotency-Key` header works
+    /// too.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// An instance in a list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSummary {
+    pub id: String,
+    pub workflow: String,
+    pub version: u32,
+    /// `running`, `waiting`, `compensating`, `needs_intervention`, `completed`, `failed`,
+    /// `compensated`, `cancelled`.
+    pub status: String,
+    /// The state(s) it is in, comma-separated; none when finished.
+    pub current_state: Option<String>,
+    pub paused: bool,
+    /// Why it failed or is blocked.
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// `GET /api/instances`: a page, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstancePage {
+    pub items: Vec<InstanceSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/instances/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceDetail {
+    #[serde(flatten)]
+    pub summary: InstanceSummary,
+    pub business_keys: BTreeMap<String, String>,
+    pub input: Value,
+    /// Everything the steps produced so far (`input`, `steps.<state>`, …).
+    pub context: Value,
+    /// The final output, once completed.
+    pub output: Option<Value>,
+    /// The intervention it waits on, if any.
+    pub open_intervention: Option<String>,
+    /// The engine's full status, for tools that need the detail (what is in flight, what it waits on).
+    pub engine_status: Value,
+}
+
+/// One entry of `GET /api/instances/{id}/history`: an applied event and what it caused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    pub at: String,
+    /// The event, e.g. `step_succeeded`, `cancel_requested`.
+    pub event: String,
+    /// Who did it, for operator actions.
+    pub actor: Option<String>,
+    /// Why, for operator actions.
+    pub reason: Option<String>,
+    /// The engine's journal entries for this event (state entered, task scheduled, …).
+    pub records: Value,
+}
+
+/// One finished attempt of a task or compensation: `GET /api/instances/{id}/steps`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepAttempt {
+    pub step_id: String,
+    pub state: String,
+    /// `task` or `compensation`.
+    pub kind: String,
+    pub service: String,
+    pub action: String,
+    pub attempt: u32,
+    pub idempotency_key: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: i64,
+    /// Between the transition that asked for it and the call going out.
+    pub queue_wait_ms: i64,
+    /// `succeeded`, `retryable`, `permanent`, `timeout` or `circuit_open`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// The body of an operator action (`POST /api/instances/{id}/cancel|retry|skip|pause|resume`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceAction {
+    /// Why; recorded in the history. Required.
+    pub reason: String,
+    /// Who; until sign-in exists, the caller names themselves (default `api`).
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// `retry` only: replacement input for the failed step.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// `skip` only: the output the skipped step is taken to have produced.
+    #[serde(default)]
+    pub output: Option<Value>,
+}

@@ -1,0 +1,91 @@
+//! The two ways a run waits without a service call: `wait` timers and `human` tasks.
+//!
+//! A wait state's due time comes from `duration_ms` or a context path (`wait_until`); a bad
+//! time is a failure of the run. A human state opens a `human_task` intervention and resumes
+//! at the state its decision names, storing the decision in the context.
+
+use serde_json::{json, Value};
+
+use crate::definition::{HumanState, WaitState};
+use crate::effect::{Effect, InterventionKind};
+use crate::error::{EngineError, Result};
+use crate::instance::{Failure, Status, WaitingOn};
+use crate::journal::Record;
+use crate::path::Path;
+
+use super::Tx;
+
+impl<'d> Tx<'d, '_> {
+    /// A `wait` state's timer fired: the run moves on.
+    pub(super) fn wait_timer_fired(&mut self, state: &str) -> Result<()> {
+        let w = self.wait_def(state)?;
+        self.follow(w.next.as_deref())
+    }
+
+    pub(super) fn open_human(&mut self, name: &str, h: &HumanState) {
+        let intervention_id = self.env.new_id();
+        let due_at_ms = h.due_in_ms.map(|d| self.now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)));
+        let decisions: Vec<String> = h.decisions.iter().map(|d| d.name.clone()).collect();
+        self.emit(Effect::OpenIntervention {
+            intervention_id: intervention_id.clone(),
+            kind: InterventionKind::HumanTask,
+            state: name.to_string(),
+            decisions: decisions.clone(),
+            assignee_group: Some(h.assignee_group.clone()),
+            priority: h.priority,
+            due_at_ms,
+            reason: if h.title.is_empty() { format!("decision needed at '{name}'") } else { h.title.clone() },
+        });
+        self.note(Record::InterventionOpened {
+            intervention_id: intervention_id.clone(),
+            kind: InterventionKind::HumanTask,
+        });
+        self.set_status(Status::Waiting(WaitingOn::Human {
+            state: name.to_string(),
+            intervention_id,
+            decisions,
+            due_at_ms,
+        }));
+    }
+
+    pub(super) fn human_decided(
+        &mut self,
+        state: &str,
+        intervention_id: &str,
+        decision: String,
+        data: Value,
+        actor: String,
+        reason: String,
+    ) -> Result<()> {
+        let h = self.human_def(state)?;
+        let Some(d) = h.decisions.iter().find(|d| d.name == decision) else {
+            return Err(EngineError::UnknownDecision {
+                decision,
+                allowed: h.decisions.iter().map(|d| d.name.clone()).collect(),
+            });
+        };
+        let record = json!({
+            "decision": decision, "data": data, "actor": actor, "reason": reason,
+            "decided_at_ms": self.now,
+        });
+        Self::result_path(state, h.result_path.as_ref())?.set(&mut self.inst.context, record);
+        self.close_intervention(intervention_id);
+        self.enter_main(d.next.clone())
+    }
+}
+
+/// When a wait state's timer is due; a bad `until_path` is a failure of the run.
+pub(super) fn wait_until(name: &str, w: &WaitState, ctx: &Value, now: i64) -> std::result::Result<i64, Failure> {
+    let fail = |message: String| Failure { state: Some(name.to_string()), code: "wait.bad_time".into(), message };
+    if let Some(d) = w.duration_ms {
+        return Ok(now.saturating_add(i64::try_from(d).unwrap_or(i64::MAX)));
+    }
+    let Some(p) = &w.until_path else {
+        return Err(fail("the wait state has neither duration_ms nor until_path".into()));
+    };
+    let path = Path::parse(p).map_err(|e| fail(format!("until_path: {e}")))?;
+    match path.get(ctx).and_then(Value::as_i64) {
+        Some(at) => Ok(at),
+        None => Err(fail(format!("'{p}' does not hold an epoch-milliseconds integer"))),
+    }
+}

@@ -1,0 +1,318 @@
+//! `/api/instances`: start instances, find them, read their history and steps, act on them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+
+use app::wire::{
+    FieldError, HistoryEntry, InstanceAction, InstanceDetail, InstancePage, InstanceSummary, StartInstance, StepAttempt,
+};
+
+use super::json::Body;
+use super::time::{self, rfc3339};
+use crate::error::ApiError;
+use crate::runtime::{convert, Command, StartRequest};
+use crate::state::AppState;
+use crate::store::{InstanceFilter, InstanceRow, InstanceSummaryRow};
+
+/// The most a page may hold, and the default.
+const MAX_PAGE: i64 = 500;
+const DEFAULT_PAGE: i64 = 50;
+/// The longest `wait` may hold a request.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// `POST /api/instances`: 201 once the start is durable; 200 with the earlier instance when the
+/// idempotency key was used before.
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Body(request): Body<StartInstance>,
+) -> Result<(StatusCode, Json<InstanceDetail>), ApiError> {
+    let header_key = headers.get("idempotency-key").and_then(|value| value.to_str().ok()).map(str::to_string);
+    let idempotency_key = match (request.idempotency_key, header_key) {
+        (Some(body), Some(header)) if body != header => {
+            return Err(ApiError::unprocessable(
+                "the body's idempotency_key and the Idempotency-Key header differ",
+                vec![FieldError { field: "idempotency_key".into(), message: "differs from the header".into() }],
+            ))
+        }
+        (Some(key), _) | (None, Some(key)) => Some(key),
+        (None, None) => None,
+    };
+    if idempotency_key.as_deref().is_some_and(str::is_empty) {
+        return Err(ApiError::unprocessable(
+            "idempotency_key: must not be empty",
+            vec![FieldError { field: "idempotency_key".into(), message: "must not be empty".into() }],
+        ));
+    }
+    let input = if request.input.is_null() { Value::Object(Default::default()) } else { request.input };
+    let started = state
+        .runtime
+        .start_instance(StartRequest {
+            workflow: request.workflow,
+            version: request.version,
+            input,
+            business_keys: request.business_keys,
+            idempotency_key,
+        })
+        .await?;
+    let status = if started.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(detail_of(&state, started.instance).await?)))
+}
+
+/// Query of `GET /api/instances`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    workflow: Option<String>,
+    status: Option<String>,
+    version: Option<u32>,
+    /// A business key value: buyer, seller, call or payout id.
+    key: Option<String>,
+    /// Created at or after (RFC 3339).
+    from: Option<String>,
+    /// Created before (RFC 3339).
+    to: Option<String>,
+    /// Text the error contains.
+    error: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+const STATUSES: &[&str] = &[
+    "created",
+    "running",
+    "waiting",
+    "compensating",
+    "needs_intervention",
+    "completed",
+    "failed",
+    "compensated",
+    "cancelled",
+];
+
+/// `GET /api/instances`: newest first, filtered, paged by cursor.
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<InstancePage>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let mut problems = Vec::new();
+    if let Some(status) = &query.status {
+        if !STATUSES.contains(&status.as_str()) {
+            problems.push(FieldError {
+                field: "status".into(),
+                message: format!("must be one of {}", STATUSES.join(", ")),
+            });
+        }
+    }
+    let mut time = |name: &str, text: &Option<String>| {
+        text.as_deref().and_then(|text| {
+            let parsed = time::parse(text);
+            if parsed.is_none() {
+                problems.push(FieldError { field: name.into(), message: "must be an RFC 3339 time".into() });
+            }
+            parsed
+        })
+    };
+    let created_from = time("from", &query.from);
+    let created_to = time("to", &query.to);
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        problems.push(FieldError { field: "limit".into(), message: format!("must be between 1 and {MAX_PAGE}") });
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::unprocessable("the query has invalid parameters", problems));
+    }
+    let filter = InstanceFilter {
+        workflow: query.workflow,
+        status: query.status,
+        version: query.version.map(i64::from),
+        business_key: query.key,
+        created_from,
+        created_to,
+        error_contains: query.error,
+    };
+    let rows = state
+        .runtime
+        .store()
+        .list_instances(&filter, query.cursor.as_deref(), limit + 1)
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<InstanceSummary> = rows.into_iter().take(limit as usize).map(summary_of).collect();
+    let next_cursor = if more { items.last().map(|item| item.id.clone()) } else { None };
+    Ok(Json(InstancePage { items, next_cursor }))
+}
+
+/// `GET /api/instances/{id}`.
+pub async fn detail(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<InstanceDetail>, ApiError> {
+    let row = find(&state, &id).await?;
+    Ok(Json(detail_of(&state, row).await?))
+}
+
+/// `GET /api/instances/{id}/history`: every applied event, oldest first.
+pub async fn history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
+    find(&state, &id).await?;
+    let rows = state.runtime.store().journal(&id).await.map_err(|error| ApiError::Internal(error.into()))?;
+    let entries = rows
+        .into_iter()
+        .map(|row| HistoryEntry {
+            seq: row.seq,
+            at: rfc3339(row.at),
+            event: row.event,
+            actor: row.actor,
+            reason: row.reason,
+            records: serde_json::from_str(&row.entries).unwrap_or(Value::Null),
+        })
+        .collect();
+    Ok(Json(entries))
+}
+
+/// `GET /api/instances/{id}/steps`: every finished attempt, in the order they finished.
+pub async fn steps(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<StepAttempt>>, ApiError> {
+    find(&state, &id).await?;
+    let rows = state.runtime.store().steps(&id).await.map_err(|error| ApiError::Internal(error.into()))?;
+    let attempts = rows
+        .into_iter()
+        .map(|row| StepAttempt {
+            step_id: row.step_id,
+            state: row.state,
+            kind: row.kind,
+            service: row.service,
+            action: row.action,
+            attempt: u32::try_from(row.attempt).unwrap_or_default(),
+            idempotency_key: row.idempotency_key,
+            started_at: rfc3339(row.started_at),
+            finished_at: rfc3339(row.finished_at),
+            duration_ms: row.duration_ms,
+            queue_wait_ms: row.started_at - row.scheduled_at,
+            outcome: row.outcome,
+            error: row.error,
+        })
+        .collect();
+    Ok(Json(attempts))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    /// How long to wait, in milliseconds (at most 60,000; default 30,000).
+    timeout_ms: Option<u64>,
+}
+
+/// `GET /api/instances/{id}/wait`: answers once the instance has settled (finished, failed, or waiting
+/// for a person) or the timeout passed, with the instance as it is then.
+pub async fn wait(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<InstanceDetail>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let timeout = Duration::from_millis(query.timeout_ms.unwrap_or(30_000)).min(MAX_WAIT);
+    let row = state.runtime.wait_settled(&id, timeout).await?;
+    Ok(Json(detail_of(&state, row).await?))
+}
+
+/// `POST /api/instances/{id}/{cancel|retry|skip|pause|resume}`: answers with the instance once the
+/// action is durable; 409 when the instance's state does not allow it.
+pub async fn act(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    Body(request): Body<InstanceAction>,
+) -> Result<Json<InstanceDetail>, ApiError> {
+    let field = |name: &str, message: &str| FieldError { field: name.into(), message: message.into() };
+    if request.reason.trim().is_empty() {
+        return Err(ApiError::unprocessable("reason: say why", vec![field("reason", "must not be empty")]));
+    }
+    let not_for = |name: &str| {
+        ApiError::unprocessable(format!("{name}: not used by {action}"), vec![field(name, "not used by this action")])
+    };
+    let command = match action.as_str() {
+        "cancel" | "pause" | "resume" if request.input.is_some() => return Err(not_for("input")),
+        "cancel" | "pause" | "resume" | "retry" if request.output.is_some() => return Err(not_for("output")),
+        "skip" if request.input.is_some() => return Err(not_for("input")),
+        "cancel" => Command::Cancel,
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "retry" => Command::Retry { edited_input: request.input },
+        "skip" => Command::Skip { output: request.output.unwrap_or(Value::Null) },
+        other => {
+            return Err(ApiError::NotFound(format!("no action `{other}`; use cancel, retry, skip, pause or resume")))
+        }
+    };
+    find(&state, &id).await?;
+    let actor = request.actor.unwrap_or_else(|| "api".into());
+    let row = state.runtime.command(&id, command, &actor, request.reason.trim()).await?;
+    Ok(Json(detail_of(&state, row).await?))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {
+    state
+        .runtime
+        .store()
+        .instance(id)
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+        .ok_or_else(|| ApiError::NotFound(format!("no instance with id `{id}`")))
+}
+
+fn summary_of(row: InstanceSummaryRow) -> InstanceSummary {
+    InstanceSummary {
+        id: row.id,
+        workflow: row.workflow,
+        version: u32::try_from(row.version).unwrap_or_default(),
+        status: row.status,
+        current_state: row.current_state,
+        paused: row.paused != 0,
+        error: row.error,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        finished_at: row.finished_at.map(rfc3339),
+    }
+}
+
+async fn detail_of(state: &AppState, row: InstanceRow) -> Result<InstanceDetail, ApiError> {
+    let instance = convert::instance_of(&row).map_err(|error| ApiError::Internal(error.into()))?;
+    let keys: BTreeMap<String, String> = state
+        .runtime
+        .store()
+        .business_keys(&row.id)
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+        .into_iter()
+        .collect();
+    let output = match &instance.status {
+        engine::Status::Completed { output } => Some(output.clone()),
+        _ => None,
+    };
+    let summary = summary_of(InstanceSummaryRow {
+        id: row.id,
+        workflow: row.workflow,
+        version: row.version,
+        status: row.status,
+        current_state: row.current_state,
+        paused: row.paused,
+        error: row.error,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        finished_at: row.finished_at,
+    });
+    Ok(InstanceDetail {
+        summary,
+        business_keys: keys,
+        input: instance.context.get("input").cloned().unwrap_or(Value::Null),
+        open_intervention: instance.open_intervention().map(str::to_string),
+        engine_status: serde_json::to_value(&instance.status).unwrap_or(Value::Null),
+        context: instance.context,
+        output,
+    })
+}

@@ -1,0 +1,214 @@
+//! One driver task per moving instance: its events are applied strictly one after another.
+//!
+//! [`deliver`] routes an event to the instance's task, starting one (which loads the instance from the
+//! store) if there is none. The task applies the event through the engine, waits until the transition
+//! is durable, then carries out its effects, and takes the next event. While the instance is running or
+//! compensating the task stays (results are on their way); once it waits, settles or finishes, the task
+//! retires as soon as its queue is empty, so an instance asleep on a timer for days costs no memory.
+//!
+//! Retiring and delivering both happen under the [`Actors`] lock, so no event is ever left in the queue
+//! of a task that has gone.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use engine::{Definition, EngineError, Event, Instance, StatusKind};
+
+use super::clock::RuntimeEnv;
+use super::effects::{self, StepTiming};
+use super::writer::CommitError;
+use super::{convert, lock, Error, Inner, Result};
+use crate::store::InstanceRow;
+
+/// An event for an instance, with what the runtime knows about how it came about.
+pub struct Delivery {
+    pub event: Event,
+    /// For a service's answer: the step attempt it ends, with its timings (becomes a `steps` row).
+    pub timing: Option<StepTiming>,
+    /// Who waits for the outcome (an operator's request); `None` for service answers and timers.
+    pub reply: Option<oneshot::Sender<Result<InstanceRow>>>,
+}
+
+impl Delivery {
+    fn answer(self, outcome: Result<InstanceRow>) {
+        if let Some(reply) = self.reply {
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// The queues of the instances that have a driver task.
+#[derive(Default)]
+pub struct Actors {
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<Delivery>>>,
+}
+
+impl Actors {
+    pub fn len(&self) -> usize {
+        lock(&self.queues).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a driver task holds: the instance as last persisted.
+pub(crate) struct Loaded {
+    pub definition: Arc<Definition>,
+    pub instance: Instance,
+    pub row: InstanceRow,
+}
+
+/// Sends an event to an instance's driver, starting one if needed.
+pub(crate) fn deliver(inner: &Arc<Inner>, instance_id: &str, delivery: Delivery) {
+    let mut queues = lock(&inner.actors.queues);
+    let delivery = match queues.get(instance_id) {
+        Some(queue) => match queue.send(delivery) {
+            Ok(()) => return,
+            Err(mpsc::error::SendError(delivery)) => delivery,
+        },
+        None => delivery,
+    };
+    let (queue, receiver) = mpsc::unbounded_channel();
+    let _ = queue.send(delivery);
+    queues.insert(instance_id.to_string(), queue);
+    drop(queues);
+    tokio::spawn(run(inner.clone(), instance_id.to_string(), None, receiver));
+}
+
+/// Starts the driver of an instance that was just created or recovered, with its state in hand.
+pub(crate) fn spawn_loaded(inner: &Arc<Inner>, definition: Arc<Definition>, instance: Instance, row: InstanceRow) {
+    let (queue, receiver) = mpsc::unbounded_channel();
+    let id = row.id.clone();
+    lock(&inner.actors.queues).insert(id.clone(), queue);
+    tokio::spawn(run(inner.clone(), id, Some(Loaded { definition, instance, row }), receiver));
+}
+
+async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queue: mpsc::UnboundedReceiver<Delivery>) {
+    loop {
+        let moving = loaded.as_ref().is_some_and(|l| keeps_moving(&l.instance));
+        let delivery = if moving {
+            match queue.recv().await {
+                Some(delivery) => delivery,
+                None => return,
+            }
+        } else {
+            match queue.try_recv() {
+                Ok(delivery) => delivery,
+                Err(_) => {
+                    if retire(&inner, &id, &queue) {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
+
+        if loaded.is_none() {
+            match load(&inner, &id).await {
+                Ok(state) => loaded = Some(state),
+                Err(error) => {
+                    delivery.answer(Err(error));
+                    continue;
+                }
+            }
+        }
+        let Some(state) = loaded.as_mut() else { continue };
+        if let Err(error) = step(&inner, state, delivery).await {
+            // The write failed: what is in memory may be ahead of the database. Start again from the
+            // database with the next event.
+            tracing::error!(instance = %id, %error, "an instance transition was not persisted");
+            loaded = None;
+        }
+    }
+}
+
+/// Applies one delivery. `Err` only when the transition could not be persisted.
+async fn step(inner: &Arc<Inner>, state: &mut Loaded, delivery: Delivery) -> Result<(), CommitError> {
+    let now = inner.clock.now_ms();
+    let event = delivery.event.clone();
+    let transition = match engine::apply(&state.definition, &state.instance, event, &mut RuntimeEnv::at(now)) {
+        Ok(transition) => transition,
+        Err(EngineError::StaleEvent { .. }) | Err(EngineError::IllegalEvent { .. }) if is_answer(&delivery.event) => {
+            // A duplicate or late answer (a timer fired twice around a restart, a result for an
+            // instance that has moved on or finished): nothing to do, except not to leave a fired
+            // timer's row behind.
+            if let Event::TimerFired { timer_id } = &delivery.event {
+                if let Err(error) = inner.store.delete_timer(timer_id).await {
+                    tracing::warn!(%error, "cannot delete a stale timer");
+                }
+            }
+            let current = state.row.clone();
+            delivery.answer(Err(Error::Rejected(format!(
+                "nothing is waiting for this event (instance is {})",
+                current.status
+            ))));
+            return Ok(());
+        }
+        Err(error) => {
+            delivery.answer(Err(error.into()));
+            return Ok(());
+        }
+    };
+    let (write, row) = match effects::transition_write(&state.definition, &state.row, &transition, &delivery, now) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            delivery.answer(Err(error));
+            return Ok(());
+        }
+    };
+    if let Err(error) = inner.writer.commit(write).await {
+        delivery.answer(Err(error.clone().into()));
+        return Err(error);
+    }
+    state.instance = transition.instance.clone();
+    state.row = row.clone();
+    effects::after_commit(inner, &row, &transition, now);
+    delivery.answer(Ok(row));
+    Ok(())
+}
+
+/// Whether the event answers something the runtime did (a call, a timer) rather than a person's
+/// request: such events may arrive late or twice and are then dropped quietly.
+fn is_answer(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::StepSucceeded { .. }
+            | Event::StepFailed { .. }
+            | Event::CompensationSucceeded { .. }
+            | Event::CompensationFailed { .. }
+            | Event::TimerFired { .. }
+    )
+}
+
+/// Whether answers are on their way, so the driver should wait for them rather than retire.
+fn keeps_moving(instance: &Instance) -> bool {
+    matches!(instance.status_kind(), StatusKind::Running | StatusKind::Compensating | StatusKind::Created)
+}
+
+/// Removes the driver if nothing is queued; `false` if an event arrived meanwhile.
+fn retire(inner: &Inner, id: &str, queue: &mpsc::UnboundedReceiver<Delivery>) -> bool {
+    let mut queues = lock(&inner.actors.queues);
+    if queue.is_empty() {
+        queues.remove(id);
+        true
+    } else {
+        false
+    }
+}
+
+/// Reads an instance and its definition version from the store.
+pub(crate) async fn load(inner: &Inner, id: &str) -> Result<Loaded> {
+    let row = inner.store.instance(id).await?.ok_or_else(|| Error::InstanceNotFound(id.to_string()))?;
+    loaded_from_row(inner, row)
+}
+
+pub(crate) fn loaded_from_row(inner: &Inner, row: InstanceRow) -> Result<Loaded> {
+    let instance = convert::instance_of(&row)?;
+    let version = u32::try_from(row.version).map_err(|_| Error::Corrupt(format!("version {}", row.version)))?;
+    let definition = inner.definitions.get(&row.workflow, Some(version))?;
+    Ok(Loaded { definition, instance, row })
+}

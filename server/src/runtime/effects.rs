@@ -1,0 +1,363 @@
+//! From a transition to what the database and the world see.
+//!
+//! Before commit: [`start_write`] and [`transition_write`] turn an engine transition into a
+//! [`TransitionWrite`] — the instance row, the journal row, the finished step attempt, the timers it
+//! starts and ends, the interventions it opens and closes — all written in one transaction.
+//!
+//! After commit: [`after_commit`] carries out the effects that touch the world: service calls (each in
+//! its own task, bounded by the step's deadline, through the service's circuit breaker), timers armed in
+//! memory, waiters and the event bus told. [`run_timers`] fires timers when they come due.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use engine::{Definition, Effect, Event, Transition};
+
+use super::actor::{self, Delivery};
+use super::convert;
+use super::timers::{HORIZON_MS, SCAN_INTERVAL};
+use super::{Error, Inner, Result, RuntimeConfig};
+use crate::services::ServiceRequest;
+use crate::store::{InstanceRow, InterventionRow, JournalRow, StepRow, TimerRow, TransitionWrite};
+
+/// Whether a call was a task attempt or a compensation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    Task,
+    Compensation,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Task => "task",
+            StepKind::Compensation => "compensation",
+        }
+    }
+}
+
+/// How one service call went, recorded with the answer it produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTiming {
+    pub kind: StepKind,
+    pub step_id: String,
+    pub state: String,
+    pub service: String,
+    pub action: String,
+    pub idempotency_key: String,
+    pub attempt: u32,
+    /// When the transition that asked for the call was durable.
+    pub scheduled_at: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    /// `succeeded` or the error kind.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// The write for the transition that creates an instance.
+pub(crate) fn start_write(
+    definition: &Definition,
+    transition: &Transition,
+    start_key: Option<String>,
+    keys: std::collections::BTreeMap<String, String>,
+    now: i64,
+    config: &RuntimeConfig,
+) -> Result<(TransitionWrite, InstanceRow)> {
+    let lease_ms = i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX);
+    let row = InstanceRow {
+        start_key,
+        lease_owner: Some(config.node_id.clone()),
+        lease_expires_at: Some(now.saturating_add(lease_ms)),
+        lease_epoch: 1,
+        ..convert::instance_row(&transition.instance, None, 1, now)?
+    };
+    let mut write = base_write(definition, &row, transition, now)?;
+    write.keys = keys.into_iter().collect();
+    Ok((write, row))
+}
+
+/// The write for a transition of an existing instance (`previous` is its row as last persisted).
+pub(crate) fn transition_write(
+    definition: &Definition,
+    previous: &InstanceRow,
+    transition: &Transition,
+    delivery: &Delivery,
+    now: i64,
+) -> Result<(TransitionWrite, InstanceRow)> {
+    let row = convert::instance_row(&transition.instance, Some(previous), previous.journal_seq + 1, now)?;
+    let mut write = base_write(definition, &row, transition, now)?;
+    if let Some(timing) = &delivery.timing {
+        write.steps.push(step_row(&row, timing));
+    }
+    if let Event::TimerFired { timer_id } = &delivery.event {
+        write.timers_ended.push(timer_id.clone());
+    }
+    Ok((write, row))
+}
+
+/// What every transition writes: the instance, its journal row, and the durable parts of its effects.
+fn base_write(
+    definition: &Definition,
+    row: &InstanceRow,
+    transition: &Transition,
+    now: i64,
+) -> Result<TransitionWrite> {
+    let first = transition.journal.first();
+    let event = match first.map(|entry| &entry.record) {
+        Some(engine::Record::Applied { event }) => event.name().to_string(),
+        _ => "transition".to_string(),
+    };
+    let entries = serde_json::to_string(&transition.journal).map_err(|error| Error::Corrupt(error.to_string()))?;
+    let mut write = TransitionWrite {
+        instance: Some(row.clone()),
+        journal: Some(JournalRow {
+            instance_id: row.id.clone(),
+            seq: row.journal_seq,
+            at: now,
+            event,
+            actor: first.and_then(|entry| entry.actor.clone()),
+            reason: first.and_then(|entry| entry.reason.clone()),
+            entries,
+        }),
+        ..TransitionWrite::default()
+    };
+    for effect in &transition.effects {
+        match effect {
+            Effect::StartTimer { timer_id, fire_at_ms, purpose } => write.timers_started.push(TimerRow {
+                id: timer_id.clone(),
+                instance_id: row.id.clone(),
+                fire_at: *fire_at_ms,
+                purpose: convert::enum_text(purpose),
+            }),
+            Effect::CancelTimers { timer_ids } => write.timers_ended.extend(timer_ids.iter().cloned()),
+            Effect::OpenIntervention {
+                intervention_id,
+                kind,
+                state,
+                decisions,
+                assignee_group,
+                priority,
+                due_at_ms,
+                reason,
+            } => write.interventions_opened.push(InterventionRow {
+                id: intervention_id.clone(),
+                instance_id: row.id.clone(),
+                workflow: definition.name.clone(),
+                kind: convert::enum_text(kind),
+                state: state.clone(),
+                decisions: serde_json::to_string(decisions).unwrap_or_else(|_| "[]".into()),
+                assignee_group: assignee_group.clone(),
+                priority: convert::enum_text(priority),
+                due_at: *due_at_ms,
+                reason: reason.clone(),
+                status: "open".into(),
+                opened_at: now,
+                closed_at: None,
+            }),
+            Effect::CloseIntervention { intervention_id } => {
+                write.interventions_closed.push((intervention_id.clone(), now));
+            }
+            Effect::RunTask { .. } | Effect::RunCompensation { .. } | Effect::Finish { .. } => {}
+        }
+    }
+    Ok(write)
+}
+
+fn step_row(row: &InstanceRow, timing: &StepTiming) -> StepRow {
+    StepRow {
+        instance_id: row.id.clone(),
+        step_id: timing.step_id.clone(),
+        attempt: i64::from(timing.attempt),
+        kind: timing.kind.as_str().into(),
+        workflow: row.workflow.clone(),
+        state: timing.state.clone(),
+        service: timing.service.clone(),
+        action: timing.action.clone(),
+        idempotency_key: timing.idempotency_key.clone(),
+        scheduled_at: timing.scheduled_at,
+        started_at: timing.started_at,
+        finished_at: timing.finished_at,
+        duration_ms: timing.finished_at - timing.started_at,
+        outcome: timing.outcome.clone(),
+        error: timing.error.clone(),
+    }
+}
+
+/// Carries out a durable transition's effects.
+pub(crate) fn after_commit(inner: &Arc<Inner>, row: &InstanceRow, transition: &Transition, now: i64) {
+    execute(inner, &row.id, &transition.effects, now);
+    inner.announce(row, &transition.instance);
+}
+
+/// Runs the effects that reach outside the database. Also used by recovery for re-issued calls.
+pub(crate) fn execute(inner: &Arc<Inner>, instance_id: &str, effects: &[Effect], now: i64) {
+    // A timer started and cancelled by the same transition (the engine lists cancellations first) is
+    // never armed.
+    let cancelled: Vec<&String> = effects
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::CancelTimers { timer_ids } => Some(timer_ids),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for effect in effects {
+        match effect {
+            Effect::RunTask { step_id, state, service, action, input, idempotency_key, attempt, deadline_ms } => {
+                let call = Call {
+                    kind: StepKind::Task,
+                    instance_id: instance_id.to_string(),
+                    step_id: step_id.clone(),
+                    state: state.clone(),
+                    service: service.clone(),
+                    action: action.clone(),
+                    input: input.clone(),
+                    idempotency_key: idempotency_key.clone(),
+                    attempt: *attempt,
+                    deadline_ms: *deadline_ms,
+                    scheduled_at: now,
+                };
+                tokio::spawn(call.run(inner.clone()));
+            }
+            Effect::RunCompensation {
+                step_id,
+                state,
+                service,
+                action,
+                input,
+                idempotency_key,
+                attempt,
+                deadline_ms,
+            } => {
+                let call = Call {
+                    kind: StepKind::Compensation,
+                    instance_id: instance_id.to_string(),
+                    step_id: step_id.clone(),
+                    state: state.clone(),
+                    service: service.clone(),
+                    action: action.clone(),
+                    input: input.clone(),
+                    idempotency_key: idempotency_key.clone(),
+                    attempt: *attempt,
+                    deadline_ms: *deadline_ms,
+                    scheduled_at: now,
+                };
+                tokio::spawn(call.run(inner.clone()));
+            }
+            Effect::StartTimer { timer_id, fire_at_ms, .. } if !cancelled.contains(&timer_id) => {
+                inner.timers.schedule(timer_id, instance_id, *fire_at_ms, now);
+            }
+            Effect::StartTimer { .. } => {}
+            Effect::CancelTimers { timer_ids } => inner.timers.cancel(timer_ids),
+            // Durable already (rows written with the transition); the bus hears of them via `announce`.
+            Effect::OpenIntervention { .. } | Effect::CloseIntervention { .. } | Effect::Finish { .. } => {}
+        }
+    }
+}
+
+/// One service call the engine asked for.
+struct Call {
+    kind: StepKind,
+    instance_id: String,
+    step_id: String,
+    state: String,
+    service: String,
+    action: String,
+    input: serde_json::Value,
+    idempotency_key: String,
+    attempt: u32,
+    deadline_ms: i64,
+    scheduled_at: i64,
+}
+
+impl Call {
+    async fn run(self, inner: Arc<Inner>) {
+        let started_at = inner.clock.now_ms();
+        let timeout = Duration::from_millis(u64::try_from(self.deadline_ms - started_at).unwrap_or(0).max(1));
+        let request = ServiceRequest {
+            action: self.action.clone(),
+            input: self.input,
+            idempotency_key: self.idempotency_key.clone(),
+            timeout,
+        };
+        let call = inner.services.call(&self.service, request, started_at);
+        let outcome = match tokio::time::timeout(timeout, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(engine::ServiceError::new(
+                engine::ErrorKind::Timeout,
+                format!("{}.{} did not answer within {} ms", self.service, self.action, timeout.as_millis()),
+            )),
+        };
+        let finished_at = inner.clock.now_ms();
+        let (outcome_text, error_text) = match &outcome {
+            Ok(_) => ("succeeded".to_string(), None),
+            Err(error) => (error.kind.to_string(), Some(error.message.clone())),
+        };
+        let key = self.idempotency_key.clone();
+        let event = match (self.kind, outcome) {
+            (StepKind::Task, Ok(output)) => {
+                Event::StepSucceeded { idempotency_key: key, attempt: self.attempt, output }
+            }
+            (StepKind::Task, Err(error)) => Event::StepFailed { idempotency_key: key, attempt: self.attempt, error },
+            (StepKind::Compensation, Ok(_)) => {
+                Event::CompensationSucceeded { idempotency_key: key, attempt: self.attempt }
+            }
+            (StepKind::Compensation, Err(error)) => {
+                Event::CompensationFailed { idempotency_key: key, attempt: self.attempt, error }
+            }
+        };
+        let timing = StepTiming {
+            kind: self.kind,
+            step_id: self.step_id,
+            state: self.state,
+            service: self.service,
+            action: self.action,
+            idempotency_key: self.idempotency_key,
+            attempt: self.attempt,
+            scheduled_at: self.scheduled_at,
+            started_at,
+            finished_at,
+            outcome: outcome_text,
+            error: error_text,
+        };
+        actor::deliver(&inner, &self.instance_id, Delivery { event, timing: Some(timing), reply: None });
+    }
+}
+
+/// Fires timers as they come due, and scans the table for timers coming within the horizon.
+pub(crate) async fn run_timers(inner: Arc<Inner>) {
+    let mut next_scan = Instant::now();
+    loop {
+        let now = inner.clock.now_ms();
+        if Instant::now() >= next_scan {
+            match inner.store.timers_due(now + HORIZON_MS, 50_000).await {
+                Ok(rows) => {
+                    for timer in rows {
+                        inner.timers.schedule(&timer.id, &timer.instance_id, timer.fire_at, now);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot scan timers"),
+            }
+            next_scan = Instant::now() + SCAN_INTERVAL;
+        }
+        for (_, timer_id, instance_id) in inner.timers.take_due(now) {
+            actor::deliver(
+                &inner,
+                &instance_id,
+                Delivery { event: Event::TimerFired { timer_id }, timing: None, reply: None },
+            );
+        }
+        let until_scan = next_scan.saturating_duration_since(Instant::now());
+        let until_timer = inner
+            .timers
+            .next_fire_at()
+            .map(|at| Duration::from_millis(u64::try_from(at - inner.clock.now_ms()).unwrap_or(0)))
+            .unwrap_or(until_scan);
+        tokio::select! {
+            _ = tokio::time::sleep(until_timer.min(until_scan)) => {}
+            _ = inner.timers.changed() => {}
+            _ = inner.bus.stopping() => return,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Reads: instances (one, or a filtered page), their journal, steps, keys and interventions, and the
+//! timers that are due.
+
+use sqlx::QueryBuilder;
+
+use super::{on_pool, InstanceRow, InstanceSummaryRow, InterventionRow, JournalRow, Result, StepRow, Store, TimerRow};
+
+macro_rules! instance_columns {
+    () => {
+        "id, workflow, version, status, current_state, paused, error, state, start_key, journal_seq, \
+         created_at, updated_at, finished_at, lease_owner, lease_expires_at, lease_epoch"
+    };
+}
+
+macro_rules! summary_columns {
+    () => {
+        "id, workflow, version, status, current_state, paused, error, created_at, updated_at, finished_at"
+    };
+}
+
+/// Which instances to list. Every field narrows the result; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceFilter {
+    pub workflow: Option<String>,
+    pub status: Option<String>,
+    pub version: Option<i64>,
+    /// A business key value (buyer, seller, call or payout id), matched exactly against any key name.
+    pub business_key: Option<String>,
+    /// Created at or after, epoch milliseconds.
+    pub created_from: Option<i64>,
+    /// Created before, epoch milliseconds.
+    pub created_to: Option<i64>,
+    /// Text the error message contains.
+    pub error_contains: Option<String>,
+}
+
+/// Appends the filter's conditions (`AND …`) to a query that already has a `WHERE`.
+macro_rules! push_filter {
+    ($query:expr, $filter:expr) => {{
+        let filter: &InstanceFilter = $filter;
+        if let Some(workflow) = &filter.workflow {
+            $query.push(" AND workflow = ").push_bind(workflow.clone());
+        }
+        if let Some(status) = &filter.status {
+            $query.push(" AND status = ").push_bind(status.clone());
+        }
+        if let Some(version) = filter.version {
+            $query.push(" AND version = ").push_bind(version);
+        }
+        if let Some(key) = &filter.business_key {
+            $query.push(" AND id IN (SELECT instance_id FROM instance_keys WHERE value = ").push_bind(key.clone());
+            $query.push(")");
+        }
+        if let Some(from) = filter.created_from {
+            $query.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(to) = filter.created_to {
+            $query.push(" AND created_at < ").push_bind(to);
+        }
+        if let Some(text) = &filter.error_contains {
+            $query.push(" AND error LIKE ").push_bind(format!("%{}%", escape_like(text)));
+            $query.push(" ESCAPE '\\'");
+        }
+    }};
+}
+
+/// Makes `%`, `_` and `\` in user text match themselves in a LIKE pattern.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+impl Store {
+    pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>> {
+        let query = concat!("SELECT ", instance_columns!(), " FROM instances WHERE id = $1");
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(id).fetch_optional(pool).await?))
+    }
+
+    /// The instance a start request with this key created, if any.
+    pub async fn instance_by_start_key(&self, start_key: &str) -> Result<Option<InstanceRow>> {
+        let query = concat!("SELECT ", instance_columns!(), " FROM instances WHERE start_key = $1");
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(start_key).fetch_optional(pool).await?))
+    }
+
+    /// A page of instances, newest first. Ids are UUIDv7 (time-ordered), so `before` — the last id of
+    /// the previous page — pages through the primary key however large the table grows.
+    pub async fn list_instances(
+        &self,
+        filter: &InstanceFilter,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<InstanceSummaryRow>> {
+        Ok(on_pool!(self.database(), pool => {
+            let mut query = QueryBuilder::new(concat!("SELECT ", summary_columns!(), " FROM instances WHERE 1 = 1"));
+            push_filter!(query, filter);
+            if let Some(before) = before {
+                query.push(" AND id < ").push_bind(before.to_string());
+            }
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+            query.build_query_as().fetch_all(pool).await?
+        }))
+    }
+
+    /// How many instances match the filter.
+    pub async fn count_instances(&self, filter: &InstanceFilter) -> Result<i64> {
+        Ok(on_pool!(self.database(), pool => {
+            let mut query = QueryBuilder::new("SELECT count(*) FROM instances WHERE 1 = 1");
+            push_filter!(query, filter);
+            query.build_query_scalar().fetch_one(pool).await?
+        }))
+    }
+
+    /// Instances that were moving when the process stopped: running, compensating, or created and not
+    /// yet started.
+    pub async fn instances_in_flight(&self) -> Result<Vec<InstanceRow>> {
+        let query = concat!(
+            "SELECT ",
+            instance_columns!(),
+            " FROM instances WHERE status IN ('created', 'running', 'compensating') ORDER BY id"
+        );
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).fetch_all(pool).await?))
+    }
+
+    /// The instance's journal, oldest first.
+    pub async fn journal(&self, instance_id: &str) -> Result<Vec<JournalRow>> {
+        let query = "SELECT instance_id, seq, at, event, actor, reason, entries FROM journal \
+                     WHERE instance_id = $1 ORDER BY seq";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
+    }
+
+    /// The instance's finished step attempts, in the order they finished.
+    pub async fn steps(&self, instance_id: &str) -> Result<Vec<StepRow>> {
+        let query = "SELECT instance_id, step_id, attempt, kind, workflow, state, service, action, idempotency_key, \
+                     scheduled_at, started_at, finished_at, duration_ms, outcome, error FROM steps \
+                     WHERE instance_id = $1 ORDER BY finished_at, step_id, attempt";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
+    }
+
+    /// The instance's business keys, by name.
+    pub async fn business_keys(&self, instance_id: &str) -> Result<Vec<(String, String)>> {
+        let query = "SELECT name, value FROM instance_keys WHERE instance_id = $1 ORDER BY name";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
+    }
+
+    /// The instance's interventions, oldest first.
+    pub async fn interventions_of(&self, instance_id: &str) -> Result<Vec<InterventionRow>> {
+        let query = "SELECT id, instance_id, workflow, kind, state, decisions, assignee_group, priority, due_at, \
+                     reason, status, opened_at, closed_at FROM interventions WHERE instance_id = $1 ORDER BY opened_at, id";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
+    }
+
+    /// Timers that fire at or before `until`, soonest first.
+    pub async fn timers_due(&self, until: i64, limit: i64) -> Result<Vec<TimerRow>> {
+        let query =
+            "SELECT id, instance_id, fire_at, purpose FROM timers WHERE fire_at <= $1 ORDER BY fire_at LIMIT $2";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(until).bind(limit).fetch_all(pool).await?))
+    }
+}

@@ -1,0 +1,117 @@
+//! Row types: what the tables hold, as the store reads and writes it. Conversions to engine and wire
+//! types live with the code that needs them (runtime, HTTP), not here.
+
+use sqlx::FromRow;
+
+/// A registered definition version.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct DefinitionRow {
+    pub name: String,
+    pub version: i64,
+    pub description: String,
+    /// The definition JSON.
+    pub body: String,
+    pub content_hash: String,
+    pub created_at: i64,
+    pub created_by: String,
+}
+
+/// One instance: the engine's state as JSON plus the columns people search and sort by.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct InstanceRow {
+    pub id: String,
+    pub workflow: String,
+    pub version: i64,
+    pub status: String,
+    pub current_state: Option<String>,
+    pub paused: i64,
+    pub error: Option<String>,
+    /// The engine's `Instance`, JSON.
+    pub state: String,
+    pub start_key: Option<String>,
+    pub journal_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub lease_epoch: i64,
+}
+
+/// An instance without its (large) state, for lists.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct InstanceSummaryRow {
+    pub id: String,
+    pub workflow: String,
+    pub version: i64,
+    pub status: String,
+    pub current_state: Option<String>,
+    pub paused: i64,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// One applied event and what it caused.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct JournalRow {
+    pub instance_id: String,
+    pub seq: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    /// The engine's journal entries, a JSON array.
+    pub entries: String,
+}
+
+/// One finished attempt of a task or compensation.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct StepRow {
+    pub instance_id: String,
+    pub step_id: String,
+    pub attempt: i64,
+    /// `task` or `compensation`.
+    pub kind: String,
+    pub workflow: String,
+    pub state: String,
+    pub service: String,
+    pub action: String,
+    pub idempotency_key: String,
+    pub scheduled_at: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub duration_ms: i64,
+    /// `succeeded`, or the error kind: `retryable`, `permanent`, `timeout`, `circuit_open`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// A durable timer.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct TimerRow {
+    pub id: String,
+    pub instance_id: String,
+    pub fire_at: i64,
+    pub purpose: String,
+}
+
+/// An item of work for a person.
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+pub struct InterventionRow {
+    pub id: String,
+    pub instance_id: String,
+    pub workflow: String,
+    pub kind: String,
+    pub state: String,
+    /// JSON array of the allowed decisions.
+    pub decisions: String,
+    pub assignee_group: Option<String>,
+    pub priority: String,
+    pub due_at: Option<i64>,
+    pub reason: String,
+    pub status: String,
+    pub opened_at: i64,
+    pub closed_at: Option<i64>,
+}

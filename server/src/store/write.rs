@@ -1,0 +1,220 @@
+//! Group commit: many engine transitions written in one database transaction.
+//!
+//! A [`TransitionWrite`] is everything one transition changes: the instance row (the engine's state and
+//! the status columns derived from it), one journal row, the finished step attempt it recorded, the
+//! timers it started and ended, the interventions it opened and closed, and — for a new instance — its
+//! business keys. [`Store::commit`] writes a whole batch of them with one multi-row statement per table,
+//! so the cost of a transaction (and of its fsync) is shared by every transition in it.
+//!
+//! The runtime executes a transition's effects only after `commit` returned (architecture invariant 3).
+
+use std::collections::HashMap;
+
+use sqlx::QueryBuilder;
+
+use super::{on_pool, InstanceRow, InterventionRow, JournalRow, Result, StepRow, Store, TimerRow};
+
+/// What one transition writes.
+#[derive(Clone, Debug, Default)]
+pub struct TransitionWrite {
+    /// The instance after the transition (inserted if new, else replaced).
+    pub instance: Option<InstanceRow>,
+    /// Business keys of a new instance.
+    pub keys: Vec<(String, String)>,
+    pub journal: Option<JournalRow>,
+    pub steps: Vec<StepRow>,
+    pub timers_started: Vec<TimerRow>,
+    pub timers_ended: Vec<String>,
+    pub interventions_opened: Vec<InterventionRow>,
+    /// Interventions closed, with the time they closed.
+    pub interventions_closed: Vec<(String, i64)>,
+}
+
+impl Store {
+    /// Writes every transition of the batch in one transaction; all or nothing.
+    ///
+    /// If one instance appears several times in the batch, its last row wins (transitions of one
+    /// instance are queued in order); every journal row is kept.
+    pub async fn commit(&self, batch: &[TransitionWrite]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut latest: HashMap<&str, &InstanceRow> = HashMap::new();
+        for row in batch.iter().filter_map(|w| w.instance.as_ref()) {
+            latest.insert(row.id.as_str(), row);
+        }
+        let instances: Vec<&InstanceRow> = latest.into_values().collect();
+        let keys: Vec<(&str, &str, &str)> = batch
+            .iter()
+            .filter_map(|w| w.instance.as_ref().map(|i| (i, &w.keys)))
+            .flat_map(|(i, keys)| keys.iter().map(move |(k, v)| (i.id.as_str(), k.as_str(), v.as_str())))
+            .collect();
+        let journal: Vec<&JournalRow> = batch.iter().filter_map(|w| w.journal.as_ref()).collect();
+        let steps: Vec<&StepRow> = batch.iter().flat_map(|w| &w.steps).collect();
+        let timers_started: Vec<&TimerRow> = batch.iter().flat_map(|w| &w.timers_started).collect();
+        let timers_ended: Vec<&String> = batch.iter().flat_map(|w| &w.timers_ended).collect();
+        let opened: Vec<&InterventionRow> = batch.iter().flat_map(|w| &w.interventions_opened).collect();
+        let closed: Vec<&(String, i64)> = batch.iter().flat_map(|w| &w.interventions_closed).collect();
+
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in instances.chunks(Store::MAX_BIND_VALUES / 16) {
+                let mut query = QueryBuilder::new(
+                    "INSERT INTO instances (id, workflow, version, status, current_state, paused, error, state, \
+                     start_key, journal_seq, created_at, updated_at, finished_at, lease_owner, lease_expires_at, \
+                     lease_epoch) ",
+                );
+                query.push_values(chunk, |mut row, i| {
+                    row.push_bind(&i.id)
+                        .push_bind(&i.workflow)
+                        .push_bind(i.version)
+                        .push_bind(&i.status)
+                        .push_bind(&i.current_state)
+                        .push_bind(i.paused)
+                        .push_bind(&i.error)
+                        .push_bind(&i.state)
+                        .push_bind(&i.start_key)
+                        .push_bind(i.journal_seq)
+                        .push_bind(i.created_at)
+                        .push_bind(i.updated_at)
+                        .push_bind(i.finished_at)
+                        .push_bind(&i.lease_owner)
+                        .push_bind(i.lease_expires_at)
+                        .push_bind(i.lease_epoch);
+                });
+                query.push(
+                    " ON CONFLICT (id) DO UPDATE SET status = excluded.status, current_state = excluded.current_state, \
+                     paused = excluded.paused, error = excluded.error, state = excluded.state, \
+                     journal_seq = excluded.journal_seq, updated_at = excluded.updated_at, \
+                     finished_at = excluded.finished_at",
+                );
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in keys.chunks(Store::MAX_BIND_VALUES / 3) {
+                let mut query = QueryBuilder::new("INSERT INTO instance_keys (instance_id, name, value) ");
+                query.push_values(chunk, |mut row, (id, name, value)| {
+                    row.push_bind(*id).push_bind(*name).push_bind(*value);
+                });
+                query.push(" ON CONFLICT (instance_id, name) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in journal.chunks(Store::MAX_BIND_VALUES / 7) {
+                let mut query =
+                    QueryBuilder::new("INSERT INTO journal (instance_id, seq, at, event, actor, reason, entries) ");
+                query.push_values(chunk, |mut row, j| {
+                    row.push_bind(&j.instance_id)
+                        .push_bind(j.seq)
+                        .push_bind(j.at)
+                        .push_bind(&j.event)
+                        .push_bind(&j.actor)
+                        .push_bind(&j.reason)
+                        .push_bind(&j.entries);
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in steps.chunks(Store::MAX_BIND_VALUES / 16) {
+                let mut query = QueryBuilder::new(
+                    "INSERT INTO steps (instance_id, step_id, attempt, kind, workflow, state, service, action, \
+                     idempotency_key, scheduled_at, started_at, finished_at, duration_ms, outcome, error) ",
+                );
+                query.push_values(chunk, |mut row, s| {
+                    row.push_bind(&s.instance_id)
+                        .push_bind(&s.step_id)
+                        .push_bind(s.attempt)
+                        .push_bind(&s.kind)
+                        .push_bind(&s.workflow)
+                        .push_bind(&s.state)
+                        .push_bind(&s.service)
+                        .push_bind(&s.action)
+                        .push_bind(&s.idempotency_key)
+                        .push_bind(s.scheduled_at)
+                        .push_bind(s.started_at)
+                        .push_bind(s.finished_at)
+                        .push_bind(s.duration_ms)
+                        .push_bind(&s.outcome)
+                        .push_bind(&s.error);
+                });
+                // An attempt re-run after a crash reports once; a second report of it changes nothing.
+                query.push(" ON CONFLICT (instance_id, step_id, attempt, kind) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in timers_started.chunks(Store::MAX_BIND_VALUES / 4) {
+                let mut query = QueryBuilder::new("INSERT INTO timers (id, instance_id, fire_at, purpose) ");
+                query.push_values(chunk, |mut row, t| {
+                    row.push_bind(&t.id).push_bind(&t.instance_id).push_bind(t.fire_at).push_bind(&t.purpose);
+                });
+                query.push(" ON CONFLICT (id) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in timers_ended.chunks(Store::MAX_BIND_VALUES) {
+                let mut query = QueryBuilder::new("DELETE FROM timers WHERE id IN (");
+                let mut ids = query.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                query.push(")");
+                query.build().execute(&mut *tx).await?;
+            }
+            for chunk in opened.chunks(Store::MAX_BIND_VALUES / 13) {
+                let mut query = QueryBuilder::new(
+                    "INSERT INTO interventions (id, instance_id, workflow, kind, state, decisions, assignee_group, \
+                     priority, due_at, reason, status, opened_at, closed_at) ",
+                );
+                query.push_values(chunk, |mut row, i| {
+                    row.push_bind(&i.id)
+                        .push_bind(&i.instance_id)
+                        .push_bind(&i.workflow)
+                        .push_bind(&i.kind)
+                        .push_bind(&i.state)
+                        .push_bind(&i.decisions)
+                        .push_bind(&i.assignee_group)
+                        .push_bind(&i.priority)
+                        .push_bind(i.due_at)
+                        .push_bind(&i.reason)
+                        .push_bind(&i.status)
+                        .push_bind(i.opened_at)
+                        .push_bind(i.closed_at);
+                });
+                query.push(" ON CONFLICT (id) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            for (id, at) in &closed {
+                sqlx::query("UPDATE interventions SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'open'")
+                    .bind(id)
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Removes a timer outside any transition: for a timer whose instance no longer waits on it.
+    pub async fn delete_timer(&self, id: &str) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            sqlx::query("DELETE FROM timers WHERE id = $1").bind(id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Takes over instances for this process: sets the lease owner and expiry and bumps the fencing epoch.
+    /// With one process this happens at start for everything it recovers; several processes on
+    /// PostgreSQL will claim with `FOR UPDATE SKIP LOCKED` on the same columns.
+    pub async fn claim(&self, ids: &[String], owner: &str, expires_at: i64) -> Result<()> {
+        for chunk in ids.chunks(Store::MAX_BIND_VALUES - 2) {
+            on_pool!(self.database(), pool => {
+                let mut query = QueryBuilder::new("UPDATE instances SET lease_owner = ");
+                query.push_bind(owner).push(", lease_expires_at = ").push_bind(expires_at);
+                query.push(", lease_epoch = lease_epoch + 1 WHERE id IN (");
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id);
+                }
+                query.push(")");
+                query.build().execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+}
