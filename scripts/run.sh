@@ -5,5 +5,5 @@ source "$(dirname "$0")/lib.sh"
 
 bash scripts/setup.sh
 bash scripts/build.sh --release
-step "Starting Switchboard: open http://${SWITCHBOARD_LISTEN:-127.0.0.1:3000}"
+step "Starting Switchboard (it prints the address it listens on)"
 exec target/release/switchboard serve "$@"

@@ -38,6 +38,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Measure throughput and latency of the call-processing saga (prints `PEER …` lines).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// Where the state lives.

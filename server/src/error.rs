@@ -10,7 +10,7 @@ use axum::Json;
 
 use app::wire::{ApiErrorBody, ApiErrorDetail, FieldError};
 
-use crate::runtime;
+use crate::{http, runtime};
 
 /// An error an API handler returns. Each variant's doc names its status.
 #[derive(Debug, thiserror::Error)]
@@ -83,9 +83,7 @@ impl From<runtime::Error> for ApiError {
             E::UnknownWorkflow(_) | E::UnknownVersion { .. } | E::InstanceNotFound(_) => {
                 ApiError::NotFound(error.to_string())
             }
-            E::DefinitionFormat(message) => {
-                ApiError::unprocessable(format!("the definition cannot be read: {message}"), Vec::new())
-            }
+            E::DefinitionFormat { field, message } => http::api::json::data_error(&field, &message),
             E::InvalidDefinition(ref problems) => {
                 let fields = problems
                     .iter()

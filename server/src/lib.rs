@@ -21,6 +21,7 @@
 //! # }
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod db;
 pub mod error;

@@ -42,7 +42,14 @@ pub fn instance_row(
         journal_seq,
         created_at: instance.created_at_ms,
         updated_at: now,
-        finished_at: finished.then(|| previous.and_then(|p| p.finished_at).unwrap_or(now)),
+        // A transition that keeps a finished status keeps its time; one that reaches a final status
+        // (also from `failed`, by a skip) finishes now.
+        finished_at: finished.then(|| {
+            previous
+                .filter(|p| p.status == instance.status_kind().to_string())
+                .and_then(|p| p.finished_at)
+                .unwrap_or(now)
+        }),
         lease_owner: previous.and_then(|p| p.lease_owner.clone()),
         lease_expires_at: previous.and_then(|p| p.lease_expires_at),
         lease_epoch: previous.map_or(0, |p| p.lease_epoch),

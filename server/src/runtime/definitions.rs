@@ -69,12 +69,13 @@ impl DefinitionCache {
 /// ignored: versions are numbered by the server.
 pub(crate) async fn register(inner: &Inner, mut body: Value, actor: &str) -> Result<Registered> {
     let Some(object) = body.as_object_mut() else {
-        return Err(Error::DefinitionFormat("a definition is a JSON object".into()));
+        return Err(Error::DefinitionFormat { field: ".".into(), message: "a definition is a JSON object".into() });
     };
     // Validation wants a real version number; the actual one is assigned below.
     object.insert("version".into(), Value::from(1));
-    let mut definition: Definition =
-        serde_json::from_value(body).map_err(|error| Error::DefinitionFormat(error.to_string()))?;
+    let mut definition: Definition = serde_path_to_error::deserialize(body).map_err(|error| {
+        Error::DefinitionFormat { field: error.path().to_string(), message: error.into_inner().to_string() }
+    })?;
     engine::validate(&definition, inner.services.as_ref()).map_err(Error::InvalidDefinition)?;
     let canonical = canonical_text(&definition)?;
 

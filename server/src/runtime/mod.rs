@@ -52,8 +52,9 @@ pub enum Error {
     UnknownWorkflow(String),
     #[error("workflow `{name}` has no version {version}")]
     UnknownVersion { name: String, version: u32 },
-    #[error("the definition is not valid JSON for a workflow: {0}")]
-    DefinitionFormat(String),
+    /// The body is not a definition; `field` is where reading stopped (`.` for the whole body).
+    #[error("the definition cannot be read: {field}: {message}")]
+    DefinitionFormat { field: String, message: String },
     #[error("the definition has {} problem(s)", .0.len())]
     InvalidDefinition(Vec<Problem>),
     #[error("the input does not match the workflow's input schema")]

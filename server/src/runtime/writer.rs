@@ -28,6 +28,8 @@ type Request = (TransitionWrite, oneshot::Sender<Result<(), CommitError>>);
 pub struct WriterStats {
     pub transactions: AtomicU64,
     pub transitions: AtomicU64,
+    /// Time spent in `Store::commit`, microseconds.
+    pub commit_micros: AtomicU64,
 }
 
 /// A handle to the writer task. Cheap to clone.
@@ -73,10 +75,12 @@ async fn run(store: Store, mut receiver: mpsc::UnboundedReceiver<Request>, stats
                 Err(_) => break,
             }
         }
+        let began = std::time::Instant::now();
         let outcome = store.commit(&writes).await.map_err(|error| {
             tracing::error!(%error, transitions = writes.len(), "a group commit failed");
             CommitError(error.to_string())
         });
+        stats.commit_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats.transitions.fetch_add(writes.len() as u64, Ordering::Relaxed);
         for ack in acks.drain(..) {

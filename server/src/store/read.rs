@@ -30,7 +30,7 @@ pub struct InstanceFilter {
     pub created_from: Option<i64>,
     /// Created before, epoch milliseconds.
     pub created_to: Option<i64>,
-    /// Text the error message contains.
+    /// Text the error message contains, ignoring case.
     pub error_contains: Option<String>,
 }
 
@@ -58,7 +58,8 @@ macro_rules! push_filter {
             $query.push(" AND created_at < ").push_bind(to);
         }
         if let Some(text) = &filter.error_contains {
-            $query.push(" AND error LIKE ").push_bind(format!("%{}%", escape_like(text)));
+            // Case-insensitive on both backends (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
+            $query.push(" AND lower(error) LIKE ").push_bind(format!("%{}%", escape_like(&text.to_lowercase())));
             $query.push(" ESCAPE '\\'");
         }
     }};

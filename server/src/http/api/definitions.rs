@@ -63,8 +63,10 @@ pub async fn versions(
 /// `GET /api/definitions/{name}/versions/{version}`.
 pub async fn version(
     State(state): State<AppState>,
-    Path((name, version)): Path<(String, u32)>,
+    Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<DefinitionVersion>, ApiError> {
+    let version: u32 =
+        version.parse().map_err(|_| ApiError::bad_request(format!("`{version}` is not a version number (1, 2, …)")))?;
     let row = state
         .runtime
         .store()

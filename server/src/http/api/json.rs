@@ -46,8 +46,25 @@ where
     }
 }
 
-/// Deserialises JSON, naming the path of a value of the wrong shape.
+/// Deserialises a JSON object, naming the path of a value of the wrong shape.
+///
+/// Every body of this API is an object. serde would also read a struct from an array (field by field,
+/// in order), so anything else is refused before it gets that far.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|byte| !byte.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        None => return Err(ApiError::bad_request("the body is not valid JSON: it is empty; send a JSON object")),
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => {
+            return Err(ApiError::bad_request("the body is not valid JSON; send a JSON object"))
+        }
+        Some(_) => {
+            let message = "must be a JSON object".to_string();
+            return Err(ApiError::unprocessable(
+                format!("body: {message}"),
+                vec![FieldError { field: "body".into(), message }],
+            ));
+        }
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -55,11 +72,27 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("the body is not valid JSON: {inner}"))
         } else {
-            let field = if path == "." { "body".to_string() } else { path };
-            let message = strip_position(&inner.to_string());
-            ApiError::unprocessable(format!("{field}: {message}"), vec![FieldError { field, message }])
+            data_error(&path, &inner.to_string())
         }
     })
+}
+
+/// A 422 naming the field: the path serde reached, or for a missing field the field itself.
+pub fn data_error(path: &str, serde_message: &str) -> ApiError {
+    let message = strip_position(serde_message);
+    let field = match missing_field(&message) {
+        Some(name) if path == "." || path.is_empty() => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None if path == "." || path.is_empty() => "body".to_string(),
+        None => path.to_string(),
+    };
+    let message = if missing_field(&message).is_some() { "is required".to_string() } else { message };
+    ApiError::unprocessable(format!("{field}: {message}"), vec![FieldError { field, message }])
+}
+
+/// The name in serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 /// serde_json appends " at line 1 column 42" to data errors; the field path says it better.

@@ -13,6 +13,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The largest request body accepted (definitions and inputs are small JSON documents).
@@ -29,5 +30,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/instances/{id}/steps", get(instances::steps))
         .route("/api/instances/{id}/wait", get(instances::wait))
         .route("/api/instances/{id}/{action}", post(instances::act))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// 405 in the API's error shape, naming what was tried.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::Invalid {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("{method} is not allowed on {}", uri.path()),
+        fields: Vec::new(),
+    }
 }

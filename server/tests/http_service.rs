@@ -1,0 +1,109 @@
+//! The HTTP service adapter against a real local HTTP server: what it sends, and how it classifies
+//! every kind of answer.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use engine::ErrorKind;
+use switchboard::services::{HttpService, Service, ServiceRequest};
+
+/// One request as the server saw it: action, idempotency key header, body.
+type Request = (String, Option<String>, Value);
+
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<Request>>>);
+
+async fn handler(
+    State(seen): State<Seen>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> (StatusCode, String) {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
+    seen.0.lock().unwrap().push((action.clone(), key, body));
+    match action.as_str() {
+        "ok" => (StatusCode::OK, r#"{"reservation":"r-1"}"#.into()),
+        "empty" => (StatusCode::NO_CONTENT, String::new()),
+        "garbled" => (StatusCode::OK, "not json".into()),
+        "busy" => (StatusCode::SERVICE_UNAVAILABLE, "try later".into()),
+        "throttled" => (StatusCode::TOO_MANY_REQUESTS, "slow down".into()),
+        "timeout" => (StatusCode::REQUEST_TIMEOUT, "gave up".into()),
+        "crashed" => (StatusCode::INTERNAL_SERVER_ERROR, "boom".into()),
+        "bad" => (StatusCode::BAD_REQUEST, "amount must be positive".into()),
+        "gone" => (StatusCode::NOT_FOUND, "no such buyer".into()),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            (StatusCode::OK, "{}".into())
+        }
+        _ => (StatusCode::NOT_FOUND, "unknown action".into()),
+    }
+}
+
+async fn serve() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new().route("/svc/{action}", post(handler)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/svc", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+fn request(action: &str, timeout: Duration) -> ServiceRequest {
+    ServiceRequest {
+        action: action.into(),
+        input: json!({"amount": 12}),
+        idempotency_key: format!("inst-1:{action}:1"),
+        timeout,
+    }
+}
+
+#[tokio::test]
+async fn success_posts_json_with_the_idempotency_key() {
+    let (base, seen) = serve().await;
+    let service = HttpService::new(format!("{base}/"));
+    let output = service.call(request("ok", Duration::from_secs(5))).await.unwrap();
+    assert_eq!(output, json!({"reservation": "r-1"}));
+    let calls = seen.0.lock().unwrap().clone();
+    assert_eq!(calls, [("ok".to_string(), Some("inst-1:ok:1".to_string()), json!({"amount": 12}))]);
+    assert_eq!(service.call(request("empty", Duration::from_secs(5))).await.unwrap(), Value::Null);
+}
+
+#[tokio::test]
+async fn answers_are_classified_for_the_engine() {
+    let (base, _) = serve().await;
+    let service = HttpService::new(base);
+    for (action, kind) in [
+        ("busy", ErrorKind::Retryable),
+        ("throttled", ErrorKind::Retryable),
+        ("timeout", ErrorKind::Retryable),
+        ("crashed", ErrorKind::Retryable),
+        ("bad", ErrorKind::Permanent),
+        ("gone", ErrorKind::Permanent),
+        ("garbled", ErrorKind::Permanent),
+    ] {
+        let error = service.call(request(action, Duration::from_secs(5))).await.unwrap_err();
+        assert_eq!(error.kind, kind, "{action}: {}", error.message);
+        assert!(error.message.contains(&format!("/svc/{action}")), "the message names the call: {}", error.message);
+    }
+    let bad = service.call(request("bad", Duration::from_secs(5))).await.unwrap_err();
+    assert!(bad.message.contains("amount must be positive"), "the service's words are kept: {}", bad.message);
+}
+
+#[tokio::test]
+async fn no_answer_in_time_is_a_timeout_and_no_server_is_retryable() {
+    let (base, _) = serve().await;
+    let service = HttpService::new(base);
+    let error = service.call(request("slow", Duration::from_millis(200))).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Timeout, "{}", error.message);
+
+    // Nothing listens on port 1.
+    let nowhere = HttpService::new("http://127.0.0.1:1/svc");
+    let error = nowhere.call(request("ok", Duration::from_secs(2))).await.unwrap_err();
+    assert_eq!(error.kind, ErrorKind::Retryable, "{}", error.message);
+}
