@@ -98,6 +98,45 @@ pub struct ServeArgs {
     /// variable). Tasks of service NAME then POST to `URL/<action>`.
     #[arg(long = "service", env = "SWITCHBOARD_SERVICES", value_delimiter = ',')]
     pub services: Vec<ServiceSpec>,
+
+    /// Circuit breakers: consecutive failures (retryable errors and timeouts) that open a service's
+    /// breaker.
+    #[arg(long, env = "SWITCHBOARD_BREAKER_FAILURES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_failures: u32,
+
+    /// Circuit breakers: how long an open breaker refuses calls before letting probes through, in ms.
+    #[arg(long, env = "SWITCHBOARD_BREAKER_OPEN_MS", default_value_t = 30_000)]
+    pub breaker_open_ms: u64,
+
+    /// Circuit breakers: probe calls let through while half-open; all must succeed to close it again.
+    #[arg(long, env = "SWITCHBOARD_BREAKER_PROBES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_probes: u32,
+}
+
+impl ServeArgs {
+    /// The documented defaults on the given database, without demo traffic, listening on a free port:
+    /// for tests and the benchmark (no environment variables are read).
+    pub fn defaults_on(url: &DatabaseUrl) -> Self {
+        Self {
+            database: DatabaseArgs::new(url),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            no_demo: true,
+            site_root: PathBuf::from("target/site"),
+            services: Vec::new(),
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+            breaker_probes: 1,
+        }
+    }
+
+    /// The breaker settings every service gets.
+    pub fn breaker(&self) -> engine::BreakerConfig {
+        engine::BreakerConfig {
+            failure_threshold: self.breaker_failures,
+            open_ms: self.breaker_open_ms,
+            half_open_probes: self.breaker_probes,
+        }
+    }
 }
 
 /// `NAME=URL` of `--service`.
@@ -151,6 +190,13 @@ mod tests {
         );
         let error = Cli::try_parse_from(["switchboard", "--service", "billing"]).unwrap_err().to_string();
         assert!(error.contains("expected NAME=URL"), "{error}");
+    }
+
+    #[test]
+    fn breaker_settings_have_documented_defaults_and_reject_zero() {
+        let cli = Cli::try_parse_from(["switchboard"]).unwrap();
+        assert_eq!(cli.serve.breaker(), engine::BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 1 });
+        assert!(Cli::try_parse_from(["switchboard", "--breaker-failures", "0"]).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
 pub fn configured_services(args: &ServeArgs) -> Registry {
     let mut registry = Registry::new();
     for spec in &args.services {
-        registry.register(spec.name.clone(), Arc::new(HttpService::new(spec.url.clone())));
+        registry.register_with_breaker(spec.name.clone(), Arc::new(HttpService::new(spec.url.clone())), args.breaker());
     }
     registry
 }

@@ -28,7 +28,7 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
-use crate::cli::{DatabaseArgs, ServeArgs};
+use crate::cli::ServeArgs;
 use crate::db::DatabaseUrl;
 use crate::runtime::{Runtime, StartRequest};
 use crate::serve::build_state_with;
@@ -264,13 +264,7 @@ async fn waiting(url: &DatabaseUrl, backend: &str, count: u64, concurrency: u64)
 }
 
 fn bench_args(url: &DatabaseUrl) -> ServeArgs {
-    ServeArgs {
-        database: DatabaseArgs::new(url),
-        listen: ([127, 0, 0, 1], 0).into(),
-        no_demo: true,
-        site_root: PathBuf::from("target/site"),
-        services: Vec::new(),
-    }
+    ServeArgs::defaults_on(url)
 }
 
 /// Where a run stores its state.

@@ -6,11 +6,10 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use switchboard::cli::{DatabaseArgs, ServeArgs};
+use switchboard::cli::ServeArgs;
 use switchboard::db::DatabaseUrl;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -86,15 +85,9 @@ impl Drop for TempPostgres {
     }
 }
 
-/// Serve options for a test: the given database, no demo traffic, a site root that may not exist.
+/// Serve options for a test: the given database, no demo traffic, the given site root.
 pub fn serve_args(url: &DatabaseUrl, site_root: PathBuf) -> ServeArgs {
-    ServeArgs {
-        database: DatabaseArgs::new(url),
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        no_demo: true,
-        site_root,
-        services: Vec::new(),
-    }
+    ServeArgs { site_root, ..ServeArgs::defaults_on(url) }
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL (skipped outside CI when PostgreSQL is
