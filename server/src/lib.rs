@@ -27,6 +27,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod marketplace;
 pub mod runtime;
 pub mod serve;
 pub mod services;
