@@ -95,7 +95,10 @@ pub struct ServeArgs {
     pub site_root: PathBuf,
 
     /// A service reached over HTTP, as `NAME=URL` (repeat the flag, or separate with commas in the
-    /// variable). Tasks of service NAME then POST to `URL/<action>`.
+    /// variable). Tasks of service NAME then POST to `URL/<action>`. A NAME of a simulated marketplace
+    /// service (identity, credit, accounts, campaigns, routing, telephony, quality, billing, ledger,
+    /// payments, compliance, contracts, notifications, disputes) replaces the simulation, so the
+    /// workflows call the real service instead.
     #[arg(long = "service", env = "SWITCHBOARD_SERVICES", value_delimiter = ',')]
     pub services: Vec<ServiceSpec>,
 

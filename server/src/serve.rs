@@ -1,4 +1,9 @@
 //! `switchboard serve`: open the database, start the background tasks, serve HTTP until told to stop.
+//!
+//! Two ways to build the [`AppState`]: [`build_state`] is what `serve` runs — the simulated marketplace
+//! services (each replaceable by a real HTTP service with `--service NAME=URL`) and the seven
+//! marketplace workflows; [`build_state_with`] takes the caller's services and registers no
+//! workflows, for tests and the benchmark, which bring their own.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,34 +16,74 @@ use tokio::net::TcpListener;
 use app::wire::SystemInfo;
 
 use crate::cli::ServeArgs;
-use crate::db;
+use crate::db::{self, Database, DatabaseUrl};
 use crate::events::EventBus;
 use crate::http;
+use crate::marketplace::sql::SimDb;
+use crate::marketplace::{self, workflows, FaultControl, SimService};
 use crate::runtime::clock::SystemClock;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::services::{HttpService, Registry};
 use crate::state::AppState;
 use crate::store::Store;
 
-/// Builds the application state with the services the configuration names.
+/// Builds the application state of `switchboard serve`: opens and migrates the database, registers the
+/// simulated marketplace services and the `--service` overrides ([`configured_services`]), starts the
+/// runtime (which recovers in-flight instances), then registers the seven marketplace workflows
+/// ([`workflows::load`]: an unchanged definition keeps its version, a changed one becomes the next).
+///
+/// # Errors
+/// The database cannot be opened, the runtime cannot start, or a workflow definition is refused.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
-    build_state_with(args, configured_services(args)).await
+    let url = args.database.url()?;
+    let database = db::open(&url).await?;
+    let faults = FaultControl::new();
+    let services = configured_services(args, &database, &faults);
+    let state = start(args, url, database, services, faults).await?;
+    let loaded = workflows::load(&state.runtime).await?;
+    let created = loaded.iter().filter(|registered| registered.created).count();
+    tracing::info!(workflows = loaded.len(), new_versions = created, "marketplace workflows registered");
+    Ok(state)
 }
 
-/// The services of the configuration: every `--service NAME=URL` as an HTTP service.
-pub fn configured_services(args: &ServeArgs) -> Registry {
+/// The services of the configuration: every simulated marketplace service (with the configured circuit
+/// breaker and its fault handle in `faults`), except those a `--service NAME=URL` names — those are
+/// reached over HTTP instead, so a simulated service can be pointed at a real one by configuration.
+pub fn configured_services(args: &ServeArgs, database: &Database, faults: &FaultControl) -> Registry {
     let mut registry = Registry::new();
+    let simulated = SimDb::new(database.clone());
+    for (name, actions, handler) in marketplace::SERVICES {
+        if args.services.iter().any(|spec| spec.name == *name) {
+            continue; // replaced below; no fault handle, so the faults API lists only real simulations
+        }
+        let service = SimService::new(name, actions, *handler, simulated.clone(), faults.handle(name));
+        registry.register_with_breaker(*name, Arc::new(service), args.breaker());
+    }
     for spec in &args.services {
         registry.register_with_breaker(spec.name.clone(), Arc::new(HttpService::new(spec.url.clone())), args.breaker());
     }
     registry
 }
 
-/// Builds the application state: opens and migrates the database, creates the bus, starts the runtime
-/// (which recovers in-flight instances) with the given services.
+/// Builds the application state with exactly the given services and no workflows: tests and the
+/// benchmark bring their own services and definitions. `faults` is empty (nothing simulated).
+///
+/// # Errors
+/// The database cannot be opened or the runtime cannot start.
 pub async fn build_state_with(args: &ServeArgs, services: Registry) -> anyhow::Result<AppState> {
-    let url = &args.database.url()?;
-    let database = db::open(url).await?;
+    let url = args.database.url()?;
+    let database = db::open(&url).await?;
+    start(args, url, database, services, FaultControl::new()).await
+}
+
+/// Creates the bus and starts the runtime on an open database with the given services.
+async fn start(
+    args: &ServeArgs,
+    url: DatabaseUrl,
+    database: Database,
+    services: Registry,
+    faults: FaultControl,
+) -> anyhow::Result<AppState> {
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(args.site_root.to_string_lossy().as_ref())
@@ -61,7 +106,7 @@ pub async fn build_state_with(args: &ServeArgs, services: Registry) -> anyhow::R
         RuntimeConfig::default(),
     )
     .await?;
-    Ok(AppState { leptos_options, database, database_url: url.clone(), events, runtime, system })
+    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully: open event streams end, in-flight

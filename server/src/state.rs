@@ -7,6 +7,7 @@ use app::wire::SystemInfo;
 
 use crate::db::{Database, DatabaseUrl};
 use crate::events::EventBus;
+use crate::marketplace::FaultControl;
 use crate::runtime::Runtime;
 
 /// Shared by all handlers; cheap to clone (pools and channels are handles).
@@ -19,6 +20,9 @@ pub struct AppState {
     pub events: EventBus,
     /// The workflow runtime: definitions, instances, services.
     pub runtime: Runtime,
+    /// The simulated services' latency and fault settings, changeable while running. Empty when the
+    /// state was built without the simulated marketplace (`serve::build_state_with`).
+    pub faults: FaultControl,
     /// Facts about this process for the console (provided to server functions as context).
     pub system: SystemInfo,
 }

@@ -40,6 +40,7 @@ pub mod routing;
 pub mod sim;
 pub mod sql;
 pub mod telephony;
+pub mod workflows;
 
 use std::sync::Arc;
 
