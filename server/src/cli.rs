@@ -90,6 +90,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_NO_DEMO", value_parser = BoolishValueParser::new(), default_value_t = false)]
     pub no_demo: bool,
 
+    /// Demo traffic: workflows started per second (calls, onboardings, disputes, payouts, quality
+    /// checks), after a seed of buyers and sellers.
+    #[arg(long, env = "SWITCHBOARD_DEMO_RATE", default_value_t = 5.0, value_parser = demo_rate)]
+    pub demo_rate: f64,
+
     /// Folder holding the built browser bundle (`pkg/switchboard.{js,wasm,css}`) and public assets.
     #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -124,6 +129,7 @@ impl ServeArgs {
             database: DatabaseArgs::new(url),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
+            demo_rate: 5.0,
             site_root: PathBuf::from("target/site"),
             services: Vec::new(),
             breaker_failures: 5,
@@ -139,6 +145,16 @@ impl ServeArgs {
             open_ms: self.breaker_open_ms,
             half_open_probes: self.breaker_probes,
         }
+    }
+}
+
+/// `--demo-rate`: a positive number of starts per second, at most 1,000.
+fn demo_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if rate > 0.0 && rate <= 1_000.0 {
+        Ok(rate)
+    } else {
+        Err("must be above 0 and at most 1000 workflows per second".into())
     }
 }
 
@@ -198,7 +214,10 @@ mod tests {
     #[test]
     fn breaker_settings_have_documented_defaults_and_reject_zero() {
         let cli = Cli::try_parse_from(["switchboard"]).unwrap();
-        assert_eq!(cli.serve.breaker(), engine::BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 1 });
+        assert_eq!(
+            cli.serve.breaker(),
+            engine::BreakerConfig { failure_threshold: 5, open_ms: 30_000, half_open_probes: 1 }
+        );
         assert!(Cli::try_parse_from(["switchboard", "--breaker-failures", "0"]).is_err());
     }
 

@@ -11,6 +11,7 @@
 //!   the static files, with compression, request ids and request tracing.
 //! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
 //! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
+//! - [`traffic`]: the demo traffic generator that makes a fresh start look like a living marketplace.
 //!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
@@ -29,7 +30,9 @@ pub mod events;
 pub mod http;
 pub mod marketplace;
 pub mod runtime;
+pub mod schedules;
 pub mod serve;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod traffic;

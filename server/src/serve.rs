@@ -43,6 +43,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let loaded = workflows::load(&state.runtime).await?;
     let created = loaded.iter().filter(|registered| registered.created).count();
     tracing::info!(workflows = loaded.len(), new_versions = created, "marketplace workflows registered");
+    state.schedules.register_defaults().await?; // the daily settlement at 00:05 UTC; keeps `enabled`
     Ok(state)
 }
 
@@ -106,7 +107,8 @@ async fn start(
         RuntimeConfig::default(),
     )
     .await?;
-    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults })
+    let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
+    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults, schedules })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully: open event streams end, in-flight
@@ -119,9 +121,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let events = state.events.clone();
     let database = state.database.clone();
     let heartbeat = tokio::spawn(events.clone().run_heartbeat());
-    if args.no_demo {
+    let _scheduler = state.schedules.spawn(); // fires due schedules (missed runs first)
+                                              // Started after the state is built (workflows registered); it stops with the event bus.
+    let traffic = if args.no_demo {
         tracing::info!("demo traffic is off (--no-demo)");
-    }
+        None
+    } else {
+        Some(crate::traffic::Traffic::spawn(state.clone(), crate::traffic::TrafficConfig::demo(args.demo_rate)))
+    };
     tracing::info!(
         "Switchboard {} listening on http://{} (database {})",
         env!("CARGO_PKG_VERSION"),
@@ -138,6 +145,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("the HTTP server failed")?;
     let _ = heartbeat.await;
+    if let Some(traffic) = traffic {
+        traffic.finish().await; // before the pool closes: it restores any fault it set
+    }
     database.close().await;
     Ok(())
 }

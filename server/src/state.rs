@@ -25,6 +25,8 @@ pub struct AppState {
     pub faults: FaultControl,
     /// Facts about this process for the console (provided to server functions as context).
     pub system: SystemInfo,
+    /// Cron schedules of recurring workflows; their background task runs only under `serve::run`.
+    pub schedules: crate::schedules::Scheduler,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,10 +6,12 @@
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's.
 
+pub mod services;
 pub mod workflows;
 
 use serde::{Deserialize, Serialize};
 
+pub use services::*;
 pub use workflows::*;
 
 /// Which database the running `switchboard` stores its state in.

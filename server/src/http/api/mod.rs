@@ -7,6 +7,7 @@
 mod definitions;
 mod instances;
 pub mod json;
+mod services;
 mod time;
 
 use axum::extract::DefaultBodyLimit;
@@ -30,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/instances/{id}/steps", get(instances::steps))
         .route("/api/instances/{id}/wait", get(instances::wait))
         .route("/api/instances/{id}/{action}", post(instances::act))
+        .merge(crate::schedules::router())
+        .merge(services::router())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

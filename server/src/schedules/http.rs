@@ -1,0 +1,160 @@
+//! `/api/schedules`: list schedules, create or change one, run one by hand.
+//!
+//! - `GET /api/schedules` → `{"schedules": [{name, workflow, cron, input, enabled, next_run_at,
+//!   last_run_at, last_instance_id}]}`, times RFC 3339 (UTC, milliseconds) or `null`.
+//! - `PUT /api/schedules/{name}` with `{workflow, cron, input?, enabled?}` → the schedule. A bad cron is
+//!   422 with `fields: [{"field": "cron", "message": "cron field `hour`: 24 is out of range 0-23"}]`.
+//! - `POST /api/schedules/{name}/run` → 201 `{schedule, instance_id, idempotency_key, created}`: starts
+//!   the workflow now with the key `schedule:<name>:manual:<now>`.
+//!
+//! The response types are defined here rather than in `app::wire` because no console page reads them
+//! yet; they move there when one does.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use app::wire::FieldError;
+
+use super::{rfc3339, Error, Fired, ScheduleRow, ScheduleSpec};
+use crate::error::ApiError;
+use crate::http::api::json::Body;
+use crate::state::AppState;
+
+/// The routes of this module, merged into the API router.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/schedules", get(list))
+        .route("/api/schedules/{name}", get(one).put(put))
+        .route("/api/schedules/{name}/run", post(run))
+}
+
+/// A schedule on the wire.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleView {
+    pub name: String,
+    pub workflow: String,
+    pub cron: String,
+    /// The input template.
+    pub input: Value,
+    pub enabled: bool,
+    pub next_run_at: String,
+    pub last_run_at: Option<String>,
+    pub last_instance_id: Option<String>,
+}
+
+impl From<ScheduleRow> for ScheduleView {
+    fn from(row: ScheduleRow) -> Self {
+        Self {
+            input: serde_json::from_str(&row.input).unwrap_or(Value::String(row.input)),
+            name: row.name,
+            workflow: row.workflow,
+            cron: row.cron,
+            enabled: row.enabled != 0,
+            next_run_at: rfc3339(row.next_run_at),
+            last_run_at: row.last_run_at.map(rfc3339),
+            last_instance_id: row.last_instance_id,
+        }
+    }
+}
+
+/// The list of `GET /api/schedules`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScheduleList {
+    pub schedules: Vec<ScheduleView>,
+}
+
+/// The body of `PUT /api/schedules/{name}`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutSchedule {
+    pub workflow: String,
+    pub cron: String,
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// Absent: a new schedule is enabled, an existing one keeps its flag.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// The answer of `POST /api/schedules/{name}/run`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RunStarted {
+    pub schedule: String,
+    pub instance_id: String,
+    pub idempotency_key: String,
+    /// `false` when the same key had started the instance already.
+    pub created: bool,
+}
+
+impl From<Fired> for RunStarted {
+    fn from(fired: Fired) -> Self {
+        Self {
+            schedule: fired.schedule,
+            instance_id: fired.instance_id,
+            idempotency_key: fired.idempotency_key,
+            created: fired.created,
+        }
+    }
+}
+
+/// `GET /api/schedules`.
+async fn list(State(state): State<AppState>) -> Result<Json<ScheduleList>, ApiError> {
+    let rows = state.schedules.list().await?;
+    Ok(Json(ScheduleList { schedules: rows.into_iter().map(ScheduleView::from).collect() }))
+}
+
+/// `GET /api/schedules/{name}`.
+async fn one(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<ScheduleView>, ApiError> {
+    Ok(Json(state.schedules.get(&name).await?.into()))
+}
+
+/// `PUT /api/schedules/{name}`: creates or changes a schedule.
+async fn put(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(body): Body<PutSchedule>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    let spec = ScheduleSpec {
+        name: name.clone(),
+        workflow: body.workflow,
+        cron: body.cron,
+        input: body.input.unwrap_or_else(|| Value::Object(Default::default())),
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let mut row = state.schedules.upsert(&spec).await?;
+    if let Some(enabled) = body.enabled {
+        if (row.enabled != 0) != enabled {
+            row = state.schedules.set_enabled(&name, enabled).await?;
+        }
+    }
+    Ok(Json(row.into()))
+}
+
+/// `POST /api/schedules/{name}/run`: 201 once the start is durable.
+async fn run(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
+    let fired = state.schedules.run_now(&name).await?;
+    let status = if fired.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(fired.into())))
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        let field = |name: &str, message: String| FieldError { field: name.into(), message };
+        match error {
+            Error::Cron(ref cron) => ApiError::unprocessable(error.to_string(), vec![field("cron", cron.to_string())]),
+            Error::Template(ref message) => {
+                ApiError::unprocessable(error.to_string(), vec![field("input", message.clone())])
+            }
+            Error::NotFound(_) => ApiError::NotFound(error.to_string()),
+            Error::Runtime(error) => error.into(),
+            Error::Store(error) => ApiError::Internal(error.into()),
+        }
+    }
+}
