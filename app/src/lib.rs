@@ -27,7 +27,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 use crate::components::layout::ConsoleLayout;
@@ -73,14 +73,17 @@ pub fn App() -> impl IntoView {
         } />
         <Router>
             <ConsoleLayout>
+                // Async rendering: the server waits for every resource before it sends the page, so
+                // the page is complete for a reader without JavaScript (out-of-order streaming would
+                // leave Suspense fallbacks that only a script swaps for the content).
                 <Routes fallback=NotFoundPage>
-                    <Route path=path!("/") view=OverviewPage />
-                    <Route path=path!("/instances") view=InstancesPage />
-                    <Route path=path!("/definitions") view=DefinitionsPage />
-                    <Route path=path!("/sla") view=SlaPage />
-                    <Route path=path!("/bottlenecks") view=BottlenecksPage />
-                    <Route path=path!("/interventions") view=InterventionsPage />
-                    <Route path=path!("/services") view=ServicesPage />
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/instances") view=InstancesPage ssr=SsrMode::Async />
+                    <Route path=path!("/definitions") view=DefinitionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/sla") view=SlaPage ssr=SsrMode::Async />
+                    <Route path=path!("/bottlenecks") view=BottlenecksPage ssr=SsrMode::Async />
+                    <Route path=path!("/interventions") view=InterventionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
                 </Routes>
             </ConsoleLayout>
         </Router>

@@ -6,11 +6,13 @@
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's.
 
+pub mod schedules;
 pub mod services;
 pub mod workflows;
 
 use serde::{Deserialize, Serialize};
 
+pub use schedules::*;
 pub use services::*;
 pub use workflows::*;
 

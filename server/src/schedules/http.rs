@@ -7,17 +7,15 @@
 //! - `POST /api/schedules/{name}/run` → 201 `{schedule, instance_id, idempotency_key, created}`: starts
 //!   the workflow now with the key `schedule:<name>:manual:<now>`.
 //!
-//! The response types are defined here rather than in `app::wire` because no console page reads them
-//! yet; they move there when one does.
+//! The request and response types are the wire types in `app::wire::schedules`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use app::wire::FieldError;
+use app::wire::{FieldError, PutSchedule, RunStarted, ScheduleList, ScheduleView};
 
 use super::{rfc3339, Error, Fired, ScheduleRow, ScheduleSpec};
 use crate::error::ApiError;
@@ -30,20 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/schedules", get(list))
         .route("/api/schedules/{name}", get(one).put(put))
         .route("/api/schedules/{name}/run", post(run))
-}
-
-/// A schedule on the wire.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ScheduleView {
-    pub name: String,
-    pub workflow: String,
-    pub cron: String,
-    /// The input template.
-    pub input: Value,
-    pub enabled: bool,
-    pub next_run_at: String,
-    pub last_run_at: Option<String>,
-    pub last_instance_id: Option<String>,
 }
 
 impl From<ScheduleRow> for ScheduleView {
@@ -59,35 +43,6 @@ impl From<ScheduleRow> for ScheduleView {
             last_instance_id: row.last_instance_id,
         }
     }
-}
-
-/// The list of `GET /api/schedules`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct ScheduleList {
-    pub schedules: Vec<ScheduleView>,
-}
-
-/// The body of `PUT /api/schedules/{name}`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PutSchedule {
-    pub workflow: String,
-    pub cron: String,
-    #[serde(default)]
-    pub input: Option<Value>,
-    /// Absent: a new schedule is enabled, an existing one keeps its flag.
-    #[serde(default)]
-    pub enabled: Option<bool>,
-}
-
-/// The answer of `POST /api/schedules/{name}/run`.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RunStarted {
-    pub schedule: String,
-    pub instance_id: String,
-    pub idempotency_key: String,
-    /// `false` when the same key had started the instance already.
-    pub created: bool,
 }
 
 impl From<Fired> for RunStarted {
