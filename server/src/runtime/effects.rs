@@ -204,23 +204,8 @@ pub(crate) fn execute(inner: &Arc<Inner>, instance_id: &str, effects: &[Effect],
         .collect();
     for effect in effects {
         match effect {
-            Effect::RunTask { step_id, state, service, action, input, idempotency_key, attempt, deadline_ms } => {
-                let call = Call {
-                    kind: StepKind::Task,
-                    instance_id: instance_id.to_string(),
-                    step_id: step_id.clone(),
-                    state: state.clone(),
-                    service: service.clone(),
-                    action: action.clone(),
-                    input: input.clone(),
-                    idempotency_key: idempotency_key.clone(),
-                    attempt: *attempt,
-                    deadline_ms: *deadline_ms,
-                    scheduled_at: now,
-                };
-                tokio::spawn(call.run(inner.clone()));
-            }
-            Effect::RunCompensation {
+            Effect::RunTask { step_id, state, service, action, input, idempotency_key, attempt, deadline_ms }
+            | Effect::RunCompensation {
                 step_id,
                 state,
                 service,
@@ -230,8 +215,10 @@ pub(crate) fn execute(inner: &Arc<Inner>, instance_id: &str, effects: &[Effect],
                 attempt,
                 deadline_ms,
             } => {
+                let kind =
+                    if matches!(effect, Effect::RunTask { .. }) { StepKind::Task } else { StepKind::Compensation };
                 let call = Call {
-                    kind: StepKind::Compensation,
+                    kind,
                     instance_id: instance_id.to_string(),
                     step_id: step_id.clone(),
                     state: state.clone(),
