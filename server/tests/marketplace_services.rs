@@ -473,6 +473,117 @@ async fn daily_settlement_aggregates_invoices_and_records_once(url: DatabaseUrl)
 }
 on_both!(daily_settlement_aggregates_invoices_and_records_once);
 
+/// The postings of one payout id (reserve, payout, reversal…).
+async fn postings_of(m: &Market, reference: &str) -> i64 {
+    m.int("SELECT COUNT(*) FROM sim_postings WHERE reference = $1", &[Bind::text(reference)]).await
+}
+
+async fn settlement_pays_each_seller_once_and_reverses_exactly(url: DatabaseUrl) {
+    let m = Market::open(&url).await;
+    let noon = chrono::NaiveDate::from_ymd_opt(2024, 5, 31)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis();
+    let charge = |id: &str, seller: &str, amount: i64, at: i64| json!({"charge_id": id, "buyer_id": "b1", "seller_id": seller, "amount_minor": amount, "occurred_at_ms": at});
+    // s1 earns 8000 + 4000 on the day; s2 earns 1600 but credited 600 back (pays what is left);
+    // s3 earns 800 but was paid out already (nothing available); s4 earns the next day only.
+    m.ok("ledger", "record_charge", "c1", charge("c1", "s1", 10_000, noon)).await;
+    m.ok("ledger", "record_charge", "c2", charge("c2", "s1", 5_000, noon)).await;
+    m.ok("ledger", "record_charge", "c3", charge("c3", "s2", 2_000, noon)).await;
+    m.ok("ledger", "record_charge", "c4", charge("c4", "s3", 1_000, noon)).await;
+    m.ok("ledger", "record_charge", "c5", charge("c5", "s4", 1_000, noon + 86_400_000)).await;
+    m.ok(
+        "ledger",
+        "issue_credit",
+        "cr",
+        json!({"credit_id": "d1", "buyer_id": "b1", "seller_id": "s2", "amount_minor": 600}),
+    )
+    .await;
+    m.ok("ledger", "reserve_funds", "r3", json!({"payout_id": "p3", "seller_id": "s3", "amount_minor": 800})).await;
+    m.ok("ledger", "record_payout", "p3", json!({"payout_id": "p3"})).await;
+    assert_eq!(m.balance("external:payouts").await, (800, 0));
+
+    let settle = json!({"settlement_id": "st-1", "date": "2024-05-31"});
+    let paid = m.ok("ledger", "settle_payouts", "k1", settle.clone()).await;
+    assert_eq!(
+        paid,
+        json!({
+            "settlement_id": "st-1", "payout_count": 2, "paid_minor": 13_000,
+            "payouts": [
+                {"payout_id": "st-1:s1", "seller_id": "s1", "amount_minor": 12_000},
+                {"payout_id": "st-1:s2", "seller_id": "s2", "amount_minor": 1_000},
+            ],
+        })
+    );
+    assert_eq!(m.balance("seller:s1").await, (0, 0));
+    assert_eq!(m.balance("seller:s2").await, (0, 0));
+    assert_eq!(m.balance("seller:s3").await, (0, 0), "nothing available, nothing paid");
+    assert_eq!(m.balance("seller:s4").await, (800, 0), "another day's earnings wait for their settlement");
+    assert_eq!(m.balance("external:payouts").await, (13_800, 0));
+    assert_eq!(
+        m.int(
+            "SELECT COUNT(*) FROM sim_fund_reservations WHERE payout_id = $1 AND status = 'paid'",
+            &[Bind::text("st-1:s1")]
+        )
+        .await,
+        1
+    );
+    assert_eq!(postings_of(&m, "st-1:s1").await, 2, "a reserve and a payout posting");
+    assert_eq!(postings_of(&m, "st-1:s3").await, 0, "a seller with nothing available gets no payout");
+    m.assert_ledger_invariants().await;
+
+    // The same settlement again, with the same key or another one: nothing is paid twice, not even
+    // to a seller that earned more on the day since (its payout id is used).
+    assert_eq!(m.ok("ledger", "settle_payouts", "k1", settle.clone()).await, paid);
+    m.ok("ledger", "record_charge", "c6", charge("c6", "s1", 1_000, noon)).await;
+    assert_eq!(m.ok("ledger", "settle_payouts", "k2", settle.clone()).await, paid);
+    assert_eq!(m.balance("seller:s1").await, (800, 0));
+    assert_eq!(m.balance("external:payouts").await, (13_800, 0));
+    assert_eq!(postings_of(&m, "st-1:s1").await, 2);
+    m.assert_ledger_invariants().await;
+
+    // The compensation restores every balance exactly; twice changes nothing.
+    let reversed = m.ok("ledger", "reverse_payouts", "v1", json!({"settlement_id": "st-1"})).await;
+    assert_eq!(reversed, json!({"settlement_id": "st-1", "reversed_count": 2, "reversed_minor": 13_000}));
+    assert_eq!(m.balance("seller:s1").await, (12_800, 0));
+    assert_eq!(m.balance("seller:s2").await, (1_000, 0));
+    assert_eq!(m.balance("external:payouts").await, (800, 0));
+    let again = m.ok("ledger", "reverse_payouts", "v2", json!({"settlement_id": "st-1"})).await;
+    assert_eq!(again["reversed_count"], 0);
+    assert_eq!(m.balance("seller:s1").await, (12_800, 0));
+    // A reversed payout is neither reserved nor payable any more by the single-payout actions.
+    assert_eq!(m.ok("ledger", "release_funds", "v3", json!({"payout_id": "st-1:s1"})).await["released"], true);
+    m.refused("ledger", "record_payout", "v4", json!({"payout_id": "st-1:s1"}), "not_reserved").await;
+    assert_eq!(m.balance("seller:s1").await, (12_800, 0));
+    assert_eq!(m.balance("external:payouts").await, (800, 0));
+    m.assert_ledger_invariants().await;
+
+    // A new run of the settlement after the reversal pays again, once; then the day is recorded.
+    let repaid = m.ok("ledger", "settle_payouts", "k3", settle.clone()).await;
+    assert_eq!((repaid["payout_count"].as_i64(), repaid["paid_minor"].as_i64()), (Some(2), Some(13_800)));
+    assert_eq!(m.balance("seller:s1").await, (0, 0));
+    assert_eq!(m.balance("external:payouts").await, (14_600, 0));
+    m.ok("ledger", "record_settlement", "rs", settle.clone()).await;
+    assert_eq!(m.ok("ledger", "settle_payouts", "k4", settle.clone()).await, repaid);
+    assert_eq!(m.balance("external:payouts").await, (14_600, 0));
+    m.refused(
+        "ledger",
+        "record_settlement",
+        "rs2",
+        json!({"settlement_id": "st-1", "date": "2024-06-01"}),
+        "settlement_conflict",
+    )
+    .await;
+    // Nothing to pay for a day without earnings.
+    let empty = m.ok("ledger", "settle_payouts", "k5", json!({"settlement_id": "st-0", "date": "2024-05-30"})).await;
+    assert_eq!(empty, json!({"settlement_id": "st-0", "payout_count": 0, "paid_minor": 0, "payouts": []}));
+    m.refused("ledger", "settle_payouts", "k6", json!({"settlement_id": "st-2", "date": "31/05/2024"}), "date").await;
+    m.assert_ledger_invariants().await;
+}
+on_both!(settlement_pays_each_seller_once_and_reverses_exactly);
+
 // ---------------------------------------------------------------------------------------------------
 // The property: random charges, payouts and compensations, with faults and duplicate deliveries.
 

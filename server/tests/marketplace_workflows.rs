@@ -774,6 +774,7 @@ const SETTLEMENT_PATH: &[&str] = &[
     "calculate-fees",
     "generate-invoices",
     "process-payouts",
+    "notify-payouts",
     "record-settlement",
     "notify-parties",
 ];
@@ -790,11 +791,79 @@ async fn daily_settlement_invoices_buyers_and_records_the_day(url: DatabaseUrl) 
     assert_eq!(count(&state, "SELECT COUNT(*) FROM sim_invoices WHERE settlement_id = $1", DAY).await, 2);
     assert_eq!(count(&state, "SELECT COUNT(*) FROM sim_charges WHERE settlement_id = $1", DAY).await, 2);
     assert_eq!(count(&state, "SELECT gross_minor FROM sim_settlements WHERE id = $1", DAY).await, 4_000);
+    // The sellers' shares were paid out: s-a earned 800 + 2400 and has nothing left on the ledger.
+    assert_eq!(balance(&state, "seller:s-a").await, (0, 0));
+    assert_eq!(balance(&state, "external:payouts").await, (3_200, 0));
+    assert_eq!(
+        text(&state, "SELECT status FROM sim_fund_reservations WHERE payout_id = $1", "2024-05-31:s-a")
+            .await
+            .as_deref(),
+        Some("paid")
+    );
+    assert_eq!(count(&state, "SELECT COUNT(*) FROM sim_notifications WHERE recipient = $1", "payouts").await, 1);
     let output = output(&done);
     assert_eq!(output["charge_count"], 2, "{output}");
     assert_eq!(output["fee_minor"], 800, "{output}");
+    assert_eq!((output["payout_count"].as_i64(), output["paid_minor"].as_i64()), (Some(1), Some(3_200)), "{output}");
+
+    // The same day again pays nobody twice.
+    let again = run(&state, "daily-settlement", json!({"date": DAY})).await;
+    assert_eq!(again.status, "completed", "{again:?}");
+    assert_eq!(balance(&state, "external:payouts").await, (3_200, 0));
 }
 on_both!(daily_settlement_invoices_buyers_and_records_the_day);
+
+async fn daily_settlement_failing_after_payouts_reverses_them(url: DatabaseUrl) {
+    let state = market(&url).await;
+    seed_charge(&state, "sf-1", "b-a", "s-a", 1_000).await;
+    seed_charge(&state, "sf-2", "b-b", "s-b", 3_000).await;
+    // The settlement id was already recorded for another day: record-settlement (after the payouts)
+    // is refused and asks a person, who compensates.
+    call(&state, "ledger", "record_settlement", json!({"settlement_id": DAY, "date": "2024-06-01"})).await;
+    let blocked = run(&state, "daily-settlement", json!({"date": DAY})).await;
+    assert_eq!(blocked.current_state.as_deref(), Some("record-settlement"), "{blocked:?}");
+    assert!(step_error(&state, &blocked.id, "record-settlement").await.contains("settlement_conflict"));
+    assert_eq!(balance(&state, "seller:s-a").await, (0, 0), "paid before the failure");
+    assert_eq!(balance(&state, "external:payouts").await, (3_200, 0));
+
+    let open: Vec<_> = state
+        .runtime
+        .store()
+        .interventions_of(&blocked.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.status == "open")
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    state
+        .runtime
+        .send(
+            &blocked.id,
+            engine::Event::InterventionResolved {
+                intervention_id: open[0].id.clone(),
+                resolution: engine::Resolution::Compensate,
+                actor: "rita".into(),
+                reason: "wrong settlement id".into(),
+            },
+        )
+        .await
+        .expect("decision accepted");
+    let done = settle(&state, &blocked.id).await;
+    assert_eq!(done.status, "compensated", "{done:?}");
+    assert_eq!(compensations(&state, &done.id).await, ["reverse_payouts"]);
+    assert_eq!(balance(&state, "seller:s-a").await, (800, 0), "balances as they were");
+    assert_eq!(balance(&state, "seller:s-b").await, (2_400, 0));
+    assert_eq!(balance(&state, "external:payouts").await, (0, 0));
+    assert_eq!(
+        text(&state, "SELECT status FROM sim_fund_reservations WHERE payout_id = $1", "2024-05-31:s-b")
+            .await
+            .as_deref(),
+        Some("reversed")
+    );
+    assert_eq!(count(&state, "SELECT COUNT(*) FROM sim_charges WHERE settlement_id = $1", DAY).await, 0);
+}
+on_both!(daily_settlement_failing_after_payouts_reverses_them);
 
 async fn daily_settlement_holds_for_open_disputes(url: DatabaseUrl) {
     let state = market(&url).await;

@@ -15,6 +15,9 @@
 //! - a charge is posted once per `charge_id` and a payout reserved once per `payout_id`, whatever the
 //!   idempotency key; a reversal posts the exact negation, so a compensated charge or payout leaves
 //!   every balance as it was.
+//!
+//! Seller payouts of a daily settlement are one batch action, [`settle_payouts`] (see there for the
+//! rule), undone as a whole by `reverse_payouts`.
 
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -42,6 +45,8 @@ pub const ACTIONS: &[&str] = &[
     "apply_adjustments",
     "calculate_fees",
     "generate_invoices",
+    "settle_payouts",
+    "reverse_payouts",
     "record_settlement",
 ];
 
@@ -81,6 +86,8 @@ pub fn handle<'a>(tx: &'a mut SimTx, call: &'a Call<'a>) -> BoxFuture<'a, SimRes
                 day_summary(tx, call).await
             }
             "generate_invoices" => generate_invoices(tx, call).await,
+            "settle_payouts" => settle_payouts(tx, call).await,
+            "reverse_payouts" => reverse_payouts(tx, call).await,
             "record_settlement" => record_settlement(tx, call).await,
             other => Err(SimError::invalid("action", format!("`{other}` is not a ledger action"))),
         }
@@ -355,8 +362,7 @@ async fn reserve_funds(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
             json!({ "payout_id": payout_id, "account_id": account_id, "amount_minor": amount, "status": status }),
         );
     }
-    let entries = [Entry::available(&account_id, -amount), Entry::reserved(&account_id, amount)];
-    post(tx, "reserve", &payout_id, &entries, call.now_ms).await?;
+    post_reserve(tx, &payout_id, &account_id, amount, call.now_ms).await?;
     tx.execute(
         "INSERT INTO sim_fund_reservations (payout_id, account_id, amount_minor, status, created_at, updated_at) \
          VALUES ($1, $2, $3, 'reserved', $4, $4)",
@@ -381,7 +387,8 @@ async fn release_funds(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
         return Ok(json!({ "payout_id": payout_id, "released": false }));
     };
     match row.text(2)?.as_str() {
-        "released" => return Ok(json!({ "payout_id": payout_id, "released": true })),
+        // A reversed settlement payout is back in available already: nothing is reserved.
+        "released" | "reversed" => return Ok(json!({ "payout_id": payout_id, "released": true })),
         "paid" => return Err(SimError::rejected("payout_paid", format!("{payout_id} was already paid out"))),
         _ => {}
     }
@@ -406,13 +413,27 @@ async fn record_payout(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
     let (account_id, amount, status) = (row.text(0)?, row.int(1)?, row.text(2)?);
     match status.as_str() {
         "paid" => return Ok(json!({ "payout_id": payout_id, "amount_minor": amount, "status": "paid" })),
-        "released" => return Err(SimError::rejected("not_reserved", format!("{payout_id} was released"))),
+        "released" | "reversed" => return Err(SimError::rejected("not_reserved", format!("{payout_id} was {status}"))),
         _ => {}
     }
-    let entries = [Entry::reserved(&account_id, -amount), Entry::available(EXTERNAL_PAYOUTS, amount)];
-    post(tx, "payout", &payout_id, &entries, call.now_ms).await?;
+    post_payout(tx, &payout_id, &account_id, amount, call.now_ms).await?;
     set_reservation_status(tx, &payout_id, "paid", call.now_ms).await?;
     Ok(json!({ "payout_id": payout_id, "amount_minor": amount, "status": "paid" }))
+}
+
+/// The posting of a reservation: `amount` moves from the account's available to its reserved bucket
+/// (`insufficient_balance` when available cannot cover it).
+async fn post_reserve(tx: &mut SimTx, payout_id: &str, account_id: &str, amount: i64, now_ms: i64) -> SimResult<()> {
+    let entries = [Entry::available(account_id, -amount), Entry::reserved(account_id, amount)];
+    post(tx, "reserve", payout_id, &entries, now_ms).await?;
+    Ok(())
+}
+
+/// The posting of a payout: the reserved `amount` leaves the platform.
+async fn post_payout(tx: &mut SimTx, payout_id: &str, account_id: &str, amount: i64, now_ms: i64) -> SimResult<()> {
+    let entries = [Entry::reserved(account_id, -amount), Entry::available(EXTERNAL_PAYOUTS, amount)];
+    post(tx, "payout", payout_id, &entries, now_ms).await?;
+    Ok(())
 }
 
 async fn set_reservation_status(tx: &mut SimTx, payout_id: &str, status: &str, now_ms: i64) -> SimResult<()> {
@@ -538,17 +559,24 @@ async fn generate_invoices(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
 }
 
 /// `record_settlement {settlement_id, date}` → `{settlement_id, charge_count, gross_minor, fee_minor}`:
-/// marks the day's charges settled under the batch. Once per settlement id.
+/// marks the day's charges settled under the batch. Once per settlement id; refused
+/// (`settlement_conflict`) when the id was already recorded for another day.
 async fn record_settlement(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
     let settlement_id = call.str("settlement_id")?;
     let (date, start, end) = day_range(call)?;
     if let Some(row) = tx
         .fetch_optional(
-            "SELECT charge_count, gross_minor, fee_minor FROM sim_settlements WHERE id = $1",
+            "SELECT charge_count, gross_minor, fee_minor, day FROM sim_settlements WHERE id = $1",
             &[Bind::text(&settlement_id)],
         )
         .await?
     {
+        if row.text(3)? != date {
+            return Err(SimError::rejected(
+                "settlement_conflict",
+                format!("{settlement_id} was recorded for another day ({})", row.text(3)?),
+            ));
+        }
         return Ok(json!({
             "settlement_id": settlement_id, "charge_count": row.int(0)?, "gross_minor": row.int(1)?, "fee_minor": row.int(2)?,
         }));
@@ -579,4 +607,120 @@ async fn record_settlement(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
     )
     .await?;
     Ok(json!({ "settlement_id": settlement_id, "charge_count": count, "gross_minor": gross, "fee_minor": fee }))
+}
+
+/// The payout id of `seller_id` in settlement `settlement_id`.
+pub fn settlement_payout_id(settlement_id: &str, seller_id: &str) -> String {
+    format!("{settlement_id}:{seller_id}")
+}
+
+/// The paid payouts of a settlement (payout ids `<settlement_id>:…`), in payout id order:
+/// `(payout_id, account_id, amount)`.
+async fn settlement_payouts(tx: &mut SimTx, settlement_id: &str) -> SimResult<Vec<(String, String, i64)>> {
+    let prefix = settlement_payout_id(settlement_id, "");
+    let rows = tx
+        .fetch_all(
+            "SELECT payout_id, account_id, amount_minor FROM sim_fund_reservations \
+             WHERE substr(payout_id, 1, CAST($1 AS INTEGER)) = $2 AND status = 'paid' ORDER BY payout_id",
+            &[Bind::Int(prefix.chars().count() as i64), Bind::Text(prefix)],
+        )
+        .await?;
+    rows.iter().map(|row| Ok((row.text(0)?, row.text(1)?, row.int(2)?))).collect()
+}
+
+/// `settle_payouts {settlement_id, date}` → `{settlement_id, payout_count, paid_minor, payouts:
+/// [{payout_id, seller_id, amount_minor}]}`: the daily settlement's seller payouts, all in the one
+/// transaction of the call.
+///
+/// The rule: every seller with unsettled, posted charges on the UTC day `date` (the charges
+/// `generate_invoices` invoices and `record_settlement` then marks settled) is paid its share of them
+/// (amount minus fee), capped at its available balance (credits or an earlier payout may have used
+/// part of it; a ledger never overdraws). A seller with nothing to pay (no share, or nothing
+/// available) gets no payout. Each payout has the id `<settlement_id>:<seller_id>` and goes through
+/// the same postings as `reserve_funds` + `record_payout` (available → reserved → `external:payouts`),
+/// its reservation recorded as `paid`.
+///
+/// Idempotent per settlement and per payout id: a payout id that already exists is never paid again
+/// (unless `reverse_payouts` reversed it, when a new run of the settlement pays it again). The output
+/// lists all of the settlement's paid payouts, including those of an earlier call.
+async fn settle_payouts(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
+    let settlement_id = call.str("settlement_id")?;
+    let (_, start, end) = day_range(call)?;
+    let shares = tx
+        .fetch_all(
+            "SELECT seller_id, CAST(SUM(amount_minor - fee_minor) AS BIGINT) FROM sim_charges \
+             WHERE status = 'posted' AND settlement_id IS NULL AND occurred_at >= $1 AND occurred_at < $2 \
+             GROUP BY seller_id ORDER BY seller_id",
+            &[Bind::Int(start), Bind::Int(end)],
+        )
+        .await?;
+    for row in &shares {
+        let (seller_id, share) = (row.text(0)?, row.int(1)?);
+        let payout_id = settlement_payout_id(&settlement_id, &seller_id);
+        let existing = tx
+            .fetch_optional("SELECT status FROM sim_fund_reservations WHERE payout_id = $1", &[Bind::text(&payout_id)])
+            .await?;
+        let reopen = match existing {
+            None => false,
+            Some(existing) if existing.text(0)? == "reversed" => true,
+            // Reserved, paid or released already: this payout id is used, never pay it twice.
+            Some(_) => continue,
+        };
+        let account_id = seller_account(&seller_id);
+        let (available, _) = balance(tx, &account_id).await?;
+        let amount = share.min(available);
+        if amount <= 0 {
+            continue;
+        }
+        post_reserve(tx, &payout_id, &account_id, amount, call.now_ms).await?;
+        if reopen {
+            tx.execute(
+                "UPDATE sim_fund_reservations SET account_id = $1, amount_minor = $2, status = 'reserved', updated_at = $3 \
+                 WHERE payout_id = $4",
+                &[Bind::text(&account_id), Bind::Int(amount), Bind::Int(call.now_ms), Bind::text(&payout_id)],
+            )
+            .await?;
+        } else {
+            tx.execute(
+                "INSERT INTO sim_fund_reservations (payout_id, account_id, amount_minor, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'reserved', $4, $4)",
+                &[Bind::text(&payout_id), Bind::text(&account_id), Bind::Int(amount), Bind::Int(call.now_ms)],
+            )
+            .await?;
+        }
+        post_payout(tx, &payout_id, &account_id, amount, call.now_ms).await?;
+        set_reservation_status(tx, &payout_id, "paid", call.now_ms).await?;
+    }
+    let paid = settlement_payouts(tx, &settlement_id).await?;
+    let payouts: Vec<Value> = paid
+        .iter()
+        .map(|(payout_id, account_id, amount)| {
+            let seller_id = account_id.strip_prefix("seller:").unwrap_or(account_id);
+            json!({ "payout_id": payout_id, "seller_id": seller_id, "amount_minor": amount })
+        })
+        .collect();
+    Ok(json!({
+        "settlement_id": settlement_id,
+        "payout_count": paid.len(),
+        "paid_minor": paid.iter().map(|(_, _, amount)| amount).sum::<i64>(),
+        "payouts": payouts,
+    }))
+}
+
+/// `reverse_payouts {settlement_id}` → `{settlement_id, reversed_count, reversed_minor}`. The
+/// compensation of `settle_payouts`: every paid payout of the settlement comes back from
+/// `external:payouts` to the seller's available balance (the exact negation of its reserve and payout
+/// postings together) and its reservation is marked `reversed`. Reversing twice, or a settlement
+/// that paid nothing, changes nothing.
+async fn reverse_payouts(tx: &mut SimTx, call: &Call<'_>) -> SimResult {
+    let settlement_id = call.str("settlement_id")?;
+    let paid = settlement_payouts(tx, &settlement_id).await?;
+    let mut total = 0;
+    for (payout_id, account_id, amount) in &paid {
+        let entries = [Entry::available(EXTERNAL_PAYOUTS, -amount), Entry::available(account_id, *amount)];
+        post(tx, "payout_reversal", payout_id, &entries, call.now_ms).await?;
+        set_reservation_status(tx, payout_id, "reversed", call.now_ms).await?;
+        total += amount;
+    }
+    Ok(json!({ "settlement_id": settlement_id, "reversed_count": paid.len(), "reversed_minor": total }))
 }
