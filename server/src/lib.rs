@@ -10,6 +10,8 @@
 //! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
 //!   the static files, with compression, request ids and request tracing.
 //! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
+//! - [`monitoring`]: groundwork for the monitoring rollups; so far [`monitoring::sketch::DurationSketch`], a
+//!   mergeable histogram of durations.
 //! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
 //! - [`traffic`]: the demo traffic generator that makes a fresh start look like a living marketplace.
 //!
@@ -29,6 +31,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod marketplace;
+pub mod monitoring;
 pub mod runtime;
 pub mod schedules;
 pub mod serve;

@@ -154,3 +154,23 @@ async fn the_bundle_is_served_compressed_and_revalidated() {
     let compressed = response.into_body().collect().await.unwrap().to_bytes();
     assert!(compressed.len() < script.len() / 4, "gzip shrinks the repetitive script");
 }
+
+#[tokio::test]
+async fn the_overview_counts_instances_by_status() {
+    let temp = TempSqlite::new();
+    let (app, state) = app_for(&temp.url, temp.folder.path().join("site")).await;
+    let html = body_text(get(&app, "/").await).await;
+    assert!(html.contains("No workflow activity yet"), "an empty database shows the empty state");
+
+    let noop = serde_json::json!({"name": "noop", "start_at": "done", "states": {"done": {"type": "succeed"}}});
+    state.runtime.register_definition(noop, "test").await.unwrap();
+    for _ in 0..3 {
+        let request = switchboard::runtime::StartRequest { workflow: "noop".into(), ..Default::default() };
+        let started = state.runtime.start_instance(request).await.unwrap();
+        assert_eq!(started.instance.status, "completed");
+    }
+    let html = body_text(get(&app, "/").await).await;
+    assert!(html.contains(r#"data-testid="instance-counts""#), "tiles replace the empty state");
+    assert!(html.contains(r#"data-status="completed" class="tile ok"><p class="tile-value">3<"#), "three completed");
+    assert!(html.contains("3 instances in all"));
+}

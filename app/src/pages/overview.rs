@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::get_system_info;
+use crate::api::{get_instance_counts, get_system_info};
 use crate::components::{empty_state::EmptyState, page_header::PageHeader};
 use crate::live::use_live_feed;
 use crate::wire::Heartbeat;
@@ -19,12 +19,55 @@ pub fn OverviewPage() -> impl IntoView {
             <LivePanel />
             <SystemPanel />
         </div>
+        <ActivityPanel />
+    }
+}
+
+/// Instances per status, refreshed every two seconds while the live feed runs.
+#[component]
+fn ActivityPanel() -> impl IntoView {
+    let feed = use_live_feed();
+    // Keyed on every second heartbeat: SSR renders once (no heartbeat yet), the browser refreshes live.
+    let counts = Resource::new(move || feed.heartbeat.get().map(|beat| beat.sequence / 2), |_| get_instance_counts());
+    const TILES: &[(&str, &str, &str)] = &[
+        ("running", "Running", "tile"),
+        ("waiting", "Waiting", "tile"),
+        ("needs_intervention", "Needs a person", "tile warn"),
+        ("completed", "Completed", "tile ok"),
+        ("compensated", "Compensated", "tile warn"),
+        ("failed", "Failed", "tile bad"),
+        ("cancelled", "Cancelled", "tile"),
+    ];
+    view! {
         <section class="panel">
-            <h2>"Workflow activity"</h2>
-            <EmptyState
-                heading="No workflow activity yet"
-                detail="Live counters, throughput, SLA tiles and the top bottlenecks appear here as soon as workflows run."
-            />
+            <h2>"Workflow instances"</h2>
+            // Transition keeps the last numbers on screen while new ones load: no flicker, no jumps.
+            <Transition fallback=|| view! { <p class="muted">"Counting instances…"</p> }>
+                {move || Suspend::new(async move {
+                    match counts.await {
+                        Ok(counts) if counts.total() == 0 => view! {
+                            <EmptyState
+                                heading="No workflow activity yet"
+                                detail="Counters appear here as soon as workflows run; throughput, SLA tiles and the top bottlenecks follow with monitoring."
+                            />
+                        }.into_any(),
+                        Ok(counts) => view! {
+                            <div class="tiles" data-testid="instance-counts">
+                                {TILES.iter().map(|(status, label, class)| view! {
+                                    <div class=*class data-status=*status>
+                                        <p class="tile-value">{counts.of(status)}</p>
+                                        <p class="tile-label">{*label}</p>
+                                    </div>
+                                }).collect_view()}
+                            </div>
+                            <p class="muted">{format!("{} instances in all", counts.total())}</p>
+                        }.into_any(),
+                        Err(error) => view! {
+                            <p class="error-text">"Cannot count instances: " {error.to_string()}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

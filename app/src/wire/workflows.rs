@@ -157,3 +157,22 @@ pub struct InstanceAction {
     #[serde(default)]
     pub output: Option<Value>,
 }
+
+/// How many instances are in each status, for the overview.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceCounts {
+    /// `(status, count)`, statuses in alphabetical order; absent statuses have no entry.
+    pub by_status: Vec<(String, i64)>,
+}
+
+impl InstanceCounts {
+    /// The count of one status (0 when absent).
+    pub fn of(&self, status: &str) -> i64 {
+        self.by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n)
+    }
+
+    /// All instances.
+    pub fn total(&self) -> i64 {
+        self.by_status.iter().map(|(_, n)| n).sum()
+    }
+}

@@ -6,6 +6,7 @@
 //! never for the event stream, which must flush each event).
 
 pub mod api;
+mod console;
 mod events;
 mod health;
 mod site;
@@ -38,7 +39,12 @@ pub fn router(state: AppState) -> Router {
 
     let console_context = {
         let system = state.system.clone();
-        move || provide_context(system.clone())
+        let data: std::sync::Arc<dyn app::api::ConsoleData> =
+            std::sync::Arc::new(console::StoreConsoleData { store: state.runtime.store().clone() });
+        move || {
+            provide_context(system.clone());
+            provide_context(data.clone());
+        }
     };
     let options = state.leptos_options.clone();
     Router::new()

@@ -110,6 +110,12 @@ impl Store {
         }))
     }
 
+    /// How many instances are in each status. A full scan: the monitoring rollups will replace it.
+    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
+        let query = "SELECT status, count(*) FROM instances GROUP BY status ORDER BY status";
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).fetch_all(pool).await?))
+    }
+
     /// Instances that were moving when the process stopped: running, compensating, or created and not
     /// yet started.
     pub async fn instances_in_flight(&self) -> Result<Vec<InstanceRow>> {
