@@ -73,29 +73,6 @@ async fn postgres() {
     crash_and_recover("postgres", database.url.expose_secret()).await;
 }
 
-/// The call-processing saga of the specification (as in `tests/runtime.rs`).
-fn call_saga() -> Value {
-    json!({
-        "name": "call-processing",
-        "description": "Validate, find a buyer, connect, bill; undo in reverse on failure.",
-        "business_keys": ["input.call_id"],
-        "input_schema": {"type": "object", "required": ["call_id", "number"],
-                         "properties": {"call_id": {"type": "string"}, "number": {"type": "integer"}}},
-        "start_at": "validate-caller",
-        "states": {
-            "validate-caller": {"type": "task", "service": "calls", "action": "validate", "next": "find-buyer"},
-            "find-buyer": {"type": "task", "service": "calls", "action": "find_buyer",
-                           "compensation": {"service": "calls", "action": "release_reservation"}, "next": "connect-call"},
-            "connect-call": {"type": "task", "service": "calls", "action": "connect",
-                             "compensation": {"service": "calls", "action": "disconnect"}, "next": "start-billing"},
-            "start-billing": {"type": "task", "service": "calls", "action": "start_billing",
-                              "retry": {"max_attempts": 3, "initial_delay_ms": 10, "max_delay_ms": 50},
-                              "compensation": {"service": "calls", "action": "cancel_meter"}, "next": "done"},
-            "done": {"type": "succeed"}
-        }
-    })
-}
-
 /// `(state, action, compensation action)` of the saga's tasks.
 const TASKS: &[(&str, &str, Option<&str>)] = &[
     ("validate-caller", "validate", None),
@@ -348,8 +325,12 @@ fn free_port() -> u16 {
 // ---------------------------------------------------------------------------------------------------
 
 async fn register_definition(client: &reqwest::Client, base: &str) {
-    let response =
-        client.post(format!("{base}/api/definitions")).json(&call_saga()).send().await.expect("POST /api/definitions");
+    let response = client
+        .post(format!("{base}/api/definitions"))
+        .json(&support::call_saga())
+        .send()
+        .await
+        .expect("POST /api/definitions");
     let status = response.status();
     assert!(status.is_success(), "register: {status} {}", response.text().await.unwrap_or_default());
 }

@@ -17,29 +17,6 @@ use switchboard::store::InstanceRow;
 
 const SETTLE: Duration = Duration::from_secs(20);
 
-/// The call-processing saga of the specification.
-fn call_saga() -> Value {
-    json!({
-        "name": "call-processing",
-        "description": "Validate, find a buyer, connect, bill; undo in reverse on failure.",
-        "business_keys": ["input.call_id"],
-        "input_schema": {"type": "object", "required": ["call_id", "number"],
-                         "properties": {"call_id": {"type": "string"}, "number": {"type": "integer"}}},
-        "start_at": "validate-caller",
-        "states": {
-            "validate-caller": {"type": "task", "service": "calls", "action": "validate", "next": "find-buyer"},
-            "find-buyer": {"type": "task", "service": "calls", "action": "find_buyer",
-                           "compensation": {"service": "calls", "action": "release_reservation"}, "next": "connect-call"},
-            "connect-call": {"type": "task", "service": "calls", "action": "connect",
-                             "compensation": {"service": "calls", "action": "disconnect"}, "next": "start-billing"},
-            "start-billing": {"type": "task", "service": "calls", "action": "start_billing",
-                              "retry": {"max_attempts": 3, "initial_delay_ms": 10, "max_delay_ms": 50},
-                              "compensation": {"service": "calls", "action": "cancel_meter"}, "next": "done"},
-            "done": {"type": "succeed"}
-        }
-    })
-}
-
 const CALL_ACTIONS: &[&str] =
     &["validate", "find_buyer", "release_reservation", "connect", "disconnect", "start_billing", "cancel_meter"];
 
@@ -76,7 +53,7 @@ fn actions_of(service: &RecordingService, key_prefix: &str) -> Vec<String> {
 async fn saga_completes_and_records_steps_journal_and_keys(url: DatabaseUrl) {
     let service = calls_service();
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(call_saga(), "test").await.unwrap();
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 7).await;
     assert_eq!(started.status, "running");
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
@@ -99,7 +76,7 @@ on_both!(saga_completes_and_records_steps_journal_and_keys);
 async fn a_permanent_failure_compensates_completed_steps_in_reverse(url: DatabaseUrl) {
     let service = calls_service();
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(call_saga(), "test").await.unwrap();
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 40).await;
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
     assert_eq!(done.status, "compensated", "{done:?}");
@@ -126,7 +103,7 @@ async fn retryable_failures_retry_with_the_same_key(url: DatabaseUrl) {
         Ok(json!({"ok": true}))
     }));
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(call_saga(), "test").await.unwrap();
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 3).await;
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
     assert_eq!(done.status, "completed", "{done:?}");
@@ -148,7 +125,7 @@ on_both!(retryable_failures_retry_with_the_same_key);
 
 async fn the_same_idempotency_key_starts_one_instance(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    runtime.register_definition(call_saga(), "test").await.unwrap();
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
     let request = StartRequest {
         workflow: "call-processing".into(),
         input: json!({"call_id": "c-1", "number": 1}),
@@ -287,11 +264,11 @@ on_both!(a_failed_step_can_be_retried_by_an_operator);
 
 async fn definitions_are_versioned_and_instances_stay_pinned(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    let first = runtime.register_definition(call_saga(), "test").await.unwrap();
+    let first = runtime.register_definition(support::call_saga(), "test").await.unwrap();
     assert_eq!((first.definition.version, first.created), (1, true));
-    let same = runtime.register_definition(call_saga(), "test").await.unwrap();
+    let same = runtime.register_definition(support::call_saga(), "test").await.unwrap();
     assert_eq!((same.definition.version, same.created), (1, false), "an unchanged body is no new version");
-    let mut changed = call_saga();
+    let mut changed = support::call_saga();
     changed["description"] = json!("v2");
     let second = runtime.register_definition(changed, "test").await.unwrap();
     assert_eq!((second.definition.version, second.created), (2, true));
@@ -310,7 +287,7 @@ async fn definitions_are_versioned_and_instances_stay_pinned(url: DatabaseUrl) {
     let latest = start_call(&runtime, 2).await;
     assert_eq!(latest.version, 2);
 
-    let mut broken = call_saga();
+    let mut broken = support::call_saga();
     broken["states"]["find-buyer"]["next"] = json!("nowhere");
     broken["states"]["connect-call"]["service"] = json!("no-such-service");
     let switchboard::runtime::Error::InvalidDefinition(problems) =
@@ -324,7 +301,7 @@ on_both!(definitions_are_versioned_and_instances_stay_pinned);
 
 async fn bad_input_is_refused_before_anything_is_written(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    runtime.register_definition(call_saga(), "test").await.unwrap();
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
     let error = runtime
         .start_instance(StartRequest {
             workflow: "call-processing".into(),
@@ -358,7 +335,7 @@ async fn in_flight_instances_recover_on_a_new_runtime_with_effects_applied_once(
     let mut registry = Registry::new();
     registry.register("calls", Arc::new(Hanging));
     let first = support::state_with(&url, registry).await.runtime;
-    first.register_definition(call_saga(), "test").await.unwrap();
+    first.register_definition(support::call_saga(), "test").await.unwrap();
     let mut ids = Vec::new();
     for number in 1..=6 {
         ids.push(start_call(&first, number).await.id);

@@ -38,6 +38,24 @@ pub struct InstanceRow {
     pub lease_epoch: i64,
 }
 
+impl InstanceRow {
+    /// The row without its state, as lists show it.
+    pub fn summary(&self) -> InstanceSummaryRow {
+        InstanceSummaryRow {
+            id: self.id.clone(),
+            workflow: self.workflow.clone(),
+            version: self.version,
+            status: self.status.clone(),
+            current_state: self.current_state.clone(),
+            paused: self.paused,
+            error: self.error.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            finished_at: self.finished_at,
+        }
+    }
+}
+
 /// An instance without its (large) state, for lists.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct InstanceSummaryRow {

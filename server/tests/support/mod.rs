@@ -117,3 +117,27 @@ pub async fn state_with(url: &DatabaseUrl, services: switchboard::services::Regi
         .await
         .expect("application state")
 }
+
+/// The call-processing saga of the specification, over one service `calls` (the runtime and crash
+/// tests drive it with recording services).
+pub fn call_saga() -> serde_json::Value {
+    serde_json::json!({
+        "name": "call-processing",
+        "description": "Validate, find a buyer, connect, bill; undo in reverse on failure.",
+        "business_keys": ["input.call_id"],
+        "input_schema": {"type": "object", "required": ["call_id", "number"],
+                         "properties": {"call_id": {"type": "string"}, "number": {"type": "integer"}}},
+        "start_at": "validate-caller",
+        "states": {
+            "validate-caller": {"type": "task", "service": "calls", "action": "validate", "next": "find-buyer"},
+            "find-buyer": {"type": "task", "service": "calls", "action": "find_buyer",
+                           "compensation": {"service": "calls", "action": "release_reservation"}, "next": "connect-call"},
+            "connect-call": {"type": "task", "service": "calls", "action": "connect",
+                             "compensation": {"service": "calls", "action": "disconnect"}, "next": "start-billing"},
+            "start-billing": {"type": "task", "service": "calls", "action": "start_billing",
+                              "retry": {"max_attempts": 3, "initial_delay_ms": 10, "max_delay_ms": 50},
+                              "compensation": {"service": "calls", "action": "cancel_meter"}, "next": "done"},
+            "done": {"type": "succeed"}
+        }
+    })
+}

@@ -294,18 +294,7 @@ async fn detail_of(state: &AppState, row: InstanceRow) -> Result<InstanceDetail,
         engine::Status::Completed { output } => Some(output.clone()),
         _ => None,
     };
-    let summary = summary_of(InstanceSummaryRow {
-        id: row.id,
-        workflow: row.workflow,
-        version: row.version,
-        status: row.status,
-        current_state: row.current_state,
-        paused: row.paused,
-        error: row.error,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-        finished_at: row.finished_at,
-    });
+    let summary = summary_of(row.summary());
     Ok(InstanceDetail {
         summary,
         business_keys: keys,
