@@ -50,6 +50,10 @@ pub struct Instance {
     /// Timer id of the workflow deadline while it is armed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_timer: Option<String>,
+    /// When the run entered each state it is at now (its [`forward_states`](Instance::forward_states)),
+    /// epoch ms: what a [`StateLeft`](crate::journal::Record::StateLeft) entry measures time in a state from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entered_at_ms: BTreeMap<String, i64>,
 }
 
 impl Instance {
@@ -71,6 +75,7 @@ impl Instance {
             updated_at_ms: now_ms,
             deadline_at_ms: None,
             deadline_timer: None,
+            entered_at_ms: BTreeMap::new(),
         }
     }
 
@@ -111,6 +116,18 @@ impl Instance {
                 self.completed.get(*index).map(|s| vec![s.state.clone()]).unwrap_or_default()
             }
             Status::Failed { failure, .. } => failure.state.iter().cloned().collect(),
+        }
+    }
+
+    /// The states the run is moving through or waiting in: [`current_states`](Instance::current_states)
+    /// without those of undoing (compensating) and of resting after a failure. Time spent in these
+    /// states is what monitoring reports as time in a state.
+    pub fn forward_states(&self) -> Vec<String> {
+        match &self.status {
+            Status::Compensating(_)
+            | Status::Failed { .. }
+            | Status::NeedsIntervention(Blocked::CompensationFailed { .. }) => Vec::new(),
+            _ => self.current_states(),
         }
     }
 

@@ -44,6 +44,16 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         branch: Option<String>,
     },
+    /// The run left a state it had entered (moved on, finished, failed or began undoing), or entered it
+    /// again. Inside a parallel state, per branch state.
+    StateLeft {
+        /// State name.
+        state: String,
+        /// When it was entered (or, after an operator retry, resumed), epoch ms.
+        entered_at_ms: i64,
+        /// Time spent in it: the entry's `at_ms` minus `entered_at_ms`.
+        duration_ms: i64,
+    },
     /// A task call was issued.
     TaskScheduled {
         /// State.

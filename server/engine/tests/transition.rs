@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use switchboard_engine::instance::{Blocked, CompensationState, Cursor, Status, TaskPhase, WaitingOn};
+use switchboard_engine::journal::Record;
 use switchboard_engine::testing::{FixedEnv, Harness};
 use switchboard_engine::{
     apply, Effect, EngineError, ErrorKind, Event, FinalStatus, Instance, InterventionKind, Resolution, ServiceError,
@@ -647,4 +648,40 @@ fn backoff_phase_is_visible_in_the_status() {
     let json = serde_json::to_string(&h.instance).unwrap();
     let back: Instance = serde_json::from_str(&json).unwrap();
     assert_eq!(back, h.instance);
+}
+
+/// What monitoring reads as time in a state: one `StateLeft` per state left, measured from its entry,
+/// zero for states passed through in one transition, none while the run is still there.
+#[test]
+fn leaving_a_state_journals_the_time_spent_in_it() {
+    let d = def(json!({"a": {"type": "task", "service": "s", "action": "x", "next": "pick"},
+                       "pick": {"type": "choice", "choices": [{"condition": "input.go == true", "next": "b"}],
+                                "default": "c"},
+                       "b": {"type": "wait", "duration_ms": 5000, "next": "c"},
+                       "c": {"type": "task", "service": "s", "action": "y", "next": "done"},
+                       "done": {"type": "succeed"}}));
+    let mut h = Harness::start(d, json!({"go": true})).unwrap();
+    let left = |h: &Harness| -> Vec<(String, i64, i64)> {
+        h.journal
+            .iter()
+            .filter_map(|e| match &e.record {
+                Record::StateLeft { state, entered_at_ms, duration_ms } => {
+                    Some((state.clone(), *entered_at_ms, *duration_ms))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    assert!(left(&h).is_empty(), "nothing left yet");
+    assert_eq!(h.instance.entered_at_ms.get("a"), Some(&1_000_000));
+    h.env.advance(250);
+    ok(&mut h, json!({}));
+    assert_eq!(left(&h), vec![("a".into(), 1_000_000, 250), ("pick".into(), 1_000_250, 0)]);
+    fire_timer(&mut h);
+    h.env.advance(40);
+    fail(&mut h, ErrorKind::Permanent);
+    // Failing in `c` leaves it: the time until the failure counts.
+    assert_eq!(left(&h)[2..], [("b".into(), 1_000_250, 5000), ("c".into(), 1_005_250, 40)]);
+    assert!(h.instance.entered_at_ms.is_empty());
+    assert_eq!(left(&h).len(), 4);
 }

@@ -17,6 +17,7 @@ use super::actor::{self, Delivery};
 use super::convert;
 use super::timers::{HORIZON_MS, SCAN_INTERVAL};
 use super::{Error, Inner, Result, RuntimeConfig};
+use crate::monitoring::facts;
 use crate::services::ServiceRequest;
 use crate::store::{InstanceRow, InterventionRow, JournalRow, StepRow, TimerRow, TransitionWrite};
 
@@ -88,7 +89,9 @@ pub(crate) fn transition_write(
     let row = convert::instance_row(&transition.instance, Some(previous), previous.journal_seq + 1, now)?;
     let mut write = base_write(definition, &row, transition, now)?;
     if let Some(timing) = &delivery.timing {
-        write.steps.push(step_row(&row, timing));
+        let step = step_row(&row, timing);
+        write.facts.push(facts::fact_of_step(&step));
+        write.steps.push(step);
     }
     if let Event::TimerFired { timer_id } = &delivery.event {
         write.timers_ended.push(timer_id.clone());
@@ -161,6 +164,8 @@ fn base_write(
             Effect::RunTask { .. } | Effect::RunCompensation { .. } | Effect::Finish { .. } => {}
         }
     }
+    write.facts = facts::facts_of_journal(&row.workflow, row.created_at, &transition.journal);
+    write.facts.extend(write.interventions_opened.iter().map(facts::fact_of_intervention));
     Ok(write)
 }
 

@@ -10,16 +10,19 @@
 //! - [`write`]: [`TransitionWrite`], everything one engine transition changes, and [`Store::commit`],
 //!   which writes many of them in one transaction (group commit).
 //! - [`read`]: instances, filters and pages, the journal, steps, timers, interventions.
+//! - [`rollups`]: monitoring's rollup rows, read by range and written inside a commit.
 //! - [`rows`]: the row types, separate from the engine's and the wire's types.
 
 pub mod definitions;
 pub mod read;
+pub mod rollups;
 pub mod rows;
 pub mod write;
 
 use crate::db::Database;
 
 pub use read::InstanceFilter;
+pub use rollups::RollupRange;
 pub use rows::*;
 pub use write::TransitionWrite;
 

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use sqlx::QueryBuilder;
 
+use super::rollups::write_rollups;
 use super::{on_pool, InstanceRow, InterventionRow, JournalRow, Result, StepRow, Store, TimerRow};
+use crate::monitoring::facts::Fact;
+use crate::monitoring::rollup::Rollups;
 
 /// What one transition writes.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +31,8 @@ pub struct TransitionWrite {
     pub interventions_opened: Vec<InterventionRow>,
     /// Interventions closed, with the time they closed.
     pub interventions_closed: Vec<(String, i64)>,
+    /// What the transition contributes to monitoring; the writer turns these into rollup rows.
+    pub facts: Vec<Fact>,
 }
 
 impl Store {
@@ -36,7 +41,13 @@ impl Store {
     /// If one instance appears several times in the batch, its last row wins (transitions of one
     /// instance are queued in order); every journal row is kept.
     pub async fn commit(&self, batch: &[TransitionWrite]) -> Result<()> {
-        if batch.is_empty() {
+        self.commit_with_rollups(batch, &Rollups::default()).await
+    }
+
+    /// [`Store::commit`], plus rollup rows written in the same transaction (whole rows, replacing what
+    /// is stored: the caller has added the batch's facts to them).
+    pub async fn commit_with_rollups(&self, batch: &[TransitionWrite], rollups: &Rollups) -> Result<()> {
+        if batch.is_empty() && rollups.is_empty() {
             return Ok(());
         }
         let mut latest: HashMap<&str, &InstanceRow> = HashMap::new();
@@ -185,6 +196,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
+            write_rollups!(tx, rollups);
             tx.commit().await?;
         });
         Ok(())

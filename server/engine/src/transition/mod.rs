@@ -59,6 +59,8 @@
 //! | `compensation` | the saga: awaiting calls in flight, undoing completed steps |
 //! | `operator` | pause and resume, retry and skip of a failed step, intervention resolutions |
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use crate::definition::Definition;
@@ -135,6 +137,7 @@ pub fn apply(def: &Definition, instance: &Instance, event: Event, env: &mut dyn 
     };
     let before = instance.status.kind();
     tx.dispatch(event)?;
+    tx.track_time_in_states();
     let after = tx.inst.status.kind();
     if before != after {
         tx.note(Record::StatusChanged { from: before, to: after });
@@ -161,6 +164,44 @@ struct Tx<'d, 'e> {
 }
 
 impl Tx<'_, '_> {
+    /// Keeps [`Instance::entered_at_ms`] to the states the run is now at and journals a
+    /// [`Record::StateLeft`] for every state it left in this transition — including states entered and
+    /// left at once (a choice, a succeed), which spend no time.
+    fn track_time_in_states(&mut self) {
+        let forward: BTreeSet<String> = self.inst.forward_states().into_iter().collect();
+        let entered_now: Vec<String> = self
+            .journal
+            .iter()
+            .filter_map(|entry| match &entry.record {
+                Record::StateEntered { state, .. } => Some(state.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut left = Vec::new();
+        for (state, at) in std::mem::take(&mut self.inst.entered_at_ms) {
+            if forward.contains(&state) && !entered_now.contains(&state) {
+                self.inst.entered_at_ms.insert(state, at);
+            } else {
+                left.push((state, at));
+            }
+        }
+        for state in entered_now {
+            if forward.contains(&state) {
+                self.inst.entered_at_ms.insert(state, self.now);
+            } else {
+                left.push((state, self.now));
+            }
+        }
+        // A state the run is back in without entering it (an operator retry of a failed step) counts
+        // from now.
+        for state in forward {
+            self.inst.entered_at_ms.entry(state).or_insert(self.now);
+        }
+        for (state, entered_at_ms) in left {
+            self.note(Record::StateLeft { state, entered_at_ms, duration_ms: self.now - entered_at_ms });
+        }
+    }
+
     /// The transition table. Arms check that a result answers what is outstanding (else
     /// [`EngineError::StaleEvent`]) and hand over to one method of a submodule.
     fn dispatch(&mut self, event: Event) -> Result<()> {

@@ -1,0 +1,279 @@
+//! Rollup rows: reading buckets back and writing changed rows inside a commit.
+//!
+//! The writer (runtime/writer.rs) keeps the rows of the newest buckets in memory, adds each batch's facts
+//! to them and hands the changed rows to [`Store::commit_with_rollups`], which writes them with the
+//! transitions, in the same transaction ([`write_rollups!`]). Monitoring queries read ranges of buckets
+//! with [`Store::rollups_between`].
+
+use sqlx::FromRow;
+
+use super::{on_pool, Error, Result, Store};
+use crate::monitoring::rollup::{Rollups, StateCounts, StateKey, WorkflowCounts, WorkflowKey};
+use crate::monitoring::sketch::DurationSketch;
+
+#[derive(FromRow)]
+struct WorkflowRollupRow {
+    resolution_ms: i64,
+    bucket_ms: i64,
+    workflow: String,
+    started: i64,
+    completed: i64,
+    failed: i64,
+    compensated: i64,
+    cancelled: i64,
+    interventions: i64,
+    duration: String,
+}
+
+#[derive(FromRow)]
+struct StateRollupRow {
+    resolution_ms: i64,
+    bucket_ms: i64,
+    workflow: String,
+    state: String,
+    entered: i64,
+    attempts: i64,
+    failures: i64,
+    retries: i64,
+    compensations: i64,
+    compensation_failures: i64,
+    interventions: i64,
+    time_in_state: String,
+    attempt_duration: String,
+    queue_wait: String,
+}
+
+fn sketch(text: &str) -> Result<DurationSketch> {
+    DurationSketch::from_text(text).map_err(|error| Error::Corrupt(format!("rollup sketch: {error}")))
+}
+
+fn into_rollups(workflows: Vec<WorkflowRollupRow>, states: Vec<StateRollupRow>) -> Result<Rollups> {
+    let mut rollups = Rollups::default();
+    for row in workflows {
+        rollups.workflows.insert(
+            WorkflowKey { resolution_ms: row.resolution_ms, bucket_ms: row.bucket_ms, workflow: row.workflow },
+            WorkflowCounts {
+                started: row.started,
+                completed: row.completed,
+                failed: row.failed,
+                compensated: row.compensated,
+                cancelled: row.cancelled,
+                interventions: row.interventions,
+                duration: sketch(&row.duration)?,
+            },
+        );
+    }
+    for row in states {
+        rollups.states.insert(
+            StateKey {
+                resolution_ms: row.resolution_ms,
+                bucket_ms: row.bucket_ms,
+                workflow: row.workflow,
+                state: row.state,
+            },
+            StateCounts {
+                entered: row.entered,
+                attempts: row.attempts,
+                failures: row.failures,
+                retries: row.retries,
+                compensations: row.compensations,
+                compensation_failures: row.compensation_failures,
+                interventions: row.interventions,
+                time_in_state: sketch(&row.time_in_state)?,
+                attempt_duration: sketch(&row.attempt_duration)?,
+                queue_wait: sketch(&row.queue_wait)?,
+            },
+        );
+    }
+    Ok(rollups)
+}
+
+macro_rules! workflow_columns {
+    () => {
+        "resolution_ms, bucket_ms, workflow, started, completed, failed, compensated, cancelled, interventions, \
+         duration"
+    };
+}
+macro_rules! state_columns {
+    () => {
+        "resolution_ms, bucket_ms, workflow, state, entered, attempts, failures, retries, compensations, \
+         compensation_failures, interventions, time_in_state, attempt_duration, queue_wait"
+    };
+}
+/// The range condition both reads use.
+macro_rules! range_condition {
+    () => {
+        " WHERE resolution_ms = $1 AND bucket_ms >= $2 AND bucket_ms < $3 AND ($4 IS NULL OR workflow = $4)"
+    };
+}
+
+/// Which rollup rows to read: one resolution, buckets starting in `[from_ms, to_ms)`, optionally one
+/// workflow type, and whether the per-state rows are wanted.
+#[derive(Clone, Debug)]
+pub struct RollupRange<'a> {
+    pub resolution_ms: i64,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub workflow: Option<&'a str>,
+    pub states: bool,
+}
+
+impl Store {
+    /// Every row of one bucket (all workflow types and states).
+    pub async fn rollup_bucket(&self, resolution_ms: i64, bucket_ms: i64) -> Result<Rollups> {
+        self.rollups_between(&RollupRange {
+            resolution_ms,
+            from_ms: bucket_ms,
+            to_ms: bucket_ms + 1,
+            workflow: None,
+            states: true,
+        })
+        .await
+    }
+
+    /// The rows of a range of buckets.
+    pub async fn rollups_between(&self, range: &RollupRange<'_>) -> Result<Rollups> {
+        let (workflows, states) = on_pool!(self.database(), pool => {
+            let workflows: Vec<WorkflowRollupRow> = sqlx::query_as(concat!("SELECT ", workflow_columns!(), " FROM workflow_rollups", range_condition!()))
+                .bind(range.resolution_ms)
+                .bind(range.from_ms)
+                .bind(range.to_ms)
+                .bind(range.workflow)
+                .fetch_all(pool)
+                .await?;
+            let states: Vec<StateRollupRow> = if range.states {
+                sqlx::query_as(concat!("SELECT ", state_columns!(), " FROM state_rollups", range_condition!()))
+                    .bind(range.resolution_ms)
+                    .bind(range.from_ms)
+                    .bind(range.to_ms)
+                    .bind(range.workflow)
+                    .fetch_all(pool)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            (workflows, states)
+        });
+        into_rollups(workflows, states)
+    }
+
+    /// Every rollup row there is (for tests and the recomputation check).
+    pub async fn all_rollups(&self) -> Result<Rollups> {
+        let (workflows, states) = on_pool!(self.database(), pool => {
+            let workflows: Vec<WorkflowRollupRow> =
+                sqlx::query_as(concat!("SELECT ", workflow_columns!(), " FROM workflow_rollups")).fetch_all(pool).await?;
+            let states: Vec<StateRollupRow> =
+                sqlx::query_as(concat!("SELECT ", state_columns!(), " FROM state_rollups")).fetch_all(pool).await?;
+            (workflows, states)
+        });
+        into_rollups(workflows, states)
+    }
+}
+
+/// Writes the given rollup rows (whole rows: they replace what is stored) on a connection or transaction.
+macro_rules! write_rollups {
+    ($conn:expr, $rollups:expr) => {{
+        let rollups: &$crate::monitoring::rollup::Rollups = $rollups;
+        let workflows: Vec<_> = rollups.workflows.iter().collect();
+        for chunk in workflows.chunks(Store::MAX_BIND_VALUES / 10) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO workflow_rollups (resolution_ms, bucket_ms, workflow, started, completed, failed, \
+                 compensated, cancelled, interventions, duration) ",
+            );
+            query.push_values(chunk, |mut row, (key, counts)| {
+                row.push_bind(key.resolution_ms)
+                    .push_bind(key.bucket_ms)
+                    .push_bind(key.workflow.clone())
+                    .push_bind(counts.started)
+                    .push_bind(counts.completed)
+                    .push_bind(counts.failed)
+                    .push_bind(counts.compensated)
+                    .push_bind(counts.cancelled)
+                    .push_bind(counts.interventions)
+                    .push_bind(counts.duration.to_text());
+            });
+            query.push(
+                " ON CONFLICT (resolution_ms, bucket_ms, workflow) DO UPDATE SET started = excluded.started, \
+                 completed = excluded.completed, failed = excluded.failed, compensated = excluded.compensated, \
+                 cancelled = excluded.cancelled, interventions = excluded.interventions, duration = excluded.duration",
+            );
+            query.build().execute(&mut *$conn).await?;
+        }
+        let states: Vec<_> = rollups.states.iter().collect();
+        for chunk in states.chunks(Store::MAX_BIND_VALUES / 14) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO state_rollups (resolution_ms, bucket_ms, workflow, state, entered, attempts, failures, \
+                 retries, compensations, compensation_failures, interventions, time_in_state, attempt_duration, \
+                 queue_wait) ",
+            );
+            query.push_values(chunk, |mut row, (key, counts)| {
+                row.push_bind(key.resolution_ms)
+                    .push_bind(key.bucket_ms)
+                    .push_bind(key.workflow.clone())
+                    .push_bind(key.state.clone())
+                    .push_bind(counts.entered)
+                    .push_bind(counts.attempts)
+                    .push_bind(counts.failures)
+                    .push_bind(counts.retries)
+                    .push_bind(counts.compensations)
+                    .push_bind(counts.compensation_failures)
+                    .push_bind(counts.interventions)
+                    .push_bind(counts.time_in_state.to_text())
+                    .push_bind(counts.attempt_duration.to_text())
+                    .push_bind(counts.queue_wait.to_text());
+            });
+            query.push(
+                " ON CONFLICT (resolution_ms, bucket_ms, workflow, state) DO UPDATE SET entered = excluded.entered, \
+                 attempts = excluded.attempts, failures = excluded.failures, retries = excluded.retries, \
+                 compensations = excluded.compensations, compensation_failures = excluded.compensation_failures, \
+                 interventions = excluded.interventions, time_in_state = excluded.time_in_state, \
+                 attempt_duration = excluded.attempt_duration, queue_wait = excluded.queue_wait",
+            );
+            query.build().execute(&mut *$conn).await?;
+        }
+    }};
+}
+pub(crate) use write_rollups;
+
+/// Everything the rollups are derived from, read in full: for the recomputation that checks them.
+pub struct History {
+    /// `(workflow, created_at)` by instance id.
+    pub instances: std::collections::HashMap<String, (String, i64)>,
+    pub journal: Vec<super::JournalRow>,
+    pub steps: Vec<super::StepRow>,
+    /// Interventions of instances (not those SLA breaches opened).
+    pub interventions: Vec<super::InterventionRow>,
+}
+
+impl Store {
+    /// Reads the whole history. Meant for tests and checks on small databases: it loads every row.
+    pub async fn history(&self) -> Result<History> {
+        let (instances, journal, steps, interventions) = on_pool!(self.database(), pool => {
+            let instances: Vec<(String, String, i64)> =
+                sqlx::query_as("SELECT id, workflow, created_at FROM instances").fetch_all(pool).await?;
+            let journal: Vec<super::JournalRow> =
+                sqlx::query_as("SELECT instance_id, seq, at, event, actor, reason, entries FROM journal")
+                    .fetch_all(pool)
+                    .await?;
+            let steps: Vec<super::StepRow> = sqlx::query_as(
+                "SELECT instance_id, step_id, attempt, kind, workflow, state, service, action, idempotency_key, \
+                 scheduled_at, started_at, finished_at, duration_ms, outcome, error FROM steps",
+            )
+            .fetch_all(pool)
+            .await?;
+            let interventions: Vec<super::InterventionRow> = sqlx::query_as(
+                "SELECT id, instance_id, workflow, kind, state, decisions, assignee_group, priority, due_at, reason, \
+                 status, opened_at, closed_at FROM interventions WHERE kind <> 'sla_breach'",
+            )
+            .fetch_all(pool)
+            .await?;
+            (instances, journal, steps, interventions)
+        });
+        Ok(History {
+            instances: instances.into_iter().map(|(id, workflow, created)| (id, (workflow, created))).collect(),
+            journal,
+            steps,
+            interventions,
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! Monitoring (issue 5): rollups kept as transitions commit, and the numbers built on them.
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use switchboard::db::DatabaseUrl;
+use switchboard::marketplace::faults::{FaultSettings, Latency};
+use switchboard::monitoring::recompute::rollups_of_history;
+use switchboard::monitoring::rollup::Rollups;
+use switchboard::serve::build_state;
+use switchboard::state::AppState;
+use switchboard::traffic::{Traffic, TrafficConfig};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+async fn market(url: &DatabaseUrl) -> AppState {
+    build_state(&support::serve_args(url, PathBuf::from("target/site"))).await.expect("application state")
+}
+
+/// A seeded run of the marketplace with random faults: a random history.
+fn random_traffic(seed: u64) -> TrafficConfig {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    TrafficConfig {
+        rate_per_sec: 400.0,
+        seed,
+        tag: format!("r{seed}"),
+        max_in_flight: 24,
+        limit: Some(rng.u64(20..70)),
+        buyers: 4,
+        sellers: 3,
+        leave_for_people: rng.usize(0..3),
+        fault_chance: rng.f64() * 0.2,
+        fault_duration: Duration::from_millis(rng.u64(20..200)),
+        ambient: Some(FaultSettings {
+            latency: Latency { p50_ms: rng.u64(0..4), p99_ms: rng.u64(4..20) },
+            failure_rate: rng.f64() * 0.25,
+            timeout_rate: 0.0,
+            lost_reply_rate: rng.f64() * 0.05,
+        }),
+        follow_timeout: Duration::from_secs(60),
+    }
+}
+
+/// The stored rollups once they equal a recomputation from the stored history (both are read while
+/// the last transitions may still be committing, so a difference is retried for a while).
+async fn assert_rollups_match_history(state: &AppState, context: &str) -> Rollups {
+    let store = state.runtime.store();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let recomputed = rollups_of_history(&store.history().await.unwrap()).unwrap();
+        let stored = store.all_rollups().await.unwrap();
+        if stored == recomputed {
+            return stored;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let only_stored: Vec<_> =
+                stored.workflows.iter().filter(|(k, v)| recomputed.workflows.get(*k) != Some(*v)).take(3).collect();
+            let only_states: Vec<_> =
+                stored.states.iter().filter(|(k, v)| recomputed.states.get(*k) != Some(*v)).take(3).collect();
+            let missing =
+                recomputed.states.keys().filter(|k| !stored.states.contains_key(*k)).take(3).collect::<Vec<_>>();
+            panic!(
+                "{context}: stored rollups differ from the recomputation\n workflow rows: {only_stored:#?}\n \
+                 state rows: {only_states:#?}\n missing state rows: {missing:#?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Rollups equal a full recomputation after random histories (random mixes, failure rates, fault
+/// episodes, human tasks left open), checked after every history on the same database.
+async fn rollups_equal_a_recomputation_after_random_histories(url: DatabaseUrl) {
+    let state = market(&url).await;
+    let seeds: &[u64] =
+        if matches!(url.backend(), switchboard::db::Backend::Postgres) { &[11, 12] } else { &[1, 2, 3] };
+    for &seed in seeds {
+        let report = tokio::time::timeout(DEADLINE, Traffic::spawn(state.clone(), random_traffic(seed)).finish())
+            .await
+            .expect("the history ends");
+        assert!(!report.started.is_empty());
+        let rollups = assert_rollups_match_history(&state, &format!("seed {seed}")).await;
+        let started: i64 =
+            rollups.workflows.iter().filter(|(k, _)| k.resolution_ms == 60_000).map(|(_, c)| c.started).sum();
+        assert!(started >= report.started.len() as i64, "every start is counted: {started} < {}", report.started.len());
+    }
+    state.events.shut_down();
+}
+on_both!(rollups_equal_a_recomputation_after_random_histories);
