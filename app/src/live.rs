@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 use crate::wire::LiveEvent;
-use crate::wire::{Heartbeat, InstanceChange};
+use crate::wire::{Heartbeat, InstanceChange, SlaChange};
 
 /// The state of the tab's connection to `/api/events`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +53,8 @@ pub struct LiveFeed {
     pub heartbeat: RwSignal<Option<Heartbeat>>,
     /// The latest instance change; pages showing instances react to it.
     pub instance: RwSignal<Option<InstanceChange>>,
+    /// The latest SLA breach or recovery; the overview and the SLA page react to it.
+    pub sla: RwSignal<Option<SlaChange>>,
 }
 
 /// Creates the tab's [`LiveFeed`], provides it as context, and (in the browser) connects it.
@@ -61,6 +63,7 @@ pub fn provide_live_feed() -> LiveFeed {
         connection: RwSignal::new(Connection::Connecting),
         heartbeat: RwSignal::new(None),
         instance: RwSignal::new(None),
+        sla: RwSignal::new(None),
     };
     provide_context(feed);
     #[cfg(feature = "hydrate")]
@@ -80,6 +83,7 @@ impl LiveFeed {
         match event {
             LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
             LiveEvent::Instance(change) => self.instance.set(Some(change)),
+            LiveEvent::Sla(change) => self.sla.set(Some(change)),
         }
     }
 }

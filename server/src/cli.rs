@@ -95,6 +95,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_DEMO_RATE", default_value_t = 5.0, value_parser = demo_rate)]
     pub demo_rate: f64,
 
+    /// Seconds between SLA checks (each target against its window; breaches are recorded and announced).
+    #[arg(long, env = "SWITCHBOARD_SLA_CHECK_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub sla_check_secs: u64,
+
     /// Folder holding the built browser bundle (`pkg/switchboard.{js,wasm,css}`) and public assets.
     #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
@@ -130,6 +134,7 @@ impl ServeArgs {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             no_demo: true,
             demo_rate: 5.0,
+            sla_check_secs: 15,
             site_root: PathBuf::from("target/site"),
             services: Vec::new(),
             breaker_failures: 5,
@@ -145,6 +150,11 @@ impl ServeArgs {
             open_ms: self.breaker_open_ms,
             half_open_probes: self.breaker_probes,
         }
+    }
+
+    /// Time between SLA checks.
+    pub fn sla_check_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.sla_check_secs)
     }
 }
 

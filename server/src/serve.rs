@@ -44,6 +44,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let created = loaded.iter().filter(|registered| registered.created).count();
     tracing::info!(workflows = loaded.len(), new_versions = created, "marketplace workflows registered");
     state.schedules.register_defaults().await?; // the daily settlement at 00:05 UTC; keeps `enabled`
+    state.monitor.install_default_targets().await?; // once per workflow type; managers own them after
     Ok(state)
 }
 
@@ -108,7 +109,8 @@ async fn start(
     )
     .await?;
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
-    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults, schedules })
+    let monitor = crate::monitoring::monitor::Monitor::new(runtime.clone(), events.clone());
+    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults, schedules, monitor })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully: open event streams end, in-flight
@@ -122,7 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let database = state.database.clone();
     let heartbeat = tokio::spawn(events.clone().run_heartbeat());
     let _scheduler = state.schedules.spawn(); // fires due schedules (missed runs first)
-                                              // Started after the state is built (workflows registered); it stops with the event bus.
+    let _sla_checks = tokio::spawn(state.monitor.clone().run_sla_checks(args.sla_check_interval()));
+    // Started after the state is built (workflows registered); it stops with the event bus.
     let traffic = if args.no_demo {
         tracing::info!("demo traffic is off (--no-demo)");
         None

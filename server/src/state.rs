@@ -27,6 +27,8 @@ pub struct AppState {
     pub system: SystemInfo,
     /// Cron schedules of recurring workflows; their background task runs only under `serve::run`.
     pub schedules: crate::schedules::Scheduler,
+    /// Monitoring: metrics, bottlenecks, SLA targets and their checks.
+    pub monitor: crate::monitoring::monitor::Monitor,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,12 +6,14 @@
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's.
 
+pub mod monitoring;
 pub mod schedules;
 pub mod services;
 pub mod workflows;
 
 use serde::{Deserialize, Serialize};
 
+pub use monitoring::*;
 pub use schedules::*;
 pub use services::*;
 pub use workflows::*;
@@ -81,6 +83,8 @@ pub enum LiveEvent {
     Heartbeat(Heartbeat),
     /// A workflow instance changed (a transition was committed).
     Instance(InstanceChange),
+    /// An SLA target was found breached, or met again.
+    Sla(SlaChange),
 }
 
 /// What changed about an instance, enough to update a list row or a diagram without a reload.

@@ -10,6 +10,8 @@
 //! - [`sketch`]: [`sketch::DurationSketch`], a sparse log-linear histogram of durations in milliseconds.
 //!   Sketches merge exactly (merging is bucket-wise addition), answer quantiles within a relative error of
 //!   1/256, and encode to a short, versioned text form for a database column.
+//! - [`charts`]: the monitoring charts (throughput by outcome, step duration percentiles, SLA trend), drawn
+//!   with plotters as standalone SVG text.
 //!
 //! ```
 //! use switchboard::monitoring::sketch::DurationSketch;
@@ -29,4 +31,13 @@
 //! assert_eq!(both.max(), Some(340));
 //! ```
 
+pub mod bottlenecks;
+pub mod charts;
+pub mod facts;
+pub mod metrics;
+pub mod monitor;
+pub mod period;
+pub mod recompute;
+pub mod rollup;
 pub mod sketch;
+pub mod sla;

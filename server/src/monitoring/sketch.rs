@@ -216,6 +216,29 @@ impl DurationSketch {
         Some(max)
     }
 
+    /// The share of samples at most `ms` (0 for an empty sketch). Exact for values below 128 ms and for
+    /// the minimum and maximum; otherwise a sample counts as at most `ms` when its bucket's
+    /// representative is, which is off by at most one bucket width (1/256 relative) at the edge.
+    pub fn fraction_at_most(&self, ms: u64) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        let (min, max) = (self.min_ms.unwrap_or(0), self.max_ms.unwrap_or(0));
+        if ms >= max {
+            return 1.0;
+        }
+        if ms < min {
+            return 0.0;
+        }
+        let at_most: u64 = self
+            .buckets
+            .iter()
+            .filter(|(&index, _)| representative(index).clamp(min, max) <= ms)
+            .map(|(_, &n)| n)
+            .sum();
+        at_most as f64 / self.count as f64
+    }
+
     /// The non-empty buckets in increasing order, e.g. to draw a histogram.
     pub fn buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
         self.buckets.iter().map(|(&index, &count)| {
@@ -389,6 +412,21 @@ mod tests {
             1 => any::<u64>(),
             1 => Just(u64::MAX),
         ]
+    }
+
+    #[test]
+    fn fraction_at_most_counts_samples_up_to_a_threshold() {
+        let mut sketch = DurationSketch::new();
+        assert_eq!(sketch.fraction_at_most(10), 0.0);
+        for ms in [5, 10, 10, 20, 2_000] {
+            sketch.record(ms);
+        }
+        assert_eq!(sketch.fraction_at_most(4), 0.0);
+        assert_eq!(sketch.fraction_at_most(10), 0.6);
+        assert_eq!(sketch.fraction_at_most(19), 0.6);
+        assert_eq!(sketch.fraction_at_most(20), 0.8);
+        assert_eq!(sketch.fraction_at_most(1_999), 0.8);
+        assert_eq!(sketch.fraction_at_most(2_000), 1.0);
     }
 
     #[test]

@@ -220,6 +220,11 @@ impl Runtime {
         self.inner.definitions.all()
     }
 
+    /// The runtime's clock: epoch milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     /// Starts an instance. Returns once the start is durable; the first steps run after that.
     pub async fn start_instance(&self, request: StartRequest) -> Result<Started> {
         let inner = &self.inner;

@@ -11,12 +11,14 @@
 //!   which writes many of them in one transaction (group commit).
 //! - [`read`]: instances, filters and pages, the journal, steps, timers, interventions.
 //! - [`rollups`]: monitoring's rollup rows, read by range and written inside a commit.
+//! - [`sla`]: SLA targets and breaches, and the in-flight counts monitoring reads.
 //! - [`rows`]: the row types, separate from the engine's and the wire's types.
 
 pub mod definitions;
 pub mod read;
 pub mod rollups;
 pub mod rows;
+pub mod sla;
 pub mod write;
 
 use crate::db::Database;

@@ -7,6 +7,7 @@
 mod definitions;
 mod instances;
 pub mod json;
+mod monitoring;
 mod services;
 mod time;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/instances/{id}/{action}", post(instances::act))
         .merge(crate::schedules::router())
         .merge(services::router())
+        .merge(monitoring::router())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
