@@ -40,6 +40,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Measure throughput and latency of the call-processing saga (prints `PEER …` lines).
     Bench(crate::bench::BenchArgs),
+    /// Fill the database with realistic finished history (a progress bar on stderr).
+    Seed(crate::seed::SeedArgs),
 }
 
 /// Where the state lives.

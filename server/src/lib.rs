@@ -34,6 +34,7 @@ pub mod marketplace;
 pub mod monitoring;
 pub mod runtime;
 pub mod schedules;
+pub mod seed;
 pub mod serve;
 pub mod services;
 pub mod state;

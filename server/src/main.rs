@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
             Err(error) => Err(error.into()),
         },
         Command::Bench(args) => bench::run(args).await,
+        Command::Seed(args) => switchboard::seed::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

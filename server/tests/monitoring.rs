@@ -89,3 +89,39 @@ async fn rollups_equal_a_recomputation_after_random_histories(url: DatabaseUrl) 
     state.events.shut_down();
 }
 on_both!(rollups_equal_a_recomputation_after_random_histories);
+
+/// `switchboard seed` writes finished history whose rollups equal a recomputation, with every
+/// workflow type represented and every instance finished.
+async fn seeded_history_is_consistent_with_its_rollups(url: DatabaseUrl) {
+    let state = market(&url).await;
+    let args = switchboard::seed::SeedArgs {
+        database: switchboard::cli::DatabaseArgs::new(&url),
+        instances: 1_200,
+        days: 3,
+        seed: 9,
+        chunk: 500,
+    };
+    let mut seen = Vec::new();
+    let report = switchboard::seed::seed(&state, &args, |done| seen.push(done)).await.expect("seeded");
+    assert_eq!(report.instances, 1_200);
+    assert_eq!(seen, [500, 1_000, 1_200], "progress after every chunk");
+    let rollups = assert_rollups_match_history(&state, "seed").await;
+    let store = state.runtime.store();
+    let by_status = store.count_by_status().await.unwrap();
+    let finished: i64 = by_status
+        .iter()
+        .filter(|(status, _)| ["completed", "failed", "compensated"].contains(&status.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(finished, 1_200, "every seeded instance is finished: {by_status:?}");
+    let workflows: std::collections::BTreeSet<&str> = rollups.workflows.keys().map(|k| k.workflow.as_str()).collect();
+    assert_eq!(workflows.len(), 7, "every marketplace workflow is seeded: {workflows:?}");
+    let period = switchboard::monitoring::period::Period::parse("4d", state.runtime.now_ms()).unwrap();
+    let metrics = state.monitor.success_metrics(&period, None).await.unwrap();
+    assert_eq!(metrics.total.started, 1_200);
+    assert_eq!(metrics.total.finished, 1_200);
+    assert!(metrics.total.completed > 600, "most runs complete: {:?}", metrics.total);
+    assert!(metrics.total.compensated > 0 && metrics.total.failed > 0, "some fail or are undone: {:?}", metrics.total);
+    state.events.shut_down();
+}
+on_both!(seeded_history_is_consistent_with_its_rollups);

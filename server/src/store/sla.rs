@@ -119,14 +119,13 @@ impl Store {
     /// the defaults were installed now.
     pub async fn install_default_sla_targets(&self, workflow: &str, targets: &[SlaTargetRow]) -> Result<bool> {
         let key = format!("sla_defaults_installed:{workflow}");
-        let now = chrono::Utc::now().to_rfc3339();
         let installed = on_pool!(self.database(), pool => {
             let mut tx = pool.begin().await?;
             let marked = sqlx::query(
-                "INSERT INTO settings (key, value, updated_at) VALUES ($1, 'true', $2) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO settings (key, value, updated_at) VALUES ($1, 'true', CURRENT_TIMESTAMP) \
+                 ON CONFLICT (key) DO NOTHING",
             )
             .bind(&key)
-            .bind(&now)
             .execute(&mut *tx)
             .await?
             .rows_affected();
