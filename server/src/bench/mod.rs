@@ -12,9 +12,11 @@
 //! `PEER switchboard-<backend>-<mode> workflows=N concurrency=C wall_s=x wf_per_s=x steps_per_s=x
 //! start_p50_ms=x start_p99_ms=x e2e_p50_ms=x e2e_p99_ms=x failed=n compensated=n`
 //!
+//! `--monitoring URL` instead measures the monitoring endpoints over a stored history (bench/monitoring.rs).
 //! `--waiting N` instead measures memory: N instances asleep on a one-day timer, then the peak RSS.
 //! Figures only; nothing here asserts on speed.
 
+mod monitoring;
 mod report;
 mod saga;
 
@@ -59,6 +61,13 @@ pub struct BenchArgs {
     /// process's peak memory.
     #[arg(long)]
     pub waiting: Option<u64>,
+    /// Instead of throughput, measure every monitoring endpoint over the history stored in this
+    /// database (`sqlite:PATH` or `postgres://…`; fill it with `switchboard seed` first).
+    #[arg(long)]
+    pub monitoring: Option<String>,
+    /// Requests per endpoint with --monitoring.
+    #[arg(long, default_value_t = 50)]
+    pub requests: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -70,6 +79,11 @@ pub enum Mode {
 
 /// Runs the benchmark as configured and prints one line per run.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.monitoring {
+        anyhow::ensure!(args.requests > 0, "--requests must be at least 1");
+        let url: DatabaseUrl = url.parse()?;
+        return monitoring::run(&url, args.requests).await;
+    }
     if args.concurrency == 0 || args.workflows == 0 {
         bail!("--workflows and --concurrency must be at least 1");
     }

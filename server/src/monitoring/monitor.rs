@@ -106,7 +106,7 @@ impl Monitor {
             let Some(metric) = SlaMetric::parse(&target.metric).filter(|m| m.is_duration()) else { continue };
             let candidate = (metric == SlaMetric::P95Duration, target.threshold);
             let entry = limits.entry(target.workflow.clone()).or_insert(candidate);
-            if candidate.0 > entry.0 || (candidate.0 == entry.0 && candidate.1 < entry.1) {
+            if (candidate.0 && !entry.0) || (candidate.0 == entry.0 && candidate.1 < entry.1) {
                 *entry = candidate;
             }
         }
@@ -414,7 +414,9 @@ impl Monitor {
                     changes.push(change(target, SlaStatus::Breached, actual, &breach_id, now));
                 }
                 (SlaStatus::Met, Some(open), Some(actual)) => {
-                    if self.store().recover_sla_breach(&open.id, now).await? {
+                    // False when another check recovered it first: nothing to announce then.
+                    let recovered = self.store().recover_sla_breach(&open.id, now).await?;
+                    if recovered {
                         changes.push(change(target, SlaStatus::Met, actual, &open.id, now));
                     }
                 }
