@@ -100,6 +100,8 @@ async fn start(
         demo_traffic: !args.no_demo,
     };
     let events = EventBus::new();
+    // Before the runtime writes anything: rollups for history kept before they existed.
+    crate::monitoring::backfill::run_if_needed(&Store::new(database.clone())).await?;
     let runtime = Runtime::start(
         Store::new(database.clone()),
         Arc::new(services),

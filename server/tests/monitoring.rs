@@ -82,6 +82,8 @@ async fn rollups_equal_a_recomputation_after_random_histories(url: DatabaseUrl) 
             .expect("the history ends");
         assert!(!report.started.is_empty());
         let rollups = assert_rollups_match_history(&state, &format!("seed {seed}")).await;
+        let store = state.runtime.store();
+        assert_eq!(store.status_counts().await.unwrap(), store.count_by_status().await.unwrap(), "seed {seed}");
         let started: i64 =
             rollups.workflows.iter().filter(|(k, _)| k.resolution_ms == 60_000).map(|(_, c)| c.started).sum();
         assert!(started >= report.started.len() as i64, "every start is counted: {started} < {}", report.started.len());
@@ -125,3 +127,26 @@ async fn seeded_history_is_consistent_with_its_rollups(url: DatabaseUrl) {
     state.events.shut_down();
 }
 on_both!(seeded_history_is_consistent_with_its_rollups);
+
+/// A database whose history predates the rollups (here: rollups deleted) gets them back at start,
+/// equal to a recomputation, before the runtime moves anything.
+async fn history_without_rollups_is_backfilled_at_start(url: DatabaseUrl) {
+    let state = market(&url).await;
+    tokio::time::timeout(DEADLINE, Traffic::spawn(state.clone(), random_traffic(5)).finish()).await.expect("history");
+    let before = assert_rollups_match_history(&state, "before").await;
+    state.events.shut_down();
+    for table in ["workflow_rollups", "state_rollups"] {
+        let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table}"));
+        match &state.database {
+            switchboard::db::Database::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+            switchboard::db::Database::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(drop),
+        }
+        .unwrap();
+    }
+    drop(state);
+    let again = market(&url).await;
+    let after = assert_rollups_match_history(&again, "after the backfill").await;
+    assert_eq!(after, before);
+    again.events.shut_down();
+}
+on_both!(history_without_rollups_is_backfilled_at_start);

@@ -515,6 +515,27 @@ async fn state_metrics_follow_the_flow_and_match_the_steps(url: DatabaseUrl) {
         assert!(top_level_share >= 0.9999, "… and to one: {top_level_share}");
     }
 
+    // Interventions per state (the human tasks of seller onboarding) match the interventions table.
+    let opened = grouped(
+        &api.state,
+        "SELECT state, COUNT(*) FROM interventions WHERE workflow = 'seller-onboarding' GROUP BY state",
+    )
+    .await;
+    assert!(!opened.is_empty(), "seller onboardings wait for compliance reviews");
+    let sellers: StateMetricsReport = api.read("/api/monitoring/states/seller-onboarding?period=1h").await;
+    let counted: BTreeMap<String, i64> =
+        sellers.states.iter().filter(|s| s.interventions > 0).map(|s| (s.state.clone(), s.interventions)).collect();
+    assert_eq!(counted, opened, "interventions per state");
+    let waiting = grouped(
+        &api.state,
+        "SELECT current_state, COUNT(*) FROM instances WHERE workflow = 'seller-onboarding' \
+         AND status = 'waiting' GROUP BY current_state",
+    )
+    .await;
+    let current: BTreeMap<String, i64> =
+        sellers.states.iter().filter(|s| s.current > 0).map(|s| (s.state.clone(), s.current)).collect();
+    assert_eq!(current, waiting, "instances in each state now");
+
     // An unknown workflow type is not found; its name is in the message.
     api.get("/api/monitoring/states/no-such-flow").await.error(
         StatusCode::NOT_FOUND,
@@ -711,7 +732,7 @@ async fn sla_targets_are_created_validated_updated_and_deleted(url: DatabaseUrl)
         r#"{"workflow": "call-lifecycle", "metric": "p95_duration_ms", "threshold": 1e999, "window_ms": 3600000}"#;
     let request = Request::post("/api/sla/targets").header(header::CONTENT_TYPE, "application/json");
     let reply = api.send(request.body(Body::from(huge)).unwrap()).await;
-    assert!(reply.status.is_client_error(), "1e999 is refused: {} {}", reply.status, reply.text);
+    reply.error(StatusCode::BAD_REQUEST, "invalid_request", &["not valid JSON", "out of range"], &[]);
     assert_eq!(api.targets().await, listed, "nothing was written by a refused create");
 
     // Update.
@@ -901,6 +922,10 @@ async fn a_breach_is_recorded_announced_and_recovered(url: DatabaseUrl) {
     assert_eq!((result.status, result.open_breach.as_ref()), (SlaStatus::Met, None));
     let quiet = api.state.monitor.check_slas().await.expect("the check runs");
     assert!(quiet.iter().all(|c| c.target_id != target.id), "met and staying met is no change: {quiet:?}");
+
+    // A deleted target's breaches stay on record.
+    assert_eq!(api.delete(&format!("/api/sla/targets/{}", target.id)).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.breaches("limit=1000").await.into_iter().find(|b| b.id == breach.id), Some(closed));
     api.state.events.shut_down();
 }
 on_both!(a_breach_is_recorded_announced_and_recovered);
@@ -1030,3 +1055,53 @@ async fn the_dashboard_agrees_with_the_metrics_and_bottlenecks(url: DatabaseUrl)
     api.state.events.shut_down();
 }
 on_both!(the_dashboard_agrees_with_the_metrics_and_bottlenecks);
+
+// ---------------------------------------------------------------------------------------------------
+// Known problems.
+
+/// `end` is any i64 the query string holds; a value near the ends of the range must be refused like a
+/// bad period, not break the request.
+async fn an_end_out_of_range_is_refused(url: DatabaseUrl) {
+    let api = Api::on(&url).await;
+    let mut problems = Vec::new();
+    for end in [i64::MAX, i64::MIN, i64::MAX - 59_999] {
+        let uri = format!("/api/monitoring/metrics?end={end}");
+        let router = api.router.clone();
+        let request = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let answer = tokio::spawn(async move { router.oneshot(request).await.expect("the router answers") }).await;
+        // BUG: no bound on `end`. `Period::ending_at_with` (server/src/monitoring/period.rs:49) adds
+        // `bucket_of(end_ms, resolution_ms) + resolution_ms`, and `bucket_of` (rollup.rs:34) multiplies,
+        // both unchecked: in a debug build the handler panics ("attempt to add/multiply with overflow";
+        // the connection is dropped without a response), in a release build the period wraps around and
+        // the answer is 200 with a nonsense period. Expected: 422 naming `end` (or 400).
+        match answer {
+            Err(error) => problems.push(format!("GET {uri}: the handler panicked: {error}")),
+            Ok(response) if !response.status().is_client_error() => {
+                problems.push(format!("GET {uri}: {}", response.status()))
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    api.state.events.shut_down();
+}
+on_both!(an_end_out_of_range_is_refused);
+
+/// Query parameters that a route reads but does not use are accepted and ignored, although unknown
+/// query fields are refused everywhere else.
+async fn parameters_a_route_does_not_use_are_ignored(url: DatabaseUrl) {
+    let api = Api::on(&url).await;
+    // BUG (cosmetic): `report` (server/src/http/api/monitoring.rs) reads the whole `PeriodQuery` but uses
+    // only `workflow`, so `period` is neither applied nor validated; should be 400 (unknown field) or
+    // 422. Asserted as it is today.
+    assert_eq!(api.get("/api/sla/report?period=abc&end=0").await.status, StatusCode::OK);
+    // BUG (cosmetic): the dashboard covers every workflow; `workflow` is accepted and ignored.
+    let all: Dashboard = api.read("/api/monitoring/dashboard").await;
+    let one: Dashboard = api.read("/api/monitoring/dashboard?workflow=call-lifecycle").await;
+    assert_eq!((one.sla_no_data, one.sla_met, one.sla_breached), (all.sla_no_data, all.sla_met, all.sla_breached));
+    // BUG (cosmetic): the states route takes the workflow from the path; `?workflow=` is ignored.
+    let states: StateMetricsReport = api.read("/api/monitoring/states/call-lifecycle?workflow=payout-processing").await;
+    assert_eq!(states.workflow, "call-lifecycle");
+    api.state.events.shut_down();
+}
+on_both!(parameters_a_route_does_not_use_are_ignored);

@@ -17,7 +17,7 @@ pub struct StoreConsoleData {
 impl ConsoleData for StoreConsoleData {
     fn instance_counts(&self) -> Pin<Box<dyn Future<Output = Result<InstanceCounts, String>> + Send + '_>> {
         Box::pin(async move {
-            let by_status = self.store.count_by_status().await.map_err(|error| {
+            let by_status = self.store.status_counts().await.map_err(|error| {
                 tracing::error!(%error, "cannot count instances");
                 "cannot count instances; the server log has the details".to_string()
             })?;

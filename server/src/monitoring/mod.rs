@@ -31,6 +31,7 @@
 //! assert_eq!(both.max(), Some(340));
 //! ```
 
+pub mod backfill;
 pub mod bottlenecks;
 pub mod charts;
 pub mod facts;

@@ -172,7 +172,10 @@ pub async fn seed(state: &AppState, args: &SeedArgs, mut progress: impl FnMut(u6
 }
 
 /// The stored rollup rows of the keys `delta` touches, with `delta` added.
-async fn with_stored(store: &crate::store::Store, delta: &Rollups) -> anyhow::Result<Rollups> {
+///
+/// # Errors
+/// The rollups cannot be read.
+pub async fn with_stored(store: &crate::store::Store, delta: &Rollups) -> crate::store::Result<Rollups> {
     let mut stored = Rollups::default();
     for resolution_ms in RESOLUTIONS {
         let buckets: Vec<i64> =

@@ -110,7 +110,8 @@ impl Store {
         }))
     }
 
-    /// How many instances are in each status. A full scan: the monitoring rollups will replace it.
+    /// How many instances are in each status, counted row by row (a full scan; the console uses
+    /// [`Store::status_counts`], which reads the rollups).
     pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
         let query = "SELECT status, count(*) FROM instances GROUP BY status ORDER BY status";
         Ok(on_pool!(self.database(), pool => sqlx::query_as(query).fetch_all(pool).await?))

@@ -277,3 +277,35 @@ impl Store {
         })
     }
 }
+
+impl Store {
+    /// How many instances are in each status now, without scanning every instance: statuses an
+    /// instance can still leave (in flight, and `failed`, which an operator may retry) are counted on
+    /// the status index, which holds few of them; the final ones (completed, compensated, cancelled —
+    /// reached once and never left) are the sums of the daily rollups. Same answer as
+    /// [`Store::count_by_status`] for any history the rollups were kept for.
+    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>> {
+        let (mut counts, finals) = on_pool!(self.database(), pool => {
+            let counts: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT status, COUNT(*) FROM instances WHERE status IN \
+                 ('created', 'running', 'waiting', 'compensating', 'needs_intervention', 'failed') GROUP BY status",
+            )
+            .fetch_all(pool)
+            .await?;
+            let finals: (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT CAST(SUM(completed) AS BIGINT), CAST(SUM(compensated) AS BIGINT), CAST(SUM(cancelled) AS BIGINT) \
+                 FROM workflow_rollups WHERE resolution_ms = 86400000",
+            )
+            .fetch_one(pool)
+            .await?;
+            (counts, finals)
+        });
+        for (status, count) in [("completed", finals.0), ("compensated", finals.1), ("cancelled", finals.2)] {
+            if let Some(count) = count.filter(|n| *n > 0) {
+                counts.push((status.to_string(), count));
+            }
+        }
+        counts.sort();
+        Ok(counts)
+    }
+}
