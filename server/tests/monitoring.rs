@@ -124,6 +124,13 @@ async fn seeded_history_is_consistent_with_its_rollups(url: DatabaseUrl) {
     assert_eq!(metrics.total.finished, 1_200);
     assert!(metrics.total.completed > 600, "most runs complete: {:?}", metrics.total);
     assert!(metrics.total.compensated > 0 && metrics.total.failed > 0, "some fail or are undone: {:?}", metrics.total);
+    // The second read takes the closed days from memory: same answer.
+    assert_eq!(state.monitor.success_metrics(&period, None).await.unwrap(), metrics);
+    let states = state.monitor.states("call-lifecycle", &period).await.unwrap();
+    assert_eq!(state.monitor.states("call-lifecycle", &period).await.unwrap(), states);
+    let entered: i64 = states.states.iter().filter(|s| s.state == "validate-call").map(|s| s.entered).sum();
+    let calls = metrics.workflows.iter().find(|w| w.workflow == "call-lifecycle").unwrap();
+    assert_eq!(entered, calls.started, "every call enters the first state once");
     state.events.shut_down();
 }
 on_both!(seeded_history_is_consistent_with_its_rollups);

@@ -930,6 +930,39 @@ async fn a_breach_is_recorded_announced_and_recovered(url: DatabaseUrl) {
 }
 on_both!(a_breach_is_recorded_announced_and_recovered);
 
+/// Through the API and the database: a value exactly at the threshold meets the target, a hair past it
+/// breaks it (durations at most, completion rate at least).
+async fn a_value_exactly_at_the_threshold_meets_the_target(url: DatabaseUrl) {
+    let api = Api::on(&url).await;
+    run_traffic(&api.state, traffic(3, 40)).await; // some calls fail: a completion rate below 1
+    let status_of = |report: &SlaReport, id: &str| {
+        let result = report.results.iter().find(|r| r.target.id == id).expect("reported");
+        (result.status, result.actual)
+    };
+    for (metric, past) in [("avg_duration_ms", -0.5), ("p50_duration_ms", -1.0), ("completion_rate", 1e-9)] {
+        let body = target_input("call-lifecycle", metric, 0.5, 2 * HOUR);
+        let target: SlaTarget = api.post("/api/sla/targets", &body).await.json(StatusCode::CREATED);
+        let report: SlaReport = api.read("/api/sla/report?workflow=call-lifecycle").await;
+        let actual = status_of(&report, &target.id).1.expect("call-lifecycle instances finished");
+        let uri = format!("/api/sla/targets/{}", target.id);
+        let at: SlaTarget =
+            api.put(&uri, &target_input("call-lifecycle", metric, actual, 2 * HOUR)).await.json(StatusCode::OK);
+        assert_eq!(at.threshold, actual, "{metric}: the threshold is stored exactly");
+        let report: SlaReport = api.read("/api/sla/report?workflow=call-lifecycle").await;
+        assert_eq!(status_of(&report, &target.id), (SlaStatus::Met, Some(actual)), "{metric} exactly at {actual}");
+        if metric == "completion_rate" && actual + past > 1.0 {
+            continue; // every call completed: nothing is past 100%
+        }
+        api.put(&uri, &target_input("call-lifecycle", metric, actual + past, 2 * HOUR))
+            .await
+            .json::<Value>(StatusCode::OK);
+        let report: SlaReport = api.read("/api/sla/report?workflow=call-lifecycle").await;
+        assert_eq!(status_of(&report, &target.id), (SlaStatus::Breached, Some(actual)), "{metric} past {actual}");
+    }
+    api.state.events.shut_down();
+}
+on_both!(a_value_exactly_at_the_threshold_meets_the_target);
+
 // ---------------------------------------------------------------------------------------------------
 // 6. Charts.
 

@@ -44,11 +44,41 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How many past periods an SLA trend shows.
 pub const TREND_PERIODS: i64 = 12;
 
+/// Buckets that ended at least this long ago are closed: no transition commits facts into them any
+/// more (facts are dated when they happen, which is at most a commit's latency before they are written).
+const GRACE_MS: i64 = 60_000;
+/// Totals of closed bucket ranges kept in memory.
+const CLOSED_CACHE_ENTRIES: usize = 64;
+
+/// Rollups summed over a range of buckets: per workflow type, and per (workflow, state).
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub workflows: BTreeMap<String, WorkflowCounts>,
+    pub states: BTreeMap<(String, String), super::rollup::StateCounts>,
+}
+
+impl Totals {
+    fn add(&mut self, rollups: &Rollups) {
+        for (name, counts) in metrics::per_workflow(rollups) {
+            self.workflows.entry(name).or_default().merge(&counts);
+        }
+        for (key, counts) in metrics::per_state(rollups) {
+            self.states.entry(key).or_default().merge(&counts);
+        }
+    }
+}
+
+/// `(resolution, from, to, workflow, with states)` of a closed range.
+type ClosedKey = (i64, i64, i64, Option<String>, bool);
+
 /// See the module docs. Cheap to clone.
 #[derive(Clone)]
 pub struct Monitor {
     runtime: Runtime,
     bus: EventBus,
+    /// Totals of closed bucket ranges, newest last: a period's closed part changes only when its
+    /// resolution's bucket rolls over, so most reads only fetch and decode the open bucket(s).
+    closed: Arc<std::sync::Mutex<std::collections::VecDeque<(ClosedKey, Arc<Totals>)>>>,
 }
 
 /// Instances in flight now: per workflow, and per (workflow, state).
@@ -59,7 +89,7 @@ struct InFlight {
 
 impl Monitor {
     pub fn new(runtime: Runtime, bus: EventBus) -> Self {
-        Self { runtime, bus }
+        Self { runtime, bus, closed: Arc::default() }
     }
 
     fn store(&self) -> &Store {
@@ -85,6 +115,43 @@ impl Monitor {
             states,
         };
         Ok(self.store().rollups_between(&range).await?)
+    }
+
+    /// The rollups of a period summed per workflow (and per state when `states`): the closed buckets
+    /// from memory when they were read before, the rest from the database.
+    async fn totals(&self, period: &Period, workflow: Option<&str>, states: bool) -> Result<Totals> {
+        let closed_to = super::rollup::bucket_of(self.now_ms() - GRACE_MS, period.resolution_ms)
+            .clamp(period.from_ms, period.to_ms);
+        let mut totals = Totals::default();
+        if closed_to > period.from_ms {
+            let key: ClosedKey =
+                (period.resolution_ms, period.from_ms, closed_to, workflow.map(str::to_string), states);
+            let cached = {
+                let cache = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                cache.iter().find(|(k, _)| *k == key).map(|(_, totals)| totals.clone())
+            };
+            let closed = match cached {
+                Some(closed) => closed,
+                None => {
+                    let part = Period { from_ms: period.from_ms, to_ms: closed_to, ..period.clone() };
+                    let mut closed = Totals::default();
+                    closed.add(&self.rollups(&part, workflow, states).await?);
+                    let closed = Arc::new(closed);
+                    let mut cache = self.closed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    cache.push_back((key, closed.clone()));
+                    while cache.len() > CLOSED_CACHE_ENTRIES {
+                        cache.pop_front();
+                    }
+                    closed
+                }
+            };
+            totals = (*closed).clone();
+        }
+        if closed_to < period.to_ms {
+            let open = Period { from_ms: closed_to, ..period.clone() };
+            totals.add(&self.rollups(&open, workflow, states).await?);
+        }
+        Ok(totals)
     }
 
     async fn in_flight(&self) -> Result<InFlight> {
@@ -115,10 +182,9 @@ impl Monitor {
 
     /// Success metrics per workflow type and for all together.
     pub async fn success_metrics(&self, period: &Period, workflow: Option<&str>) -> Result<SuccessMetrics> {
-        let rollups = self.rollups(period, workflow, false).await?;
         let in_flight = self.in_flight().await?;
         let limits = self.duration_limits().await?;
-        let mut per_workflow = metrics::per_workflow(&rollups);
+        let mut per_workflow = self.totals(period, workflow, false).await?.workflows;
         // Every registered type gets a row, also without history in the period.
         for name in self.latest_definitions().into_keys() {
             if workflow.is_none_or(|w| w == name) {
@@ -147,8 +213,7 @@ impl Monitor {
 
     /// Per-state aggregates of every workflow type (or one), in flow order.
     pub async fn all_states(&self, period: &Period, workflow: Option<&str>) -> Result<Vec<StateMetrics>> {
-        let rollups = self.rollups(period, workflow, true).await?;
-        let per_state = metrics::per_state(&rollups);
+        let per_state = self.totals(period, workflow, true).await?.states;
         let in_flight = self.in_flight().await?;
         let definitions = self.latest_definitions();
         let mut names: Vec<String> = definitions.keys().cloned().collect();
@@ -329,8 +394,7 @@ impl Monitor {
         if let Some(counts) = cache.get(&key) {
             return Ok(counts.clone());
         }
-        let rollups = self.rollups(period, Some(workflow), false).await?;
-        let counts = metrics::per_workflow(&rollups).remove(workflow).unwrap_or_default();
+        let counts = self.totals(period, Some(workflow), false).await?.workflows.remove(workflow).unwrap_or_default();
         cache.insert(key, counts.clone());
         Ok(counts)
     }
