@@ -301,6 +301,7 @@ async fn a_batch_of_new_instances_reads_back_field_for_field(url: DatabaseUrl) {
             timers_ended: Vec::new(),
             interventions_opened: interventions_full.clone(),
             interventions_closed: Vec::new(),
+            facts: Vec::new(),
         },
         TransitionWrite { instance: Some(bare.clone()), journal: Some(journal_bare.clone()), ..Default::default() },
         TransitionWrite {

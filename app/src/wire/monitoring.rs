@@ -179,6 +179,7 @@ pub struct SlaTarget {
 
 /// `POST /api/sla/targets` and `PUT /api/sla/targets/{id}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SlaTargetInput {
     pub workflow: String,
     pub metric: String,

@@ -70,6 +70,8 @@ impl Totals {
 
 /// `(resolution, from, to, workflow, with states)` of a closed range.
 type ClosedKey = (i64, i64, i64, Option<String>, bool);
+/// The closed ranges' totals, newest last.
+type ClosedCache = std::sync::Mutex<std::collections::VecDeque<(ClosedKey, Arc<Totals>)>>;
 
 /// See the module docs. Cheap to clone.
 #[derive(Clone)]
@@ -78,7 +80,7 @@ pub struct Monitor {
     bus: EventBus,
     /// Totals of closed bucket ranges, newest last: a period's closed part changes only when its
     /// resolution's bucket rolls over, so most reads only fetch and decode the open bucket(s).
-    closed: Arc<std::sync::Mutex<std::collections::VecDeque<(ClosedKey, Arc<Totals>)>>>,
+    closed: Arc<ClosedCache>,
 }
 
 /// Instances in flight now: per workflow, and per (workflow, state).
@@ -185,6 +187,11 @@ impl Monitor {
         let in_flight = self.in_flight().await?;
         let limits = self.duration_limits().await?;
         let mut per_workflow = self.totals(period, workflow, false).await?.workflows;
+        if let Some(name) = workflow {
+            if per_workflow.is_empty() && !self.latest_definitions().contains_key(name) {
+                return Err(Error::NotFound(format!("no workflow named {name:?} is registered")));
+            }
+        }
         // Every registered type gets a row, also without history in the period.
         for name in self.latest_definitions().into_keys() {
             if workflow.is_none_or(|w| w == name) {
@@ -337,7 +344,7 @@ impl Monitor {
     }
 
     pub async fn delete_target(&self, id: &str) -> Result<()> {
-        if !self.store().delete_sla_target(id).await? {
+        if !self.store().delete_sla_target(id, self.now_ms()).await? {
             return Err(not_found(id));
         }
         Ok(())

@@ -142,7 +142,7 @@ pub fn validate(input: &SlaTargetInput, known_workflow: bool) -> Vec<(&'static s
     if input.window_ms < MINUTE || input.window_ms > MAX_PERIOD_MS || input.window_ms % MINUTE != 0 {
         problems.push(("window_ms", "must be whole minutes, from 60000 (1 min) to 34560000000 (400 d)".to_string()));
     }
-    if input.description.len() > 500 {
+    if input.description.chars().count() > 500 {
         problems.push(("description", "must be at most 500 characters".to_string()));
     }
     problems
@@ -225,6 +225,53 @@ mod tests {
         assert_eq!((actual, sample), (Some(0.95), 20));
         assert_eq!(m.judge(0.95, actual), SlaStatus::Met);
         assert_eq!(m.judge(0.951, actual), SlaStatus::Breached);
+    }
+
+    /// The window is whole buckets ending with the current one: at 10:30:20 "1 h" is 09:31:00–10:31:00.
+    /// A slow completion at 09:30:59 is outside it and the target is met; one at 09:31:00 is inside and
+    /// breaks it.
+    #[test]
+    fn the_window_edges_decide_what_counts() {
+        use crate::monitoring::facts::{Fact, Outcome};
+        use crate::monitoring::period::Period;
+        use crate::monitoring::rollup::{Rollups, HOUR};
+
+        let now = 10 * HOUR + 30 * MINUTE + 20_000;
+        let window = Period::ending_at(HOUR, now, "1h");
+        let judge = |slow_at: i64| {
+            let mut facts: Vec<Fact> = (0..19)
+                .map(|i| Fact::Finished {
+                    workflow: "w".into(),
+                    outcome: Outcome::Completed,
+                    at: 10 * HOUR + i * 1_000,
+                    duration_ms: 100,
+                })
+                .collect();
+            facts.push(Fact::Finished {
+                workflow: "w".into(),
+                outcome: Outcome::Completed,
+                at: slow_at,
+                duration_ms: 9_000,
+            });
+            let rollups = Rollups::of(&facts);
+            let mut counts = WorkflowCounts::default();
+            for (key, row) in &rollups.workflows {
+                if key.resolution_ms == window.resolution_ms
+                    && key.bucket_ms >= window.from_ms
+                    && key.bucket_ms < window.to_ms
+                {
+                    counts.merge(row);
+                }
+            }
+            let metric = SlaMetric::P99Duration;
+            (metric.actual(&counts), metric.judge(1_000.0, metric.actual(&counts).0))
+        };
+        let ((actual, sample), status) = judge(9 * HOUR + 30 * MINUTE + 59_999);
+        assert_eq!((actual, sample, status), (Some(100.0), 19, SlaStatus::Met), "just before the window");
+        let ((actual, sample), status) = judge(9 * HOUR + 31 * MINUTE);
+        assert_eq!((actual, sample, status), (Some(9_000.0), 20, SlaStatus::Breached), "first instant of the window");
+        let ((_, sample), status) = judge(10 * HOUR + 31 * MINUTE);
+        assert_eq!((sample, status), (19, SlaStatus::Met), "after the window (a later bucket)");
     }
 
     #[test]

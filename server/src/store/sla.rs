@@ -106,10 +106,19 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Deletes a target (its breaches stay on record); false when there was none.
-    pub async fn delete_sla_target(&self, id: &str) -> Result<bool> {
+    /// Deletes a target; its breaches stay on record, an open one ends at `at` (nothing can recover it
+    /// any more). False when there was no such target.
+    pub async fn delete_sla_target(&self, id: &str, at: i64) -> Result<bool> {
         let done = on_pool!(self.database(), pool => {
-            sqlx::query("DELETE FROM sla_targets WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query("DELETE FROM sla_targets WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
+            sqlx::query("UPDATE sla_breaches SET recovered_at = $2 WHERE target_id = $1 AND recovered_at IS NULL")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done
         });
         Ok(done == 1)
     }

@@ -40,7 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/charts/sla/{id}", get(sla_chart))
 }
 
-/// The query every read accepts.
+/// The query of the reads that take a period and a workflow.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PeriodQuery {
@@ -50,12 +50,49 @@ struct PeriodQuery {
     end: Option<i64>,
 }
 
+/// The query of the reads that take a period only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PeriodOnlyQuery {
+    period: Option<String>,
+    end: Option<i64>,
+}
+
+/// The query of the reads that take a workflow only.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkflowQuery {
+    workflow: Option<String>,
+}
+
+/// The latest `end` accepted: 2100-01-01, far beyond any history, far from overflowing.
+const MAX_END_MS: i64 = 4_102_444_800_000;
+
+fn read<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query.map(|Query(q)| q).map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+}
+
+impl From<PeriodOnlyQuery> for PeriodQuery {
+    fn from(query: PeriodOnlyQuery) -> Self {
+        PeriodQuery { period: query.period, workflow: None, end: query.end }
+    }
+}
+
 impl PeriodQuery {
     fn read(query: Result<Query<PeriodQuery>, QueryRejection>) -> Result<PeriodQuery, ApiError> {
-        query.map(|Query(q)| q).map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+        read(query)
     }
 
     fn period(&self, state: &AppState, default: &str) -> Result<Period, ApiError> {
+        if let Some(end) = self.end.filter(|end| !(0..=MAX_END_MS).contains(end)) {
+            return Err(ApiError::unprocessable(
+                "the end of the period is not valid",
+                vec![FieldError {
+                    field: "end".into(),
+                    message: format!("{end} is not an epoch time in milliseconds from 0 to {MAX_END_MS} (2100-01-01)"),
+                }],
+            ));
+        }
         let end = self.end.unwrap_or_else(|| state.monitor.now_ms());
         let text = self.period.as_deref().unwrap_or(default);
         Period::parse(text, end).map_err(|error| {
@@ -95,8 +132,11 @@ async fn metrics(State(state): State<AppState>, query: Q) -> Result<Json<Success
 }
 
 /// `GET /api/monitoring/dashboard?period=1h`.
-async fn dashboard(State(state): State<AppState>, query: Q) -> Result<Json<Dashboard>, ApiError> {
-    let query = PeriodQuery::read(query)?;
+async fn dashboard(
+    State(state): State<AppState>,
+    query: Result<Query<PeriodOnlyQuery>, QueryRejection>,
+) -> Result<Json<Dashboard>, ApiError> {
+    let query = PeriodQuery::from(read(query)?);
     let period = query.period(&state, "1h")?;
     Ok(Json(state.monitor.dashboard(&period).await?))
 }
@@ -112,9 +152,9 @@ async fn throughput(State(state): State<AppState>, query: Q) -> Result<Json<Thro
 async fn states(
     State(state): State<AppState>,
     Path(workflow): Path<String>,
-    query: Q,
+    query: Result<Query<PeriodOnlyQuery>, QueryRejection>,
 ) -> Result<Json<StateMetricsReport>, ApiError> {
-    let query = PeriodQuery::read(query)?;
+    let query = PeriodQuery::from(read(query)?);
     let period = query.period(&state, "24h")?;
     Ok(Json(state.monitor.states(&workflow, &period).await?))
 }
@@ -156,9 +196,13 @@ async fn delete_target(State(state): State<AppState>, Path(id): Path<String>) ->
 }
 
 /// `GET /api/sla/report?workflow=`.
-async fn report(State(state): State<AppState>, query: Q) -> Result<Json<SlaReport>, ApiError> {
-    let query = PeriodQuery::read(query)?;
-    Ok(Json(state.monitor.sla_report(query.workflow()).await?))
+async fn report(
+    State(state): State<AppState>,
+    query: Result<Query<WorkflowQuery>, QueryRejection>,
+) -> Result<Json<SlaReport>, ApiError> {
+    let query = read(query)?;
+    let workflow = query.workflow.as_deref().filter(|w| !w.is_empty());
+    Ok(Json(state.monitor.sla_report(workflow).await?))
 }
 
 #[derive(Debug, Default, Deserialize)]
