@@ -157,3 +157,53 @@ async fn history_without_rollups_is_backfilled_at_start(url: DatabaseUrl) {
     again.events.shut_down();
 }
 on_both!(history_without_rollups_is_backfilled_at_start);
+
+/// The writer's rollup cache keeps only the newest buckets: facts that arrive late, for buckets it has
+/// dropped (or never held, after a restart), are added to the stored rows, not to empty ones. Random
+/// batches of facts spread over hours, some hours late, equal the rollup of all of them.
+async fn the_writers_rollups_survive_late_facts_evictions_and_restarts(url: DatabaseUrl) {
+    use switchboard::monitoring::facts::{Fact, Outcome};
+    use switchboard::runtime::writer::Writer;
+    use switchboard::store::{Store, TransitionWrite};
+
+    let database = switchboard::db::open(&url).await.expect("database");
+    let store = Store::new(database);
+    let mut rng = fastrand::Rng::with_seed(77);
+    let mut all = Vec::new();
+    let base = 1_800_000_000_000_i64;
+    for restart in 0..3 {
+        // A fresh writer: an empty cache over rows already stored.
+        let writer = Writer::spawn(store.clone());
+        let mut pending = Vec::new();
+        for i in 0..400 {
+            // Mostly moving forward in time, one in ten up to three hours late.
+            let at =
+                base + (restart * 400 + i) * 20_000 - if rng.u8(..10) == 0 { rng.i64(0..3 * 3_600_000) } else { 0 };
+            let workflow = ["a", "b"][rng.usize(..2)].to_string();
+            let fact = match rng.u8(..4) {
+                0 => Fact::Started { workflow, at },
+                1 => Fact::Finished { workflow, outcome: Outcome::Completed, at, duration_ms: rng.i64(1..5_000) },
+                2 => Fact::Left { workflow, state: "s".into(), at, duration_ms: rng.i64(0..900) },
+                _ => Fact::Attempt {
+                    workflow,
+                    state: "t".into(),
+                    compensation: false,
+                    at,
+                    duration_ms: rng.i64(1..300),
+                    queue_wait_ms: rng.i64(0..20),
+                    failed: rng.bool(),
+                    retry: rng.bool(),
+                },
+            };
+            all.push(fact.clone());
+            pending.push(fact);
+            if rng.u8(..3) == 0 {
+                let write = TransitionWrite { facts: std::mem::take(&mut pending), ..TransitionWrite::default() };
+                writer.commit(write).await.expect("committed");
+            }
+        }
+        writer.commit(TransitionWrite { facts: pending, ..TransitionWrite::default() }).await.expect("committed");
+    }
+    assert_eq!(store.all_rollups().await.unwrap(), Rollups::of(&all));
+}
+on_both!(the_writers_rollups_survive_late_facts_evictions_and_restarts);
