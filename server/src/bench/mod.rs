@@ -158,10 +158,12 @@ async fn throughput(url: &DatabaseUrl, mode: Mode, workflows: u64, concurrency: 
     let stats = state.runtime.writer_stats();
     let transactions = stats.transactions.load(Ordering::Relaxed).max(1);
     eprintln!(
-        "  writer: {} transitions in {transactions} transactions ({:.1} per transaction), {:.2} ms per commit, busy {:.0}% of the run",
+        "  writer: {} transitions in {transactions} transactions ({:.1} per transaction), {:.2} ms per commit \
+         (rollup rows {:.2} ms), busy {:.0}% of the run",
         stats.transitions.load(Ordering::Relaxed),
         stats.transitions.load(Ordering::Relaxed) as f64 / transactions as f64,
         stats.commit_micros.load(Ordering::Relaxed) as f64 / transactions as f64 / 1000.0,
+        stats.rollup_micros.load(Ordering::Relaxed) as f64 / transactions as f64 / 1000.0,
         stats.commit_micros.load(Ordering::Relaxed) as f64 / 1e4 / wall.as_secs_f64(),
     );
     if let Some(server) = server {

@@ -84,7 +84,7 @@ pub async fn run_if_needed(store: &Store) -> Result<u64> {
             delta.add(&fact_of_intervention(intervention));
         }
         let merged = crate::seed::with_stored(store, &delta).await?;
-        store.commit_with_rollups(&[], &merged).await?;
+        store.commit_with_rollups(&[], &(&merged).into()).await?;
         counted += page.len() as u64;
     }
     tracing::info!(instances = counted, "monitoring rollups backfilled");

@@ -162,7 +162,7 @@ pub async fn seed(state: &AppState, args: &SeedArgs, mut progress: impl FnMut(u6
             writes.extend(journal.map(|row| TransitionWrite { journal: Some(row), ..TransitionWrite::default() }));
         }
         let merged = with_stored(store, &delta).await?;
-        store.commit_with_rollups(&writes, &merged).await?;
+        store.commit_with_rollups(&writes, &(&merged).into()).await?;
         written += count;
         report.instances = written;
         progress(written);

@@ -170,12 +170,30 @@ impl Store {
     }
 }
 
+/// Rollup rows to write, borrowed (from a [`Rollups`] or from the writer's cache).
+#[derive(Debug, Default)]
+pub struct RollupRows<'a> {
+    pub workflows: Vec<(&'a WorkflowKey, &'a WorkflowCounts)>,
+    pub states: Vec<(&'a StateKey, &'a StateCounts)>,
+}
+
+impl RollupRows<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.workflows.is_empty() && self.states.is_empty()
+    }
+}
+
+impl<'a> From<&'a Rollups> for RollupRows<'a> {
+    fn from(rollups: &'a Rollups) -> Self {
+        RollupRows { workflows: rollups.workflows.iter().collect(), states: rollups.states.iter().collect() }
+    }
+}
+
 /// Writes the given rollup rows (whole rows: they replace what is stored) on a connection or transaction.
 macro_rules! write_rollups {
-    ($conn:expr, $rollups:expr) => {{
-        let rollups: &$crate::monitoring::rollup::Rollups = $rollups;
-        let workflows: Vec<_> = rollups.workflows.iter().collect();
-        for chunk in workflows.chunks(Store::MAX_BIND_VALUES / 10) {
+    ($conn:expr, $rows:expr) => {{
+        let rows: &$crate::store::rollups::RollupRows<'_> = $rows;
+        for chunk in rows.workflows.chunks(Store::MAX_BIND_VALUES / 10) {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO workflow_rollups (resolution_ms, bucket_ms, workflow, started, completed, failed, \
                  compensated, cancelled, interventions, duration) ",
@@ -199,8 +217,7 @@ macro_rules! write_rollups {
             );
             query.build().execute(&mut *$conn).await?;
         }
-        let states: Vec<_> = rollups.states.iter().collect();
-        for chunk in states.chunks(Store::MAX_BIND_VALUES / 14) {
+        for chunk in rows.states.chunks(Store::MAX_BIND_VALUES / 14) {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO state_rollups (resolution_ms, bucket_ms, workflow, state, entered, attempts, failures, \
                  retries, compensations, compensation_failures, interventions, time_in_state, attempt_duration, \

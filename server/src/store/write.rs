@@ -12,10 +12,9 @@ use std::collections::HashMap;
 
 use sqlx::QueryBuilder;
 
-use super::rollups::write_rollups;
+use super::rollups::{write_rollups, RollupRows};
 use super::{on_pool, InstanceRow, InterventionRow, JournalRow, Result, StepRow, Store, TimerRow};
 use crate::monitoring::facts::Fact;
-use crate::monitoring::rollup::Rollups;
 
 /// What one transition writes.
 #[derive(Clone, Debug, Default)]
@@ -41,12 +40,12 @@ impl Store {
     /// If one instance appears several times in the batch, its last row wins (transitions of one
     /// instance are queued in order); every journal row is kept.
     pub async fn commit(&self, batch: &[TransitionWrite]) -> Result<()> {
-        self.commit_with_rollups(batch, &Rollups::default()).await
+        self.commit_with_rollups(batch, &RollupRows::default()).await
     }
 
     /// [`Store::commit`], plus rollup rows written in the same transaction (whole rows, replacing what
     /// is stored: the caller has added the batch's facts to them).
-    pub async fn commit_with_rollups(&self, batch: &[TransitionWrite], rollups: &Rollups) -> Result<()> {
+    pub async fn commit_with_rollups(&self, batch: &[TransitionWrite], rollups: &RollupRows<'_>) -> Result<()> {
         if batch.is_empty() && rollups.is_empty() {
             return Ok(());
         }
