@@ -252,7 +252,14 @@ macro_rules! write_rollups {
 }
 pub(crate) use write_rollups;
 
-/// Everything the rollups are derived from, read in full: for the recomputation that checks them.
+/// `WHERE` on `instance_id` between `$1` and `$2`, either of them NULL for no bound.
+macro_rules! id_range {
+    () => {
+        " WHERE ($1 IS NULL OR instance_id >= $1) AND ($2 IS NULL OR instance_id <= $2)"
+    };
+}
+
+/// Everything the rollups are derived from: for the recomputation that checks them and the backfill.
 pub struct History {
     /// `(workflow, created_at)` by instance id.
     pub instances: std::collections::HashMap<String, (String, i64)>,
@@ -265,23 +272,43 @@ pub struct History {
 impl Store {
     /// Reads the whole history. Meant for tests and checks on small databases: it loads every row.
     pub async fn history(&self) -> Result<History> {
+        self.history_between(None, None).await
+    }
+
+    /// The history of the instances whose ids lie from `from` to `to`, both included (`None`: no bound).
+    pub async fn history_between(&self, from: Option<&str>, to: Option<&str>) -> Result<History> {
         let (instances, journal, steps, interventions) = on_pool!(self.database(), pool => {
-            let instances: Vec<(String, String, i64)> =
-                sqlx::query_as("SELECT id, workflow, created_at FROM instances").fetch_all(pool).await?;
-            let journal: Vec<super::JournalRow> =
-                sqlx::query_as("SELECT instance_id, seq, at, event, actor, reason, entries FROM journal")
-                    .fetch_all(pool)
-                    .await?;
-            let steps: Vec<super::StepRow> = sqlx::query_as(
-                "SELECT instance_id, step_id, attempt, kind, workflow, state, service, action, idempotency_key, \
-                 scheduled_at, started_at, finished_at, duration_ms, outcome, error FROM steps",
+            let instances: Vec<(String, String, i64)> = sqlx::query_as(
+                "SELECT id, workflow, created_at FROM instances WHERE ($1 IS NULL OR id >= $1) AND ($2 IS NULL OR id <= $2)",
             )
+            .bind(from)
+            .bind(to)
             .fetch_all(pool)
             .await?;
-            let interventions: Vec<super::InterventionRow> = sqlx::query_as(
+            let journal: Vec<super::JournalRow> = sqlx::query_as(concat!(
+                "SELECT instance_id, seq, at, event, actor, reason, entries FROM journal", id_range!()
+            ))
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let steps: Vec<super::StepRow> = sqlx::query_as(concat!(
+                "SELECT instance_id, step_id, attempt, kind, workflow, state, service, action, idempotency_key, \
+                 scheduled_at, started_at, finished_at, duration_ms, outcome, error FROM steps",
+                id_range!()
+            ))
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            let interventions: Vec<super::InterventionRow> = sqlx::query_as(concat!(
                 "SELECT id, instance_id, workflow, kind, state, decisions, assignee_group, priority, due_at, reason, \
-                 status, opened_at, closed_at FROM interventions WHERE kind <> 'sla_breach'",
-            )
+                 status, opened_at, closed_at FROM interventions",
+                id_range!(),
+                " AND kind <> 'sla_breach'"
+            ))
+            .bind(from)
+            .bind(to)
             .fetch_all(pool)
             .await?;
             (instances, journal, steps, interventions)
@@ -292,6 +319,17 @@ impl Store {
             steps,
             interventions,
         })
+    }
+
+    /// Up to `limit` instance ids after `after`, in order: pages for walking the whole history.
+    pub async fn instance_ids_after(&self, after: &str, limit: i64) -> Result<Vec<String>> {
+        Ok(on_pool!(self.database(), pool => {
+            sqlx::query_scalar("SELECT id FROM instances WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }))
     }
 }
 

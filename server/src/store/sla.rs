@@ -44,6 +44,37 @@ macro_rules! breach_columns {
     };
 }
 
+/// Binds a target's fields as `$1`… in the order of `target_columns!`.
+macro_rules! bind_target {
+    ($query:expr, $row:expr) => {
+        $query
+            .bind(&$row.id)
+            .bind(&$row.workflow)
+            .bind(&$row.metric)
+            .bind($row.threshold)
+            .bind($row.window_ms)
+            .bind($row.open_intervention)
+            .bind(&$row.description)
+            .bind($row.updated_at)
+            .bind(&$row.updated_by)
+    };
+}
+
+/// Inserts a target; `$tail` is appended to the statement (a conflict clause).
+macro_rules! insert_target {
+    ($row:expr, $tail:literal) => {
+        bind_target!(
+            sqlx::query(concat!(
+                "INSERT INTO sla_targets (",
+                target_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                $tail
+            )),
+            $row
+        )
+    };
+}
+
 impl Store {
     /// Every target, by workflow, metric and window.
     pub async fn sla_targets(&self) -> Result<Vec<SlaTargetRow>> {
@@ -67,18 +98,7 @@ impl Store {
     /// and window.
     pub async fn insert_sla_target(&self, row: &SlaTargetRow) -> Result<()> {
         on_pool!(self.database(), pool => {
-            sqlx::query(concat!("INSERT INTO sla_targets (", target_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-                .bind(&row.id)
-                .bind(&row.workflow)
-                .bind(&row.metric)
-                .bind(row.threshold)
-                .bind(row.window_ms)
-                .bind(row.open_intervention)
-                .bind(&row.description)
-                .bind(row.updated_at)
-                .bind(&row.updated_by)
-                .execute(pool)
-                .await?;
+            insert_target!(row, "").execute(pool).await?;
         });
         Ok(())
     }
@@ -86,19 +106,13 @@ impl Store {
     /// Replaces a target's fields; false when there is no target with that id.
     pub async fn update_sla_target(&self, row: &SlaTargetRow) -> Result<bool> {
         let done = on_pool!(self.database(), pool => {
-            sqlx::query(
-                "UPDATE sla_targets SET workflow = $2, metric = $3, threshold = $4, window_ms = $5, \
-                 open_intervention = $6, description = $7, updated_at = $8, updated_by = $9 WHERE id = $1",
+            bind_target!(
+                sqlx::query(
+                    "UPDATE sla_targets SET workflow = $2, metric = $3, threshold = $4, window_ms = $5, \
+                     open_intervention = $6, description = $7, updated_at = $8, updated_by = $9 WHERE id = $1",
+                ),
+                row
             )
-            .bind(&row.id)
-            .bind(&row.workflow)
-            .bind(&row.metric)
-            .bind(row.threshold)
-            .bind(row.window_ms)
-            .bind(row.open_intervention)
-            .bind(&row.description)
-            .bind(row.updated_at)
-            .bind(&row.updated_by)
             .execute(pool)
             .await?
             .rows_affected()
@@ -140,21 +154,9 @@ impl Store {
             .rows_affected();
             if marked == 1 {
                 for row in targets {
-                    sqlx::query(concat!(
-                        "INSERT INTO sla_targets (", target_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (workflow, metric, window_ms) DO NOTHING"
-                    ))
-                    .bind(&row.id)
-                    .bind(&row.workflow)
-                    .bind(&row.metric)
-                    .bind(row.threshold)
-                    .bind(row.window_ms)
-                    .bind(row.open_intervention)
-                    .bind(&row.description)
-                    .bind(row.updated_at)
-                    .bind(&row.updated_by)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert_target!(row, " ON CONFLICT (workflow, metric, window_ms) DO NOTHING")
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             tx.commit().await?;
