@@ -100,12 +100,7 @@ struct Api {
 }
 
 /// One answer: status, content type and the body (JSON, or `Null` when empty).
-struct Reply {
-    status: StatusCode,
-    content_type: Option<String>,
-    body: Value,
-    text: String,
-}
+use support::reply::Reply;
 
 impl Api {
     async fn on(url: &DatabaseUrl) -> Self {
@@ -130,16 +125,7 @@ impl Api {
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
-        let line = format!("{} {}", request.method(), request.uri());
-        let response = self.router.clone().oneshot(request).await.expect("the router answers");
-        let status = response.status();
-        let content_type =
-            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let bytes = response.into_body().collect().await.expect("a body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        eprintln!("{line}\n  -> {status} {text}");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-        Reply { status, content_type, body, text }
+        Reply::exchange(&self.router, request).await
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -200,27 +186,6 @@ impl Reply {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         assert_eq!(self.content_type.as_deref(), Some("application/json"), "{}", self.text);
         self.body
-    }
-
-    /// Checks the one error shape: the status, the code, a message that mentions each of `mentions`
-    /// (case-insensitive), and `fields` naming exactly `fields` (in any order).
-    #[track_caller]
-    fn error(&self, status: StatusCode, code: &str, mentions: &[&str], fields: &[&str]) {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.content_type.as_deref(), Some("application/json"), "errors are JSON: {}", self.text);
-        let keys: Vec<&String> = self.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        assert_eq!(keys, ["error"], "the error shape has one key: {}", self.text);
-        let body: ApiErrorBody = serde_json::from_value(self.body.clone()).expect("the error shape");
-        assert_eq!(body.error.code, code, "{}", self.text);
-        let message = body.error.message.to_lowercase();
-        for word in mentions {
-            assert!(message.contains(&word.to_lowercase()), "the message should mention `{word}`: {}", self.text);
-        }
-        let named: BTreeSet<&str> = body.error.fields.iter().map(|f| f.field.as_str()).collect();
-        let expected: BTreeSet<&str> = fields.iter().copied().collect();
-        assert_eq!(named, expected, "fields: {}", self.text);
-        assert_eq!(named.len(), body.error.fields.len(), "one entry per field: {}", self.text);
-        assert!(body.error.fields.iter().all(|f| !f.message.is_empty()), "every field says what is wrong");
     }
 }
 
@@ -610,17 +575,14 @@ async fn refused_starts_write_nothing(url: DatabaseUrl) {
             "empty key" => reply.error(unprocessable, "invalid_request", &["empty"], &["idempotency_key"]),
             "unknown workflow" => reply.error(StatusCode::NOT_FOUND, "not_found", &["no-such-flow"], &[]),
             "unknown version" => reply.error(StatusCode::NOT_FOUND, "not_found", &["call-processing", "9"], &[]),
-            "bad input" => {
-                reply.error(unprocessable, "invalid_request", &["input"], &["input.call_id", "input.number"])
-            }
-            "missing input" => {
+            "bad input" | "missing input" => {
                 reply.error(unprocessable, "invalid_request", &["input"], &["input.call_id", "input.number"])
             }
             "unknown field" => reply.error(unprocessable, "invalid_request", &["colour"], &["colour"]),
             "wrong type" => reply.error(unprocessable, "invalid_request", &["version"], &["version"]),
             "wrong key type" => reply.error(unprocessable, "invalid_request", &["buyer"], &["business_keys.buyer"]),
             other => unreachable!("{other}"),
-        }
+        };
     }
     let reply = api.post("/api/instances", &json!({"workflow": "call-processing", "input": {"call_id": 5}})).await;
     let fields = reply.body["error"]["fields"].as_array().unwrap();

@@ -23,8 +23,8 @@ use tokio::time::Instant;
 use tower::ServiceExt;
 
 use app::wire::{
-    ApiErrorBody, BottleneckRule, Bottlenecks, Dashboard, LiveEvent, SlaBreach, SlaChange, SlaReport, SlaStatus,
-    SlaTarget, StateMetricsReport, SuccessMetrics, Throughput, WorkflowMetrics,
+    BottleneckRule, Bottlenecks, Dashboard, LiveEvent, SlaBreach, SlaChange, SlaReport, SlaStatus, SlaTarget,
+    StateMetricsReport, SuccessMetrics, Throughput, WorkflowMetrics,
 };
 use engine::{Definition, State};
 use switchboard::db::{Database, DatabaseUrl};
@@ -66,12 +66,7 @@ struct Api {
 }
 
 /// One answer: status, content type and the body as text (and as JSON when it is JSON).
-struct Reply {
-    status: StatusCode,
-    content_type: Option<String>,
-    body: Value,
-    text: String,
-}
+use support::reply::Reply;
 
 impl Api {
     async fn on(url: &DatabaseUrl) -> Self {
@@ -82,21 +77,7 @@ impl Api {
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
-        let line = format!("{} {}", request.method(), request.uri());
-        let response = self.router.clone().oneshot(request).await.expect("the router answers");
-        let status = response.status();
-        let content_type =
-            response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let bytes = response.into_body().collect().await.expect("a body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        if content_type.as_deref().is_some_and(|t| t.starts_with("image/svg+xml")) {
-            let start: String = text.chars().take(160).collect();
-            eprintln!("{line}\n  -> {status} {} ({} bytes) {start}…", content_type.as_deref().unwrap(), text.len());
-        } else {
-            eprintln!("{line}\n  -> {status} {text}");
-        }
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::Null) };
-        Reply { status, content_type, body, text }
+        Reply::exchange(&self.router, request).await
     }
 
     async fn get(&self, uri: &str) -> Reply {
@@ -141,28 +122,6 @@ impl Reply {
         assert_eq!(self.content_type.as_deref(), Some("application/json"), "{}", self.text);
         serde_json::from_str(&self.text)
             .unwrap_or_else(|error| panic!("not a {}: {error}: {}", std::any::type_name::<T>(), self.text))
-    }
-
-    /// Checks the one error shape: the status, the code, a message that mentions each of `mentions`
-    /// (case-insensitive), and `fields` naming exactly `fields` (in any order). Returns the error.
-    #[track_caller]
-    fn error(&self, status: StatusCode, code: &str, mentions: &[&str], fields: &[&str]) -> ApiErrorBody {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.content_type.as_deref(), Some("application/json"), "errors are JSON: {}", self.text);
-        let keys: Vec<&String> = self.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
-        assert_eq!(keys, ["error"], "the error shape has one key: {}", self.text);
-        let body: ApiErrorBody = serde_json::from_value(self.body.clone()).expect("the error shape");
-        assert_eq!(body.error.code, code, "{}", self.text);
-        let message = body.error.message.to_lowercase();
-        for word in mentions {
-            assert!(message.contains(&word.to_lowercase()), "the message should mention `{word}`: {}", self.text);
-        }
-        let named: BTreeSet<&str> = body.error.fields.iter().map(|f| f.field.as_str()).collect();
-        let expected: BTreeSet<&str> = fields.iter().copied().collect();
-        assert_eq!(named, expected, "fields: {}", self.text);
-        assert_eq!(named.len(), body.error.fields.len(), "one entry per field: {}", self.text);
-        assert!(body.error.fields.iter().all(|f| !f.message.is_empty()), "every field says what is wrong");
-        body
     }
 
     /// A 422 naming `field` only, whose message for it contains `says`.

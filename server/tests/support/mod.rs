@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod reply;
+
 use std::path::PathBuf;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
