@@ -1,4 +1,5 @@
-//! The HTTP surface through the router, without a socket (`tower::ServiceExt::oneshot`).
+//! The HTTP surface through the router, without a socket (`tower::ServiceExt::oneshot`). Console pages
+//! rendered on the server are checked in `pages.rs`.
 
 mod support;
 
@@ -110,34 +111,6 @@ async fn the_event_stream_opens_with_a_heartbeat() {
 }
 
 #[tokio::test]
-async fn console_pages_are_server_rendered_with_navigation_and_footer() {
-    let temp = TempSqlite::new();
-    let (app, _) = app_for(&temp.url, temp.folder.path().join("site")).await;
-    let response = get(&app, "/").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let html = body_text(response).await;
-    for expected in ["Overview", "Instances", "Definitions", "SLA", "Bottlenecks", "Interventions", "Services"] {
-        assert!(html.contains(&format!("<span>{expected}<!")), "navigation entry {expected} missing");
-    }
-    assert!(html.contains("/pkg/switchboard.js"), "the page loads the hydration bundle");
-    assert!(html.contains("SQLite"), "the footer names the backend");
-    assert!(html.contains(env!("CARGO_PKG_VERSION")), "the footer names the version");
-
-    let response = get(&app, "/instances").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(body_text(response).await.contains("No workflow instances yet"));
-}
-
-#[tokio::test]
-async fn unknown_pages_are_a_404_page() {
-    let temp = TempSqlite::new();
-    let (app, _) = app_for(&temp.url, temp.folder.path().join("site")).await;
-    let response = get(&app, "/no/such/page").await;
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    assert!(body_text(response).await.contains("Page not found"));
-}
-
-#[tokio::test]
 async fn the_bundle_is_served_compressed_and_revalidated() {
     let temp = TempSqlite::new();
     let site = temp.folder.path().join("site");
@@ -153,24 +126,4 @@ async fn the_bundle_is_served_compressed_and_revalidated() {
     assert_eq!(response.headers()[header::CONTENT_ENCODING], "gzip");
     let compressed = response.into_body().collect().await.unwrap().to_bytes();
     assert!(compressed.len() < script.len() / 4, "gzip shrinks the repetitive script");
-}
-
-#[tokio::test]
-async fn the_overview_counts_instances_by_status() {
-    let temp = TempSqlite::new();
-    let (app, state) = app_for(&temp.url, temp.folder.path().join("site")).await;
-    let html = body_text(get(&app, "/").await).await;
-    assert!(html.contains("No workflow activity yet"), "an empty database shows the empty state");
-
-    let noop = serde_json::json!({"name": "noop", "start_at": "done", "states": {"done": {"type": "succeed"}}});
-    state.runtime.register_definition(noop, "test").await.unwrap();
-    for _ in 0..3 {
-        let request = switchboard::runtime::StartRequest { workflow: "noop".into(), ..Default::default() };
-        let started = state.runtime.start_instance(request).await.unwrap();
-        assert_eq!(started.instance.status, "completed");
-    }
-    let html = body_text(get(&app, "/").await).await;
-    assert!(html.contains(r#"data-testid="instance-counts""#), "tiles replace the empty state");
-    assert!(html.contains(r#"data-status="completed" class="tile ok"><p class="tile-value">3<"#), "three completed");
-    assert!(html.contains("3 instances in all"));
 }
