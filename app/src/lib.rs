@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod components;
+pub mod diagram;
 pub mod live;
 pub mod pages;
 pub mod wire;
