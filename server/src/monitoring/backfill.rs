@@ -32,7 +32,7 @@ pub async fn run_if_needed(store: &Store) -> Result<u64> {
         let (Some(first), Some(last)) = (page.first(), page.last()) else { break };
         // The ids of a page are consecutive, so the range holds exactly its instances.
         let delta = rollups_of_history(&store.history_between(Some(first), Some(last)).await?)?;
-        let merged = crate::seed::with_stored(store, &delta).await?;
+        let merged = store.stored_plus(&delta).await?;
         store.commit_with_rollups(&[], &(&merged).into()).await?;
         counted += page.len() as u64;
         after = last.clone();

@@ -211,6 +211,12 @@ impl Rollups {
         self.states.retain(|k, _| keep(k.resolution_ms, k.bucket_ms));
     }
 
+    /// Keeps only the rows whose keys `other` has.
+    pub fn retain_keys_of(&mut self, other: &Rollups) {
+        self.workflows.retain(|k, _| other.workflows.contains_key(k));
+        self.states.retain(|k, _| other.states.contains_key(k));
+    }
+
     fn workflow(&mut self, resolution_ms: i64, bucket_ms: i64, workflow: &str) -> &mut WorkflowCounts {
         self.workflows.entry(WorkflowKey { resolution_ms, bucket_ms, workflow: workflow.to_string() }).or_default()
     }

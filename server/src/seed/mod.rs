@@ -20,9 +20,9 @@ use std::time::Instant;
 use clap::Args;
 
 use crate::cli::DatabaseArgs;
-use crate::monitoring::rollup::{Rollups, RESOLUTIONS};
+use crate::monitoring::rollup::Rollups;
 use crate::state::AppState;
-use crate::store::{RollupRange, TransitionWrite};
+use crate::store::TransitionWrite;
 
 /// `switchboard seed` options.
 #[derive(Clone, Debug, Args)]
@@ -161,7 +161,7 @@ pub async fn seed(state: &AppState, args: &SeedArgs, mut progress: impl FnMut(u6
             });
             writes.extend(journal.map(|row| TransitionWrite { journal: Some(row), ..TransitionWrite::default() }));
         }
-        let merged = with_stored(store, &delta).await?;
+        let merged = store.stored_plus(&delta).await?;
         store.commit_with_rollups(&writes, &(&merged).into()).await?;
         written += count;
         report.instances = written;
@@ -169,33 +169,6 @@ pub async fn seed(state: &AppState, args: &SeedArgs, mut progress: impl FnMut(u6
     }
     report.seconds = began.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// The stored rollup rows of the keys `delta` touches, with `delta` added.
-///
-/// # Errors
-/// The rollups cannot be read.
-pub async fn with_stored(store: &crate::store::Store, delta: &Rollups) -> crate::store::Result<Rollups> {
-    let mut stored = Rollups::default();
-    for resolution_ms in RESOLUTIONS {
-        let buckets: Vec<i64> =
-            delta.buckets().into_iter().filter(|(r, _)| *r == resolution_ms).map(|(_, b)| b).collect();
-        let (Some(from_ms), Some(last)) = (buckets.iter().min(), buckets.iter().max()) else { continue };
-        let range = RollupRange { resolution_ms, from_ms: *from_ms, to_ms: last + 1, workflow: None, states: true };
-        stored.merge(&store.rollups_between(&range).await?);
-    }
-    let mut merged = Rollups::default();
-    for (key, counts) in &delta.workflows {
-        let mut row = stored.workflows.remove(key).unwrap_or_default();
-        row.merge(counts);
-        merged.workflows.insert(key.clone(), row);
-    }
-    for (key, counts) in &delta.states {
-        let mut row = stored.states.remove(key).unwrap_or_default();
-        row.merge(counts);
-        merged.states.insert(key.clone(), row);
-    }
-    Ok(merged)
 }
 
 /// A one-line progress bar on stderr: `[#####-----]  52% 520,000/1,000,000 · 41,200/s · 12 s left`.

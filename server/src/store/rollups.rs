@@ -157,6 +157,22 @@ impl Store {
         into_rollups(workflows, states)
     }
 
+    /// The stored rows of the keys `delta` touches, with `delta` added: what to write for history
+    /// counted in bulk (`switchboard seed`, the backfill), one range read per resolution.
+    pub async fn stored_plus(&self, delta: &Rollups) -> Result<Rollups> {
+        let mut stored = Rollups::default();
+        for resolution_ms in crate::monitoring::rollup::RESOLUTIONS {
+            let buckets: Vec<i64> =
+                delta.buckets().into_iter().filter(|(r, _)| *r == resolution_ms).map(|(_, b)| b).collect();
+            let (Some(&from_ms), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { continue };
+            let range = RollupRange { resolution_ms, from_ms, to_ms: last + 1, workflow: None, states: true };
+            stored.merge(&self.rollups_between(&range).await?);
+        }
+        stored.retain_keys_of(delta);
+        stored.merge(delta);
+        Ok(stored)
+    }
+
     /// Every rollup row there is (for tests and the recomputation check).
     pub async fn all_rollups(&self) -> Result<Rollups> {
         let (workflows, states) = on_pool!(self.database(), pool => {
