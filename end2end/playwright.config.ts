@@ -6,6 +6,9 @@ import { defineConfig } from "@playwright/test";
 const port = Number(process.env.SWITCHBOARD_E2E_PORT ?? 3999);
 const database = process.env.SWITCHBOARD_E2E_DATABASE_URL ?? "sqlite:target/e2e/switchboard.db";
 const baseURL = `http://127.0.0.1:${port}`;
+// The binary and the site it serves; a copy can be pinned while the workspace is rebuilt meanwhile.
+const binary = process.env.SWITCHBOARD_E2E_BINARY ?? "target/debug/switchboard";
+const siteRoot = process.env.SWITCHBOARD_E2E_SITE_ROOT ?? "target/site";
 
 export default defineConfig({
   testDir: "./tests",
@@ -37,7 +40,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `target/debug/switchboard serve --log warn --no-demo --listen 127.0.0.1:${port} --database-url ${database}`,
+    command: `${binary} serve --log warn --no-demo --listen 127.0.0.1:${port} --database-url ${database} --site-root ${siteRoot}`,
     cwd: "..",
     url: `${baseURL}/api/health`,
     reuseExistingServer: false,

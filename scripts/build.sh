@@ -41,7 +41,8 @@ fi
 note "$(du -h "$pkg/switchboard.wasm" | cut -f1) $pkg/switchboard.wasm"
 
 step "Stylesheet and public assets"
-cp style/main.css "$pkg/switchboard.css"
+# main.css first (variables, layout, shared pieces), then each page family's own file.
+cat style/main.css $(ls style/*.css | grep -v '^style/main.css$' | sort) > "$pkg/switchboard.css"
 cp -R public/. "$site/"
 
 step "Server binary switchboard (${server_dir})"

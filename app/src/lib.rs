@@ -18,8 +18,10 @@
 //! ```
 
 pub mod api;
+pub mod client;
 pub mod components;
 pub mod diagram;
+pub mod format;
 pub mod live;
 pub mod pages;
 pub mod wire;
@@ -33,7 +35,7 @@ use leptos_router::{
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    bottlenecks::BottlenecksPage, definitions::DefinitionsPage, instances::InstancesPage,
+    bottlenecks::BottlenecksPage, definitions::DefinitionsPage, instance::InstancePage, instances::InstancesPage,
     interventions::InterventionsPage, not_found::NotFoundPage, overview::OverviewPage, services::ServicesPage,
     sla::SlaPage,
 };
@@ -80,6 +82,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("/instances") view=InstancesPage ssr=SsrMode::Async />
+                    <Route path=path!("/instances/:id") view=InstancePage ssr=SsrMode::Async />
                     <Route path=path!("/definitions") view=DefinitionsPage ssr=SsrMode::Async />
                     <Route path=path!("/sla") view=SlaPage ssr=SsrMode::Async />
                     <Route path=path!("/bottlenecks") view=BottlenecksPage ssr=SsrMode::Async />

@@ -51,10 +51,45 @@ pub struct LiveFeed {
     pub connection: RwSignal<Connection>,
     /// The latest heartbeat from the server, if any arrived yet.
     pub heartbeat: RwSignal<Option<Heartbeat>>,
-    /// The latest instance change; pages showing instances react to it.
+    /// The latest instance change.
     pub instance: RwSignal<Option<InstanceChange>>,
+    /// The recent instance changes, numbered: several can arrive between two renders, and a page that
+    /// follows many instances must see each one ([`InstanceLog::since`]), not only the latest.
+    pub instances: RwSignal<InstanceLog>,
     /// The latest SLA breach or recovery; the overview and the SLA page react to it.
     pub sla: RwSignal<Option<SlaChange>>,
+}
+
+/// The last [`InstanceLog::KEEP`] instance changes, each with a number that increases by one.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct InstanceLog {
+    /// The number the next change gets; the latest has `next - 1`.
+    next: u64,
+    recent: std::collections::VecDeque<(u64, InstanceChange)>,
+}
+
+impl InstanceLog {
+    /// How many changes are kept: more than a busy second brings.
+    pub const KEEP: usize = 4096;
+
+    /// Records a change.
+    pub fn push(&mut self, change: InstanceChange) {
+        if self.recent.len() == Self::KEEP {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.next, change));
+        self.next += 1;
+    }
+
+    /// The number of the next change: pass it to [`InstanceLog::since`] later to get what came after.
+    pub fn cursor(&self) -> u64 {
+        self.next
+    }
+
+    /// The changes numbered `cursor` and later (those still kept), oldest first.
+    pub fn since(&self, cursor: u64) -> impl Iterator<Item = &InstanceChange> {
+        self.recent.iter().filter(move |(n, _)| *n >= cursor).map(|(_, change)| change)
+    }
 }
 
 /// Creates the tab's [`LiveFeed`], provides it as context, and (in the browser) connects it.
@@ -63,6 +98,7 @@ pub fn provide_live_feed() -> LiveFeed {
         connection: RwSignal::new(Connection::Connecting),
         heartbeat: RwSignal::new(None),
         instance: RwSignal::new(None),
+        instances: RwSignal::new(InstanceLog::default()),
         sla: RwSignal::new(None),
     };
     provide_context(feed);
@@ -82,9 +118,65 @@ impl LiveFeed {
         self.connection.set(Connection::Live);
         match event {
             LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
-            LiveEvent::Instance(change) => self.instance.set(Some(change)),
+            LiveEvent::Instance(change) => {
+                self.instances.update(|log| log.push(change.clone()));
+                self.instance.set(Some(change));
+            }
             LiveEvent::Sla(change) => self.sla.set(Some(change)),
         }
+    }
+}
+
+/// Calls `each` for every instance change that arrives from now on, however many arrive at once.
+pub fn on_instance_change(feed: LiveFeed, mut each: impl FnMut(&InstanceChange) + 'static) {
+    let mut seen = feed.instances.with_untracked(InstanceLog::cursor);
+    Effect::new(move |_| {
+        feed.instances.with(|log| {
+            for change in log.since(seen) {
+                each(change);
+            }
+            seen = log.cursor();
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(id: &str) -> InstanceChange {
+        InstanceChange {
+            id: id.into(),
+            workflow: "w".into(),
+            version: 1,
+            status: "running".into(),
+            current_state: None,
+            paused: false,
+            error: None,
+            updated_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_log_hands_out_every_change_after_a_cursor() {
+        let mut log = InstanceLog::default();
+        log.push(change("a"));
+        let cursor = log.cursor();
+        log.push(change("b"));
+        log.push(change("c"));
+        let ids: Vec<&str> = log.since(cursor).map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"]);
+        assert_eq!(log.since(log.cursor()).count(), 0);
+    }
+
+    #[test]
+    fn the_log_keeps_a_bounded_tail() {
+        let mut log = InstanceLog::default();
+        for i in 0..InstanceLog::KEEP + 10 {
+            log.push(change(&i.to_string()));
+        }
+        assert_eq!(log.since(0).count(), InstanceLog::KEEP);
+        assert_eq!(log.since(0).next().unwrap().id, "10");
     }
 }
 

@@ -1,5 +1,5 @@
 // Helpers for the console tests, split by what they do: find things, act on them, check them.
-import { expect, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
 export const find = {
   nav: (page: Page) => page.getByRole("navigation", { name: "Main" }),
@@ -15,7 +15,12 @@ export const act = {
   /** Opens a page and waits until the browser bundle has hydrated it: the live feed connects only then. */
   async openHydrated(page: Page, path: string) {
     await page.goto(path);
-    await expect(find.connection(page)).toHaveText("Live");
+    await expect(find.connection(page)).toHaveText("Live", { timeout: 20_000 });
+    await act.ready(page);
+  },
+  /** Waits until every part of the page that loads data has hydrated (its controls respond). */
+  async ready(page: Page) {
+    await expect(page.locator('[data-ready="false"]')).toHaveCount(0, { timeout: 20_000 });
   },
 };
 
@@ -30,3 +35,45 @@ export const check = {
     return errors;
   },
 };
+
+/** The JSON API, for setting up what a test needs (the console itself is driven through the page). */
+export const api = {
+  /** Starts an instance and answers it. */
+  async start(request: APIRequestContext, workflow: string, input: unknown): Promise<{ id: string; status: string }> {
+    const response = await request.post("/api/instances", { data: { workflow, input } });
+    expect(response.status(), await response.text()).toBe(201);
+    return response.json();
+  },
+  /** Waits until the instance has settled (finished, failed, or waits for a person) and answers it. */
+  async settled(request: APIRequestContext, id: string): Promise<{ id: string; status: string }> {
+    const response = await request.get(`/api/instances/${id}/wait?timeout_ms=30000`);
+    expect(response.ok(), await response.text()).toBeTruthy();
+    return response.json();
+  },
+  /** Replaces a simulated service's faults; answers the settings it had before. */
+  async setFaults(request: APIRequestContext, service: string, faults: Faults): Promise<Faults> {
+    const before = await (await request.get(`/api/services/${service}/faults`)).json();
+    const response = await request.put(`/api/services/${service}/faults`, { data: faults });
+    expect(response.ok(), await response.text()).toBeTruthy();
+    return before;
+  },
+  /** A call-lifecycle input for a call with this id. */
+  callInput(callId: string) {
+    return { call_id: callId, seller_id: "seller-e2e", caller_number: "+14155550123", vertical: "insurance", region: "US-CA" };
+  },
+};
+
+export type Faults = {
+  latency: { p50_ms: number; p99_ms: number };
+  failure_rate: number;
+  timeout_rate: number;
+  lost_reply_rate: number;
+};
+
+/** No delay and no injected errors. */
+export const HEALTHY: Faults = { latency: { p50_ms: 0, p99_ms: 0 }, failure_rate: 0, timeout_rate: 0, lost_reply_rate: 0 };
+
+/** A unique suffix for ids a test creates, so reruns on one database do not collide. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}

@@ -71,7 +71,7 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
                                         .map(|item| {
                                             view! {
                                                 <li>
-                                                    <A href=item.href exact=true attr:class="rail-link">
+                                                    <A href=item.href exact=item.href == "/" attr:class="rail-link">
                                                         <svg class="rail-icon" viewBox="0 0 24 24" aria-hidden="true">
                                                             <path d=item.icon />
                                                         </svg>

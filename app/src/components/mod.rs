@@ -1,6 +1,7 @@
-//! Building blocks shared by the console's pages: the layout around every page, page headers,
-//! empty states.
+//! Pieces the pages are built from.
 
+pub mod charts;
 pub mod empty_state;
 pub mod layout;
 pub mod page_header;
+pub mod status;

@@ -1,16 +1,343 @@
-//! Instances: Find any workflow by type, status or business key, and act on it.
+//! Instances (`/instances`): find any run by workflow, status, version, business key (buyer, seller,
+//! call or payout id), creation time or error text; page through millions of them; watch their status
+//! change live; and act on a selection or on everything the filter matches ([`super::bulk`]).
+//!
+//! The filter lives in the URL (`/instances?workflow=call-lifecycle&status=failed`), so a link shares the
+//! exact view; the form is a plain GET form, so it works without JavaScript too. Pages follow the API's
+//! id cursor: fast however many instances there are, with no duplicates or gaps while new ones start.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
 
-use crate::components::{empty_state::EmptyState, page_header::PageHeader};
+use crate::client::{self, query_string};
+use crate::components::{
+    page_header::PageHeader,
+    status::{hydrated_flag, ErrorNote, StatusPill},
+};
+use crate::format;
+use crate::live::{on_instance_change, use_live_feed};
+use crate::pages::bulk::BulkBar;
+use crate::wire::{DefinitionSummary, InstanceChange, InstancePage};
+
+/// The filter's fields, as named in the URL (and in the API's query).
+pub const FILTER_FIELDS: [&str; 7] = ["workflow", "status", "version", "key", "from", "to", "error"];
+
+/// Rows per page.
+const PAGE_SIZE: &str = "50";
+
+/// The filter as the page's URL holds it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceFilter {
+    pub fields: BTreeMap<&'static str, String>,
+}
+
+impl InstanceFilter {
+    /// The value of one field ("" when not set).
+    pub fn get(&self, field: &str) -> String {
+        self.fields.get(field).cloned().unwrap_or_default()
+    }
+
+    /// Whether any field is set.
+    pub fn is_empty(&self) -> bool {
+        self.fields.values().all(|v| v.trim().is_empty())
+    }
+
+    /// The field's value as the API wants it: times from the form (`2026-11-25T22:15`, UTC) become RFC
+    /// 3339.
+    pub fn api_value(&self, field: &str) -> String {
+        let value = self.get(field).trim().to_string();
+        if (field == "from" || field == "to") && value.len() == 16 {
+            format!("{value}:00Z")
+        } else {
+            value
+        }
+    }
+
+    /// The API query for a page of this filter.
+    pub fn api_query(&self, cursor: &str) -> String {
+        let values: Vec<(&str, String)> = FILTER_FIELDS.iter().map(|f| (*f, self.api_value(f))).collect();
+        let mut pairs: Vec<(&str, &str)> = values.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        pairs.push(("limit", PAGE_SIZE));
+        pairs.push(("cursor", cursor));
+        query_string(pairs)
+    }
+
+    /// The page's own URL for this filter, at `cursor`.
+    pub fn page_url(&self, cursor: &str) -> String {
+        let values: Vec<(&str, String)> = FILTER_FIELDS.iter().map(|f| (*f, self.get(f))).collect();
+        let mut pairs: Vec<(&str, &str)> = values.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        pairs.push(("cursor", cursor));
+        format!("/instances{}", query_string(pairs))
+    }
+}
 
 /// The Instances page.
 #[component]
 pub fn InstancesPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        query.with(|q| InstanceFilter { fields: FILTER_FIELDS.iter().filter_map(|f| Some((*f, q.get(f)?))).collect() })
+    });
+    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").unwrap_or_default()));
+    let page = Resource::new(
+        move || (filter.get(), cursor.get()),
+        |(filter, cursor)| async move {
+            client::get::<InstancePage>(format!("/api/instances{}", filter.api_query(&cursor))).await
+        },
+    );
+    let workflows = Resource::new(|| (), |_| client::get::<Vec<DefinitionSummary>>("/api/definitions"));
+
+    // Live status: the latest change of every instance seen on the feed, shown over the loaded rows.
+    let feed = use_live_feed();
+    let changes = RwSignal::new(BTreeMap::<String, InstanceChange>::new());
+    on_instance_change(feed, move |change| {
+        changes.update(|all| {
+            if all.len() > 5000 {
+                all.clear();
+            }
+            all.insert(change.id.clone(), change.clone());
+        })
+    });
+    let selected = RwSignal::new(BTreeSet::<String>::new());
+    // A new filter or page starts a new selection.
+    Effect::new(move |_| {
+        let _ = (filter.get(), cursor.get());
+        selected.set(BTreeSet::new());
+    });
+
     view! {
-        <PageHeader title="Instances" subtitle="Find any workflow by type, status or business key, and act on it." />
+        <PageHeader
+            title="Instances"
+            subtitle="Find any workflow run by type, status or business key — a buyer, seller, call or payout id — and act on it."
+        />
         <section class="panel">
-            <EmptyState heading="No workflow instances yet" detail="Every onboarding, call, settlement, dispute and payout the engine runs is listed here, searchable by buyer, seller, call or payout id." />
+            <FilterForm filter workflows />
         </section>
+        <BulkBar filter selected />
+        <section class="panel">
+            <Transition fallback=|| view! { <p class="muted">"Loading instances…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) if page.items.is_empty() => view! {
+                            <div class="empty-state" role="status" data-testid="instances-empty">
+                                <p class="empty-heading">{if filter.get_untracked().is_empty() { "No workflow instances yet" } else { "No instance matches this filter" }}</p>
+                                <p class="empty-detail">{if filter.get_untracked().is_empty() {
+                                    "Every onboarding, call, settlement, dispute and payout the engine runs is listed here as soon as it starts."
+                                } else {
+                                    "Loosen the filter: a business key must match a whole id (call-2, buyer-42); error text matches any part."
+                                }}</p>
+                            </div>
+                        }.into_any(),
+                        Ok(page) => view! { <InstanceTable page changes selected filter cursor /> }.into_any(),
+                        Err(error) => view! { <ErrorNote what="Cannot list instances" error /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The filter form: a GET form on the page's own URL, so the filter is the link.
+#[component]
+fn FilterForm(
+    filter: Memo<InstanceFilter>,
+    workflows: Resource<Result<Vec<DefinitionSummary>, client::ApiFailure>>,
+) -> impl IntoView {
+    let value = move |field: &'static str| move || filter.with(|f| f.get(field));
+    view! {
+        <Form method="GET" action="/instances" attr:class="filters" attr:data-testid="instance-filters">
+            <label>
+                <span>"Business key"</span>
+                <input type="search" name="key" placeholder="call-123, buyer-42, payout id…" prop:value=value("key") />
+            </label>
+            <label>
+                <span>"Workflow"</span>
+                <select name="workflow">
+                    <option value="">"All workflows"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let current = filter.with_untracked(|f| f.get("workflow"));
+                            workflows.await.unwrap_or_default().into_iter().map(|w| {
+                                let selected = w.name == current;
+                                view! { <option value=w.name.clone() selected=selected>{w.name.clone()}</option> }
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label class="narrow">
+                <span>"Version"</span>
+                <input type="number" min="1" name="version" placeholder="any" prop:value=value("version") />
+            </label>
+            <label>
+                <span>"Status"</span>
+                <select name="status">
+                    <option value="">"Any status"</option>
+                    {format::STATUSES.into_iter().map(|s| view! {
+                        <option value=s selected=move || filter.with(|f| f.get("status") == s)>{format::status_label(s).to_string()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                <span>"Started from (UTC)"</span>
+                <input type="datetime-local" name="from" prop:value=value("from") />
+            </label>
+            <label>
+                <span>"until (UTC)"</span>
+                <input type="datetime-local" name="to" prop:value=value("to") />
+            </label>
+            <label>
+                <span>"Error contains"</span>
+                <input type="search" name="error" placeholder="card declined" prop:value=value("error") />
+            </label>
+            <div class="filter-buttons">
+                <button class="button" type="submit">"Search"</button>
+                <A href="/instances" attr:class="button secondary">"Clear"</A>
+            </div>
+        </Form>
+    }
+}
+
+/// One page of instances with live status, selection and paging.
+#[component]
+fn InstanceTable(
+    page: InstancePage,
+    changes: RwSignal<BTreeMap<String, InstanceChange>>,
+    selected: RwSignal<BTreeSet<String>>,
+    filter: Memo<InstanceFilter>,
+    cursor: Memo<String>,
+) -> impl IntoView {
+    let ids: Vec<String> = page.items.iter().map(|i| i.id.clone()).collect();
+    let all_selected = {
+        let ids = ids.clone();
+        Memo::new(move |_| selected.with(|s| !ids.is_empty() && ids.iter().all(|id| s.contains(id))))
+    };
+    let toggle_all = {
+        let ids = ids.clone();
+        move |_| {
+            let select = !all_selected.get_untracked();
+            selected.update(|s| {
+                for id in &ids {
+                    if select {
+                        s.insert(id.clone());
+                    } else {
+                        s.remove(id);
+                    }
+                }
+            })
+        }
+    };
+    let next = page.next_cursor.clone();
+    let ready = hydrated_flag();
+    view! {
+        <div class="table-scroll">
+            <table class="table" data-testid="instances-table" data-ready=move || ready.get().to_string()>
+                <thead>
+                    <tr>
+                        <th class="check">
+                            <input type="checkbox" aria-label="Select every instance on this page"
+                                prop:checked=all_selected on:change=toggle_all />
+                        </th>
+                        <th>"Instance"</th>
+                        <th>"Workflow"</th>
+                        <th>"Status"</th>
+                        <th>"Now in"</th>
+                        <th>"Error"</th>
+                        <th>"Started (UTC)"</th>
+                        <th>"Last change"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {page.items.into_iter().map(|item| {
+                        let id = item.id.clone();
+                        let live = {
+                            let id = id.clone();
+                            Memo::new(move |_| changes.with(|c| c.get(&id).cloned()))
+                        };
+                        let status = {
+                            let fallback = item.status.clone();
+                            Signal::derive(move || live.with(|c| c.as_ref().map(|c| c.status.clone())).unwrap_or_else(|| fallback.clone()))
+                        };
+                        let paused = {
+                            let fallback = item.paused;
+                            Signal::derive(move || live.with(|c| c.as_ref().map(|c| c.paused)).unwrap_or(fallback))
+                        };
+                        let current = {
+                            let fallback = item.current_state.clone();
+                            move || live.with(|c| match c { Some(c) => c.current_state.clone(), None => fallback.clone() }).unwrap_or_else(|| "—".into())
+                        };
+                        let error = {
+                            let fallback = item.error.clone();
+                            move || live.with(|c| match c { Some(c) => c.error.clone(), None => fallback.clone() }).unwrap_or_default()
+                        };
+                        let checked = {
+                            let id = id.clone();
+                            move || selected.with(|s| s.contains(&id))
+                        };
+                        let toggle = {
+                            let id = id.clone();
+                            move |_| selected.update(|s| { if !s.remove(&id) { s.insert(id.clone()); } })
+                        };
+                        let href = format!("/instances/{id}");
+                        let select_label = format!("Select {id}");
+                        let (row_id, shown_id, short_id) = (id.clone(), id.clone(), short(&id));
+                        view! {
+                            <tr data-id=row_id>
+                                <td class="check">
+                                    <input type="checkbox" aria-label=select_label prop:checked=checked on:change=toggle />
+                                </td>
+                                <td class="mono" title=shown_id><A href=href>{short_id}</A></td>
+                                <td>{item.workflow.clone()}<span class="muted">{format!(" v{}", item.version)}</span></td>
+                                <td><StatusPill status paused /></td>
+                                <td class="mono small">{current}</td>
+                                <td class="error-cell" title=error.clone()>{error.clone()}</td>
+                                <td class="nowrap small" title=item.created_at.clone()>{format::short_time(&item.created_at)}</td>
+                                <td class="nowrap small" title=item.updated_at.clone()>{format::short_time(&item.updated_at)}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <nav class="pager" aria-label="Pages">
+            {move || (!cursor.get().is_empty()).then(|| view! {
+                <A href=filter.get().page_url("") attr:class="button secondary">"« First page"</A>
+            })}
+            {next.map(|next| view! {
+                <A href=move || filter.get().page_url(&next) attr:class="button secondary" attr:data-testid="next-page">"Next page »"</A>
+            })}
+        </nav>
+    }
+}
+
+/// An instance id for a list: its distinctive end (ids start with their creation time, so the start
+/// repeats between neighbours); the whole id is in the cell's tooltip and the link.
+fn short(id: &str) -> String {
+    match id.len() {
+        0..=14 => id.to_string(),
+        n => format!("…{}", &id[n - 13..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(pairs: &[(&'static str, &str)]) -> InstanceFilter {
+        InstanceFilter { fields: pairs.iter().map(|(k, v)| (*k, v.to_string())).collect() }
+    }
+
+    #[test]
+    fn the_filter_becomes_the_api_query_and_the_page_url() {
+        let f = filter(&[("workflow", "call-lifecycle"), ("key", "buyer 42"), ("from", "2026-11-25T22:15")]);
+        assert_eq!(
+            f.api_query("c1"),
+            "?workflow=call-lifecycle&key=buyer%2042&from=2026-11-25T22%3A15%3A00Z&limit=50&cursor=c1"
+        );
+        assert_eq!(f.page_url(""), "/instances?workflow=call-lifecycle&key=buyer%2042&from=2026-11-25T22%3A15");
+        assert!(filter(&[("status", " ")]).is_empty());
     }
 }

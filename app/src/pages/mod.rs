@@ -1,7 +1,9 @@
 //! The console's pages, one module per navigation entry.
 
 pub mod bottlenecks;
+pub mod bulk;
 pub mod definitions;
+pub mod instance;
 pub mod instances;
 pub mod interventions;
 pub mod not_found;

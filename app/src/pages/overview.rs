@@ -1,25 +1,65 @@
-//! Overview: the first screen — is the system live, and what is the marketplace doing.
+//! Overview (`/`): the first screen — what the marketplace's workflows are doing right now, and what
+//! needs attention.
+//!
+//! Instances per status (every two seconds), throughput over the last two hours, where the SLA targets
+//! stand (met, at risk, breached), the five worst bottlenecks, the instances waiting for a person, and
+//! the latest failures — each linking to the page that says more. Every panel reloads on the live
+//! feed's heartbeat (every few seconds) inside a `<Transition>`: the old numbers stay until the new ones
+//! arrive, and tiles and lists keep their size, so nothing on the screen jumps. SLA breaches and
+//! recoveries reload the SLA tiles at once. The server renders the page complete; the browser then
+//! keeps it live.
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
 use crate::api::{get_instance_counts, get_system_info};
-use crate::components::{empty_state::EmptyState, page_header::PageHeader};
+use crate::client::{self, query_string};
+use crate::components::charts::{heartbeat_ms, ChartImage};
+use crate::components::{page_header::PageHeader, status::ErrorNote};
+use crate::format;
 use crate::live::use_live_feed;
-use crate::wire::Heartbeat;
+use crate::pages::bottlenecks::{rule_figure, rule_words};
+use crate::pages::sla::standing::{standing, tally, Metric, Standing};
+use crate::wire::{Bottlenecks, Dashboard, Heartbeat, InstancePage, SlaReport};
+
+/// Heartbeats between two reloads of the panels other than the counters.
+const PANEL_BEATS: u64 = 5;
+
+/// The throughput chart's period: minute buckets, so the last minutes show.
+const THROUGHPUT_PERIOD: &str = "2h";
+
+/// The bottlenecks' period: long enough for the rules' 20 observations on a quiet day.
+const BOTTLENECK_PERIOD: &str = "24h";
+
+/// How many instances waiting for a person are read to find the oldest (the API lists newest first).
+const QUEUE_READ: &str = "500";
 
 /// The overview page.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
+    let feed = use_live_feed();
+    // One reload tick for the panels, every few heartbeats; `None` while server rendering and until the
+    // first heartbeat, so the browser starts from the server's data.
+    let tick = Memo::new(move |_| feed.heartbeat.get().map(|beat| beat.sequence / PANEL_BEATS));
     view! {
         <PageHeader
             title="Overview"
-            subtitle="What the marketplace's workflows are doing right now."
+            subtitle="What the marketplace's workflows are doing right now, and what needs attention."
         />
+        <ActivityPanel />
+        <div class="grid overview-main">
+            <ThroughputPanel tick />
+            <SlaPanel tick />
+        </div>
+        <div class="grid three overview-lists">
+            <BottleneckPanel tick />
+            <QueuePanel tick />
+            <FailuresPanel tick />
+        </div>
         <div class="grid two">
             <LivePanel />
             <SystemPanel />
         </div>
-        <ActivityPanel />
     }
 }
 
@@ -40,30 +80,313 @@ fn ActivityPanel() -> impl IntoView {
     ];
     view! {
         <section class="panel">
-            <h2>"Workflow instances"</h2>
+            <div class="panel-head spaced">
+                <h2>"Workflow instances"</h2>
+                <A href="/instances" attr:class="small">"All instances →"</A>
+            </div>
             // Transition keeps the last numbers on screen while new ones load: no flicker, no jumps.
             <Transition fallback=|| view! { <p class="muted">"Counting instances…"</p> }>
                 {move || Suspend::new(async move {
                     match counts.await {
-                        Ok(counts) if counts.total() == 0 => view! {
-                            <EmptyState
-                                heading="No workflow activity yet"
-                                detail="Counters appear here as soon as workflows run; throughput, SLA tiles and the top bottlenecks follow with monitoring."
-                            />
-                        }.into_any(),
                         Ok(counts) => view! {
-                            <div class="tiles" data-testid="instance-counts">
-                                {TILES.iter().map(|(status, label, class)| view! {
-                                    <div class=*class data-status=*status>
-                                        <p class="tile-value">{counts.of(status)}</p>
-                                        <p class="tile-label">{*label}</p>
-                                    </div>
+                            <div class="tiles counter-tiles" data-testid="instance-counts">
+                                {TILES.iter().map(|(status, label, class)| {
+                                    let value = format::count(counts.of(status));
+                                    view! {
+                                        <A href=format!("/instances?status={status}") attr:class=*class attr:data-status=*status>
+                                            <p class="tile-value">{value.clone()}</p>
+                                            <p class="tile-label">{*label}</p>
+                                        </A>
+                                    }
                                 }).collect_view()}
                             </div>
-                            <p class="muted">{format!("{} instances in all", counts.total())}</p>
+                            <p class="muted small" data-testid="instance-total">
+                                {if counts.total() == 0 {
+                                    "No workflow has run yet: the counters move as soon as one starts.".to_string()
+                                } else {
+                                    format!("{} instances in all", format::count(counts.total()))
+                                }}
+                            </p>
                         }.into_any(),
                         Err(error) => view! {
                             <p class="error-text">"Cannot count instances: " {error.to_string()}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Starts and outcomes per minute over the last two hours, redrawn every ten seconds.
+#[component]
+fn ThroughputPanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let feed = use_live_feed();
+    let hour = Resource::new(move || tick.get(), |_| client::get::<Dashboard>("/api/monitoring/dashboard"));
+    // The chart's `end` follows the server's clock in steps of ten seconds: a new URL, a new picture.
+    let end = Memo::new(move |_| feed.heartbeat.get().as_ref().and_then(heartbeat_ms).map(|ms| ms / 10_000 * 10_000));
+    let src = Signal::derive(move || {
+        let end = end.get().map(|ms| ms.to_string()).unwrap_or_default();
+        format!("/api/charts/throughput.svg{}", query_string([("period", THROUGHPUT_PERIOD), ("end", end.as_str())]))
+    });
+    view! {
+        <section class="panel" data-testid="throughput">
+            <h2>"Throughput, last 2 hours"</h2>
+            <ChartImage
+                src
+                alt="Instances started, completed, failed, compensated and cancelled per minute over the last two hours"
+                testid="throughput-chart"
+            />
+            <Transition fallback=|| view! { <p class="muted small">"Reading the last hour…"</p> }>
+                {move || Suspend::new(async move {
+                    match hour.await {
+                        Err(error) => view! { <p class="error-text small">"Cannot read the last hour: " {error.to_string()}</p> }.into_any(),
+                        Ok(d) => view! {
+                            <p class="hour-figures" data-testid="hour-figures">
+                                <span class="muted">"Last hour: "</span>
+                                <strong class="ok-text">{format::count(d.completed)}</strong>" completed · "
+                                <strong class="bad-text">{format::count(d.failed)}</strong>" failed · "
+                                <strong class="warn-text">{format::count(d.compensated)}</strong>" compensated · "
+                                "average " <strong>{format::maybe_duration(d.avg_duration_ms)}</strong>" · "
+                                <strong>{format::count(d.active)}</strong>" in flight now"
+                            </p>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// How many SLA targets are met, at risk and breached now, each linking to the SLA page.
+#[component]
+fn SlaPanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let feed = use_live_feed();
+    let report = Resource::new(
+        move || (tick.get(), feed.sla.get().map(|change| change.at_ms)),
+        |_| client::get::<SlaReport>("/api/sla/report"),
+    );
+    view! {
+        <section class="panel" data-testid="sla-overview">
+            <div class="panel-head spaced">
+                <h2>"SLA targets now"</h2>
+                <A href="/sla" attr:class="small">"SLA report →"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Reading the SLA report…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Err(error) => view! { <ErrorNote what="Cannot read the SLA report" error /> }.into_any(),
+                        Ok(report) => {
+                            let counts = tally(&report.results);
+                            let no_data = counts.iter().find(|(s, _)| *s == Standing::NoData).map_or(0, |(_, n)| *n);
+                            let mut worst: Vec<_> = report.results.iter()
+                                .filter(|r| standing(r) != Standing::Met && standing(r) != Standing::NoData)
+                                .collect();
+                            worst.sort_by_key(|r| (standing(r), r.target.workflow.clone()));
+                            let more = worst.len().saturating_sub(3);
+                            let rows = if worst.is_empty() { "ov-list" } else { "ov-list three-rows" };
+                            view! {
+                                <div class="tiles sla-tiles">
+                                    {counts.into_iter().filter(|(s, _)| *s != Standing::NoData).map(|(s, n)| view! {
+                                        <A href="/sla" attr:class=format!("tile {}", s.tone()) attr:data-standing=s.key()>
+                                            <p class="tile-value">{n}</p>
+                                            <p class="tile-label">{s.label()}</p>
+                                        </A>
+                                    }).collect_view()}
+                                </div>
+                                {worst.is_empty().then(|| view! {
+                                    <div class="ov-list three-rows ov-empty" role="status">
+                                        <p class="empty-heading">"Nothing needs attention"</p>
+                                        <p class="muted small">"No target is breached or close to its limit."</p>
+                                    </div>
+                                })}
+                                <ul class=rows aria-label="Targets that need attention">
+                                    {worst.into_iter().take(3).map(|r| {
+                                        let s = standing(r);
+                                        let metric = Metric::of(&r.target.metric);
+                                        view! {
+                                            <li>
+                                                <span class=format!("pill {}", s.tone())>{s.label()}</span>
+                                                <span class="ov-main">{r.target.workflow.clone()}</span>
+                                                <span class="ov-detail" title=r.target.description.clone()>
+                                                    {format!("{} {} (target {})", metric.words(), metric.show_maybe(r.actual), metric.bound(r.target.threshold))}
+                                                </span>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                                <p class="muted small">
+                                    {match (more, no_data) {
+                                        (0, 0) => String::from("Each target is judged over its own window."),
+                                        (0, n) => format!("{n} without data in their window."),
+                                        (m, 0) => format!("And {m} more on the SLA page."),
+                                        (m, n) => format!("And {m} more on the SLA page · {n} without data."),
+                                    }}
+                                </p>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The five worst bottlenecks of the last 24 hours.
+#[component]
+fn BottleneckPanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let bottlenecks = Resource::new(
+        move || tick.get(),
+        |_| {
+            client::get::<Bottlenecks>(format!(
+                "/api/monitoring/bottlenecks{}",
+                query_string([("period", BOTTLENECK_PERIOD)])
+            ))
+        },
+    );
+    view! {
+        <section class="panel" data-testid="top-bottlenecks">
+            <div class="panel-head spaced">
+                <h2>"Top bottlenecks, 24 h"</h2>
+                <A href=format!("/bottlenecks?period={BOTTLENECK_PERIOD}") attr:class="small">"All →"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Looking for bottlenecks…"</p> }>
+                {move || Suspend::new(async move {
+                    match bottlenecks.await {
+                        Err(error) => view! { <ErrorNote what="Cannot read the bottlenecks" error /> }.into_any(),
+                        Ok(found) if found.items.is_empty() => view! {
+                            <div class="ov-list five-rows ov-empty" role="status">
+                                <p class="empty-heading">"No bottleneck in the last 24 hours"</p>
+                                <p class="muted small">"Steps are flagged when they fail often, queue, dominate their workflow's time or have a slow tail."</p>
+                            </div>
+                        }.into_any(),
+                        Ok(found) => view! {
+                            <ol class="ov-list five-rows">
+                                {found.items.into_iter().take(5).map(|b| {
+                                    let href = format!(
+                                        "/bottlenecks{}",
+                                        query_string([("period", BOTTLENECK_PERIOD), ("workflow", b.workflow.as_str())])
+                                    );
+                                    let first = b.rules.first().copied();
+                                    let more = b.rules.len().saturating_sub(1);
+                                    view! {
+                                        <li>
+                                            <A href=href attr:class="ov-main mono">{b.state.clone()}</A>
+                                            <span class="ov-sub">{b.workflow.clone()}</span>
+                                            <span class="ov-detail" title=b.reasons.join(" · ")>
+                                                {first.map(|rule| {
+                                                    let (label, tone, _) = rule_words(rule);
+                                                    view! {
+                                                        <span class=format!("pill {tone}")>{label}</span>
+                                                        " " {rule_figure(rule, &b.metrics)}
+                                                    }
+                                                })}
+                                                {(more > 0).then(|| format!(" · +{more} more"))}
+                                            </span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ol>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Instances waiting for a person: how many, and the ones waiting longest.
+#[component]
+fn QueuePanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let queue = Resource::new(
+        move || tick.get(),
+        |_| {
+            client::get::<InstancePage>(format!(
+                "/api/instances{}",
+                query_string([("status", "needs_intervention"), ("limit", QUEUE_READ)])
+            ))
+        },
+    );
+    view! {
+        <section class="panel" data-testid="intervention-queue">
+            <div class="panel-head spaced">
+                <h2>"Waiting for a person"</h2>
+                <A href="/instances?status=needs_intervention" attr:class="small">"All →"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Reading the queue…"</p> }>
+                {move || Suspend::new(async move {
+                    match queue.await {
+                        Err(error) => view! { <ErrorNote what="Cannot read the queue" error /> }.into_any(),
+                        Ok(page) => {
+                            let total = if page.next_cursor.is_some() {
+                                format!("{}+", page.items.len())
+                            } else {
+                                page.items.len().to_string()
+                            };
+                            let empty = page.items.is_empty();
+                            // Newest first from the API: the oldest are at the end.
+                            let oldest: Vec<_> = page.items.into_iter().rev().take(3).collect();
+                            view! {
+                                <p class="queue-count">
+                                    <span class=if empty { "tile-value" } else { "tile-value warn" } data-testid="queue-count">{total}</span>
+                                    <span class="muted">{if empty { "blocked — nothing waits for a person" } else { "blocked, waiting longest:" }}</span>
+                                </p>
+                                <ul class="ov-list three-rows">
+                                    {oldest.into_iter().map(|i| view! {
+                                        <li>
+                                            <A href=format!("/instances/{}", i.id) attr:class="ov-main">{i.workflow.clone()}</A>
+                                            <span class="ov-sub nowrap">{format!("since {}", format::short_time(&i.updated_at))}</span>
+                                            <span class="ov-detail" title=i.error.clone().unwrap_or_default()>
+                                                {i.error.clone().or(i.current_state.clone()).unwrap_or_default()}
+                                            </span>
+                                        </li>
+                                    }).collect_view()}
+                                </ul>
+                                <p class="muted small">"Open an instance to retry, skip or cancel it. An inbox for interventions comes in a later release."</p>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The latest failed instances.
+#[component]
+fn FailuresPanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let failures = Resource::new(
+        move || tick.get(),
+        |_| client::get::<InstancePage>(format!("/api/instances{}", query_string([("status", "failed"), ("limit", "5")]))),
+    );
+    view! {
+        <section class="panel" data-testid="recent-failures">
+            <div class="panel-head spaced">
+                <h2>"Recent failures"</h2>
+                <A href="/instances?status=failed" attr:class="small">"All →"</A>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Reading failures…"</p> }>
+                {move || Suspend::new(async move {
+                    match failures.await {
+                        Err(error) => view! { <ErrorNote what="Cannot read the failures" error /> }.into_any(),
+                        Ok(page) if page.items.is_empty() => view! {
+                            <div class="ov-list five-rows ov-empty" role="status">
+                                <p class="empty-heading">"No failed instance"</p>
+                                <p class="muted small">"Instances that end failed — after their retries and compensations — are listed here."</p>
+                            </div>
+                        }.into_any(),
+                        Ok(page) => view! {
+                            <ul class="ov-list five-rows">
+                                {page.items.into_iter().map(|i| view! {
+                                    <li>
+                                        <A href=format!("/instances/{}", i.id) attr:class="ov-main">{i.workflow.clone()}</A>
+                                        <span class="ov-sub nowrap">{format::short_time(&i.updated_at)}</span>
+                                        <span class="ov-detail bad" title=i.error.clone().unwrap_or_default()>
+                                            {i.error.clone().unwrap_or_else(|| "failed".into())}
+                                        </span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
                         }.into_any(),
                     }
                 })}

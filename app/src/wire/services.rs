@@ -1,5 +1,6 @@
-//! Wire types of the services API: every registered service with its circuit breaker, and the
-//! simulated faults (latency, failure rates) of the simulated ones, changeable while running.
+//! Wire types of the services API: every registered service with its circuit breaker and its recent
+//! calls, the breaker's operator controls, and the simulated faults (latency, failure rates) of the
+//! simulated ones, changeable while running.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,63 @@ pub struct ServiceStatus {
     /// The simulated service's current fault settings; none for real (HTTP) services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<ServiceFaults>,
+    /// The calls of the last five minutes (all zero from a server that predates them).
+    #[serde(default)]
+    pub calls: ServiceCallStats,
+}
+
+/// A service's calls over a sliding window (the last five minutes), counted in memory by the server
+/// process since it started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceCallStats {
+    /// The window's length in seconds (300).
+    pub window_secs: u64,
+    /// Calls in the window, calls the breaker refused included.
+    pub calls: u64,
+    /// Failed calls in the window: any error (`retryable`, `permanent`, `timeout`, `circuit_open`).
+    pub failures: u64,
+    /// `failures / calls`, 0–1; 0 without calls.
+    pub error_rate: f64,
+    /// Latency percentiles in milliseconds of the calls that reached the service (refused calls have
+    /// no latency); none without such calls.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    /// Calls per minute over the window (over the time since the first call when that is shorter,
+    /// counting at least one minute).
+    pub calls_per_minute: f64,
+    /// The last failures (at most 10, whatever their age), newest first.
+    pub recent_failures: Vec<ServiceFailure>,
+}
+
+/// One failed call of a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceFailure {
+    /// When the call ended (RFC 3339, UTC, milliseconds).
+    pub at: String,
+    pub action: String,
+    /// `retryable`, `permanent`, `timeout` or `circuit_open`.
+    pub kind: String,
+    /// What the service (or the runtime) said.
+    pub error: String,
+}
+
+/// The body of `POST /api/services/{name}/breaker`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerCommand {
+    pub action: BreakerAction,
+}
+
+/// What an operator does to a circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerAction {
+    /// Force it open: every call is refused (`circuit_open`) until `reset`; it does not half-open by
+    /// itself.
+    Trip,
+    /// Close it and clear its failure count.
+    Reset,
 }
 
 /// A circuit breaker's state.

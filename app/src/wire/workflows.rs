@@ -158,6 +158,95 @@ pub struct InstanceAction {
     pub output: Option<Value>,
 }
 
+/// The body of `POST /api/instances/bulk`: one operator action on many instances, chosen by `ids` or
+/// by `filter` (exactly one of the two).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAction {
+    pub action: BulkActionKind,
+    /// Why; recorded in every instance's history. Required, not blank.
+    pub reason: String,
+    /// Who; default `api`.
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// These instances (at most 10,000).
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+    /// The instances `GET /api/instances` would list with the same parameters.
+    #[serde(default)]
+    pub filter: Option<BulkFilter>,
+    /// Only count what the action would apply to; change nothing.
+    #[serde(default)]
+    pub preview: bool,
+}
+
+/// An operator action that applies to many instances at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkActionKind {
+    /// Run the failed step again (`failed` with a step to retry, or `needs_intervention`).
+    Retry,
+    /// Stop and compensate (`running`, `waiting`, `failed`, or `needs_intervention` on a failed step).
+    Cancel,
+    /// Hold new service calls (`running`, `waiting`, `compensating`, `needs_intervention`; not paused).
+    Pause,
+    /// Release a pause (paused instances).
+    Resume,
+}
+
+/// Which instances a bulk action addresses: the parameters of `GET /api/instances`, same meaning and
+/// validation. Every field narrows; none means all instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkFilter {
+    #[serde(default)]
+    pub workflow: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// A business key value.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Created at or after (RFC 3339).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Created before (RFC 3339).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Text the error contains (ignoring case).
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// The answer to `POST /api/instances/bulk`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkActionResult {
+    /// `true` when nothing was changed (the request asked for a preview).
+    pub preview: bool,
+    /// Instances the ids or the filter match.
+    pub matched: u64,
+    /// Of those, the ones in a status where the action applies.
+    pub eligible: u64,
+    /// The most instances one request acts on (10,000).
+    pub limit: u64,
+    /// Instances the action was applied to (0 in a preview).
+    pub applied: u64,
+    /// Instances the action failed on, in id order: at most 50 listed.
+    pub failed: Vec<BulkFailure>,
+    /// How many failed in all (`failed` lists at most 50).
+    pub failed_count: u64,
+    /// Eligible instances beyond the limit, left alone (send the request again for them).
+    pub remaining: u64,
+}
+
+/// An instance a bulk action could not be applied to, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkFailure {
+    pub id: String,
+    pub error: String,
+}
+
 /// How many instances are in each status, for the overview.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounts {

@@ -25,3 +25,39 @@ impl ConsoleData for StoreConsoleData {
         })
     }
 }
+
+/// The console's API calls during server rendering: sent through the API router in process, so a
+/// rendered page reads exactly what `/api/…` answers (same validation, same errors).
+#[derive(Clone)]
+pub struct InProcessApi {
+    pub router: axum::Router,
+}
+
+/// The largest answer a page reads in one call (a page of instances, a definition, a chart).
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+impl app::client::ApiTransport for InProcessApi {
+    fn request(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Option<String>,
+    ) -> Pin<Box<dyn Future<Output = Result<(u16, String), String>> + Send>> {
+        use tower::ServiceExt;
+        let router = self.router.clone();
+        Box::pin(async move {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(&path)
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body.unwrap_or_default()))
+                .map_err(|error| format!("cannot build the request {method} {path}: {error}"))?;
+            let Ok(response) = router.oneshot(request).await;
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
+                .await
+                .map_err(|error| format!("cannot read the answer to {method} {path}: {error}"))?;
+            Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        })
+    }
+}

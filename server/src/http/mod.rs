@@ -41,9 +41,12 @@ pub fn router(state: AppState) -> Router {
         let system = state.system.clone();
         let data: std::sync::Arc<dyn app::api::ConsoleData> =
             std::sync::Arc::new(console::StoreConsoleData { store: state.runtime.store().clone() });
+        let api: std::sync::Arc<dyn app::client::ApiTransport> =
+            std::sync::Arc::new(console::InProcessApi { router: api.clone().with_state(state.clone()) });
         move || {
             provide_context(system.clone());
             provide_context(data.clone());
+            provide_context(api.clone());
         }
     };
     let options = state.leptos_options.clone();

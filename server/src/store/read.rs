@@ -1,5 +1,6 @@
 //! Reads: instances (one, or a filtered page), their journal, steps, keys and interventions, and the
-//! timers that are due.
+//! timers that are due; and for bulk operator actions, counts and id pages of the instances an action
+//! applies to.
 
 use sqlx::QueryBuilder;
 
@@ -65,6 +66,74 @@ macro_rules! push_filter {
     }};
 }
 
+/// Which instances a bulk operator action addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// These ids (unknown ones match nothing).
+    Ids(Vec<String>),
+    /// Those the filter matches.
+    Filter(InstanceFilter),
+}
+
+/// An operator action that may be applied to many instances at once. Which instances it applies to is
+/// the engine's transition table (`engine::transition`, the `dispatch` match) written as SQL over the
+/// status columns, so counting them loads no instance:
+///
+/// - `Cancel`: `running`, `waiting`, `failed`, and `needs_intervention` on a failed step (an open
+///   `retries_exhausted` intervention) — not on a failed compensation.
+/// - `Retry`: `needs_intervention` (a failed step or compensation), and `failed` with a step to retry
+///   (the engine's `retry_from`; not after a `fail` state or an aborted compensation).
+/// - `Pause`: not paused, and `running`, `waiting`, `compensating` or `needs_intervention`.
+/// - `Resume`: paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OperatorAction {
+    Retry,
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// Appends the selection's conditions (`AND …`) to a query that already has a `WHERE`.
+macro_rules! push_selection {
+    ($query:expr, $selection:expr) => {{
+        match $selection {
+            Selection::Filter(filter) => push_filter!($query, filter),
+            Selection::Ids(ids) if ids.is_empty() => {
+                $query.push(" AND 1 = 0");
+            }
+            Selection::Ids(ids) => {
+                $query.push(" AND id IN (");
+                let mut list = $query.separated(", ");
+                for id in ids {
+                    list.push_bind(id.clone());
+                }
+                $query.push(")");
+            }
+        }
+    }};
+}
+
+/// Appends `AND (the statuses the action applies to)`; `retry_from` is the backend's test that a failed
+/// instance has a step to retry (it is only in the instance's JSON).
+macro_rules! push_applies_to {
+    ($query:expr, $action:expr, $retry_from:expr) => {{
+        match $action {
+            OperatorAction::Cancel => $query.push(
+                " AND (status IN ('running', 'waiting', 'failed') OR (status = 'needs_intervention' AND EXISTS \
+                 (SELECT 1 FROM interventions WHERE interventions.instance_id = instances.id \
+                 AND interventions.status = 'open' AND interventions.kind = 'retries_exhausted')))",
+            ),
+            OperatorAction::Retry => $query
+                .push(" AND (status = 'needs_intervention' OR (status = 'failed' AND ")
+                .push($retry_from)
+                .push("))"),
+            OperatorAction::Pause => $query
+                .push(" AND paused = 0 AND status IN ('running', 'waiting', 'compensating', 'needs_intervention')"),
+            OperatorAction::Resume => $query.push(" AND paused <> 0"),
+        };
+    }};
+}
+
 /// Makes `%`, `_` and `\` in user text match themselves in a LIKE pattern.
 fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
@@ -108,6 +177,51 @@ impl Store {
             push_filter!(query, filter);
             query.build_query_scalar().fetch_one(pool).await?
         }))
+    }
+
+    /// How many instances the selection matches or, with `action`, how many of those the action applies
+    /// to: one `count(*)`, whatever the number of instances.
+    pub async fn count_selected(&self, selection: &Selection, action: Option<OperatorAction>) -> Result<i64> {
+        let retry_from = self.retry_from_test();
+        Ok(on_pool!(self.database(), pool => {
+            let mut query = QueryBuilder::new("SELECT count(*) FROM instances WHERE 1 = 1");
+            push_selection!(query, selection);
+            if let Some(action) = action {
+                push_applies_to!(query, action, retry_from);
+            }
+            query.build_query_scalar().fetch_one(pool).await?
+        }))
+    }
+
+    /// Up to `limit` ids of selected instances the action applies to, in increasing id order, after
+    /// `after` (the last id of the previous page): a keyset page over the primary key.
+    pub async fn applicable_ids(
+        &self,
+        selection: &Selection,
+        action: OperatorAction,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let retry_from = self.retry_from_test();
+        Ok(on_pool!(self.database(), pool => {
+            let mut query = QueryBuilder::new("SELECT id FROM instances WHERE 1 = 1");
+            push_selection!(query, selection);
+            push_applies_to!(query, action, retry_from);
+            if let Some(after) = after {
+                query.push(" AND id > ").push_bind(after.to_string());
+            }
+            query.push(" ORDER BY id LIMIT ").push_bind(limit);
+            query.build_query_scalar().fetch_all(pool).await?
+        }))
+    }
+
+    /// Whether a failed instance has a step to retry: the engine keeps it in the instance's JSON only
+    /// (`status.retry_from`), and each backend reads JSON its own way.
+    fn retry_from_test(&self) -> &'static str {
+        match self.database() {
+            crate::db::Database::Sqlite(_) => "json_extract(state, '$.status.retry_from') IS NOT NULL",
+            crate::db::Database::Postgres(_) => "(state::json -> 'status' -> 'retry_from') IS NOT NULL",
+        }
     }
 
     /// How many instances are in each status, counted row by row (a full scan; the console uses

@@ -1,4 +1,5 @@
-//! `/api/instances`: start instances, find them, read their history and steps, act on them.
+//! `/api/instances`: start instances, find them, read their history and steps, act on them — one at a
+//! time or many at once (`/api/instances/bulk`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -6,18 +7,21 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
 
 use app::wire::{
-    FieldError, HistoryEntry, InstanceAction, InstanceDetail, InstancePage, InstanceSummary, StartInstance, StepAttempt,
+    BulkAction, BulkActionKind, BulkActionResult, BulkFailure, BulkFilter, FieldError, HistoryEntry, InstanceAction,
+    InstanceDetail, InstancePage, InstanceSummary, StartInstance, StepAttempt,
 };
 
 use super::json::Body;
 use super::time::{self, rfc3339};
 use crate::error::ApiError;
-use crate::runtime::{convert, Command, StartRequest};
+use crate::runtime::{self, convert, Command, StartRequest};
 use crate::state::AppState;
+use crate::store::read::{OperatorAction, Selection};
 use crate::store::{InstanceFilter, InstanceRow, InstanceSummaryRow};
 
 /// The most a page may hold, and the default.
@@ -25,6 +29,14 @@ const MAX_PAGE: i64 = 500;
 const DEFAULT_PAGE: i64 = 50;
 /// The longest `wait` may hold a request.
 const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The most instances one bulk request acts on (and the most ids it may name).
+const BULK_LIMIT: u64 = 10_000;
+/// Failures listed in a bulk answer.
+const BULK_FAILURES_LISTED: usize = 50;
+/// Ids read per page while a bulk action is applied.
+const BULK_PAGE: u64 = 500;
+/// Instances a bulk action works on at once (each waits for its own durable commit).
+const BULK_CONCURRENCY: usize = 16;
 
 /// `POST /api/instances`: 201 once the start is durable; 200 with the earlier instance when the
 /// idempotency key was used before.
@@ -103,25 +115,16 @@ pub async fn list(
 ) -> Result<Json<InstancePage>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
     let mut problems = Vec::new();
-    if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
-            problems.push(FieldError {
-                field: "status".into(),
-                message: format!("must be one of {}", STATUSES.join(", ")),
-            });
-        }
-    }
-    let mut time = |name: &str, text: &Option<String>| {
-        text.as_deref().and_then(|text| {
-            let parsed = time::parse(text);
-            if parsed.is_none() {
-                problems.push(FieldError { field: name.into(), message: "must be an RFC 3339 time".into() });
-            }
-            parsed
-        })
+    let parameters = BulkFilter {
+        workflow: query.workflow,
+        status: query.status,
+        version: query.version,
+        key: query.key,
+        from: query.from,
+        to: query.to,
+        error: query.error,
     };
-    let created_from = time("from", &query.from);
-    let created_to = time("to", &query.to);
+    let filter = filter_of(parameters, "", &mut problems);
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         problems.push(FieldError { field: "limit".into(), message: format!("must be between 1 and {MAX_PAGE}") });
@@ -129,15 +132,6 @@ pub async fn list(
     if !problems.is_empty() {
         return Err(ApiError::unprocessable("the query has invalid parameters", problems));
     }
-    let filter = InstanceFilter {
-        workflow: query.workflow,
-        status: query.status,
-        version: query.version.map(i64::from),
-        business_key: query.key,
-        created_from,
-        created_to,
-        error_contains: query.error,
-    };
     let rows = state
         .runtime
         .store()
@@ -148,6 +142,40 @@ pub async fn list(
     let items: Vec<InstanceSummary> = rows.into_iter().take(limit as usize).map(summary_of).collect();
     let next_cursor = if more { items.last().map(|item| item.id.clone()) } else { None };
     Ok(Json(InstancePage { items, next_cursor }))
+}
+
+/// The filter of `GET /api/instances` (its query parameters) or of a bulk action (its `filter`),
+/// checked: each bad value is added to `problems`, its field named `{prefix}{parameter}`.
+fn filter_of(parameters: BulkFilter, prefix: &str, problems: &mut Vec<FieldError>) -> InstanceFilter {
+    if let Some(status) = &parameters.status {
+        if !STATUSES.contains(&status.as_str()) {
+            problems.push(FieldError {
+                field: format!("{prefix}status"),
+                message: format!("must be one of {}", STATUSES.join(", ")),
+            });
+        }
+    }
+    let mut time = |name: &str, text: &Option<String>| {
+        text.as_deref().and_then(|text| {
+            let parsed = time::parse(text);
+            if parsed.is_none() {
+                problems
+                    .push(FieldError { field: format!("{prefix}{name}"), message: "must be an RFC 3339 time".into() });
+            }
+            parsed
+        })
+    };
+    let created_from = time("from", &parameters.from);
+    let created_to = time("to", &parameters.to);
+    InstanceFilter {
+        workflow: parameters.workflow,
+        status: parameters.status,
+        version: parameters.version.map(i64::from),
+        business_key: parameters.key,
+        created_from,
+        created_to,
+        error_contains: parameters.error,
+    }
 }
 
 /// `GET /api/instances/{id}`.
@@ -253,6 +281,135 @@ pub async fn act(
     let actor = request.actor.unwrap_or_else(|| "api".into());
     let row = state.runtime.command(&id, command, &actor, request.reason.trim()).await?;
     Ok(Json(detail_of(&state, row).await?))
+}
+
+/// `POST /api/instances/bulk`: one operator action on the instances `ids` or `filter` select. Counts
+/// them (two `count(*)`s: matched, and those the action applies to); unless `preview`, applies the
+/// action to each one it applies to, in id order and at most [`BULK_LIMIT`], through the same runtime
+/// path as the single-instance actions (so each is in its instance's history with actor and reason).
+pub async fn bulk(
+    State(state): State<AppState>,
+    Body(request): Body<BulkAction>,
+) -> Result<Json<BulkActionResult>, ApiError> {
+    let field = |name: &str, message: &str| FieldError { field: name.into(), message: message.into() };
+    let mut problems = Vec::new();
+    if request.reason.trim().is_empty() {
+        problems.push(field("reason", "must not be empty"));
+    }
+    let selection = match (request.ids, request.filter) {
+        (Some(_), Some(_)) => {
+            problems.push(field("ids", "give either ids or filter, not both"));
+            problems.push(field("filter", "give either ids or filter, not both"));
+            None
+        }
+        (None, None) => {
+            problems.push(field("ids", "give either ids or filter"));
+            problems.push(field("filter", "give either ids or filter"));
+            None
+        }
+        (Some(mut ids), None) => {
+            ids.sort_unstable();
+            ids.dedup();
+            if ids.is_empty() {
+                problems.push(field("ids", "must not be empty"));
+            } else if ids.len() as u64 > BULK_LIMIT {
+                problems.push(field("ids", &format!("at most {BULK_LIMIT} ids")));
+            }
+            Some(Selection::Ids(ids))
+        }
+        (None, Some(filter)) => Some(Selection::Filter(filter_of(filter, "filter.", &mut problems))),
+    };
+    let selection = match (selection, problems.as_slice()) {
+        (Some(selection), []) => selection,
+        (_, [one]) => return Err(ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems)),
+        _ => return Err(ApiError::unprocessable("the bulk action has invalid fields", problems)),
+    };
+
+    let store = state.runtime.store();
+    let (action, command) = match request.action {
+        BulkActionKind::Retry => (OperatorAction::Retry, Command::Retry { edited_input: None }),
+        BulkActionKind::Cancel => (OperatorAction::Cancel, Command::Cancel),
+        BulkActionKind::Pause => (OperatorAction::Pause, Command::Pause),
+        BulkActionKind::Resume => (OperatorAction::Resume, Command::Resume),
+    };
+    let internal = |error: crate::store::Error| ApiError::Internal(error.into());
+    let matched = store.count_selected(&selection, None).await.map_err(internal)?;
+    let eligible = store.count_selected(&selection, Some(action)).await.map_err(internal)?;
+    let (matched, eligible) = (u64::try_from(matched).unwrap_or(0), u64::try_from(eligible).unwrap_or(0));
+    let mut result = BulkActionResult {
+        preview: request.preview,
+        matched,
+        eligible,
+        limit: BULK_LIMIT,
+        applied: 0,
+        failed: Vec::new(),
+        failed_count: 0,
+        remaining: eligible.saturating_sub(BULK_LIMIT),
+    };
+    if request.preview {
+        return Ok(Json(result));
+    }
+
+    let actor = request.actor.as_deref().unwrap_or("api");
+    let reason = request.reason.trim();
+    let mut attempted = 0u64;
+    let mut after: Option<String> = None;
+    while attempted < BULK_LIMIT {
+        let page = i64::try_from(BULK_PAGE.min(BULK_LIMIT - attempted)).unwrap_or(1);
+        let ids = store.applicable_ids(&selection, action, after.as_deref(), page).await.map_err(internal)?;
+        let Some(last) = ids.last().cloned() else { break };
+        attempted += ids.len() as u64;
+        after = Some(last);
+        let outcomes: Vec<(String, runtime::Result<InstanceRow>)> = futures::stream::iter(ids)
+            .map(|id| {
+                let command = command.clone();
+                let runtime = &state.runtime;
+                async move {
+                    let outcome = runtime.command(&id, command, actor, reason).await;
+                    (id, outcome)
+                }
+            })
+            .buffered(BULK_CONCURRENCY)
+            .collect()
+            .await;
+        for (id, outcome) in outcomes {
+            match outcome {
+                Ok(_) => result.applied += 1,
+                Err(error) => {
+                    result.failed_count += 1;
+                    if result.failed.len() < BULK_FAILURES_LISTED {
+                        result.failed.push(BulkFailure { id, error: public_message(error) });
+                    }
+                }
+            }
+        }
+    }
+    // Stopped short of the limit: nothing eligible is left (some may have moved on since they were counted).
+    if attempted < BULK_LIMIT {
+        result.remaining = 0;
+    }
+    tracing::info!(
+        action = ?request.action,
+        actor,
+        matched,
+        eligible,
+        applied = result.applied,
+        failed = result.failed_count,
+        "bulk operator action"
+    );
+    Ok(Json(result))
+}
+
+/// What a client may read of a runtime error: what the API would answer for it alone; internal
+/// details go to the log only.
+fn public_message(error: runtime::Error) -> String {
+    match ApiError::from(error) {
+        ApiError::Internal(error) => {
+            tracing::error!(error = format!("{error:#}"), "internal error in a bulk action");
+            "internal error; the server log has the details".to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {

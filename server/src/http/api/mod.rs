@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/definitions/{name}", get(definitions::versions))
         .route("/api/definitions/{name}/versions/{version}", get(definitions::version))
         .route("/api/instances", get(instances::list).post(instances::start))
+        .route("/api/instances/bulk", post(instances::bulk))
         .route("/api/instances/{id}", get(instances::detail))
         .route("/api/instances/{id}/history", get(instances::history))
         .route("/api/instances/{id}/steps", get(instances::steps))

@@ -1,42 +1,90 @@
-//! `/api/services`: every registered service with its circuit breaker, and the simulated services'
-//! faults (latency and failure rates), read and changed while running.
+//! `/api/services`: every registered service with its circuit breaker and its calls of the last five
+//! minutes, the breaker's operator controls (trip, reset), and the simulated services' faults (latency
+//! and failure rates), read and changed while running.
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
-use app::wire::{BreakerStatus, FieldError, ServiceFaults, ServiceLatency, ServiceStatus};
+use app::wire::{
+    BreakerAction, BreakerCommand, BreakerStatus, FieldError, ServiceCallStats, ServiceFailure, ServiceFaults,
+    ServiceLatency, ServiceStatus,
+};
 use engine::breaker::BreakerState;
 
 use super::json::Body;
+use super::time::rfc3339;
 use crate::error::ApiError;
 use crate::marketplace::faults::{self, FaultSettings, Latency};
+use crate::services::CallSummary;
 use crate::state::AppState;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/services", get(list))
+        .route("/api/services/{name}/breaker", post(breaker))
         .route("/api/services/{name}/faults", get(faults).put(set_faults).post(set_faults))
 }
 
 /// `GET /api/services`: every registered service, by name.
 async fn list(State(state): State<AppState>) -> Json<Vec<ServiceStatus>> {
-    let registry = state.runtime.services();
-    let now = chrono::Utc::now().timestamp_millis();
-    let services = registry
-        .names()
-        .map(|name| {
-            let faults = state.faults.get(name).map(wire_of);
-            ServiceStatus {
-                name: name.to_string(),
-                breaker: registry.breaker_state(name, now).map_or(BreakerStatus::Closed, breaker_of),
-                simulated: faults.is_some(),
-                faults,
-            }
-        })
-        .collect();
+    // The runtime's clock: the one the calls were counted and the breakers driven with.
+    let now = state.runtime.now_ms();
+    let services = state.runtime.services().names().filter_map(|name| status_of(&state, name, now)).collect();
     Json(services)
+}
+
+/// `POST /api/services/{name}/breaker` with `{"action": "trip" | "reset"}`: answers with the service.
+async fn breaker(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Body(command): Body<BreakerCommand>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let registry = state.runtime.services();
+    let known = match command.action {
+        BreakerAction::Trip => registry.trip_breaker(&name),
+        BreakerAction::Reset => registry.reset_breaker(&name),
+    };
+    if !known {
+        return Err(ApiError::NotFound(format!("no service named `{name}`")));
+    }
+    tracing::info!(service = name, action = ?command.action, "circuit breaker changed by an operator");
+    status_of(&state, &name, state.runtime.now_ms())
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no service named `{name}`")))
+}
+
+/// One registered service as the API shows it; `None` for an unknown name.
+fn status_of(state: &AppState, name: &str, now: i64) -> Option<ServiceStatus> {
+    let registry = state.runtime.services();
+    let breaker = registry.breaker_state(name, now).map(breaker_of)?;
+    let calls = registry.call_stats(name, now).map(calls_of)?;
+    let faults = state.faults.get(name).map(wire_of);
+    Some(ServiceStatus { name: name.to_string(), breaker, simulated: faults.is_some(), faults, calls })
+}
+
+fn calls_of(summary: CallSummary) -> ServiceCallStats {
+    ServiceCallStats {
+        window_secs: summary.window_secs,
+        calls: summary.calls,
+        failures: summary.failures,
+        error_rate: summary.error_rate,
+        latency_p50_ms: summary.latency_p50_ms,
+        latency_p95_ms: summary.latency_p95_ms,
+        latency_p99_ms: summary.latency_p99_ms,
+        calls_per_minute: summary.calls_per_minute,
+        recent_failures: summary
+            .recent_failures
+            .into_iter()
+            .map(|failure| ServiceFailure {
+                at: rfc3339(failure.at_ms),
+                action: failure.action,
+                kind: failure.kind.to_string(),
+                error: failure.message,
+            })
+            .collect(),
+    }
 }
 
 /// `GET /api/services/{name}/faults`: 404 unless `name` is a registered simulated service.

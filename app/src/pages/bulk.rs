@@ -1,0 +1,219 @@
+//! Bulk actions on the Instances page: retry, cancel, pause or resume the selected instances or
+//! everything the filter matches. Always in two steps: a preview that counts what matches and what the
+//! action applies to (nothing changes), then a confirmation that acts and reports what happened.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+
+use crate::client::{self, ApiFailure};
+use crate::format;
+use crate::pages::instances::{InstanceFilter, FILTER_FIELDS};
+use crate::wire::{BulkAction, BulkActionKind, BulkActionResult, BulkFilter};
+
+/// The actions offered, with what each does to whom.
+const ACTIONS: [(BulkActionKind, &str, &str); 4] = [
+    (BulkActionKind::Retry, "retry", "Retry the failed step of failed instances"),
+    (BulkActionKind::Cancel, "cancel", "Cancel and undo unfinished instances"),
+    (BulkActionKind::Pause, "pause", "Pause active instances"),
+    (BulkActionKind::Resume, "resume", "Resume paused instances"),
+];
+
+/// The action's name, as in the API: `retry`.
+fn name_of(kind: BulkActionKind) -> &'static str {
+    ACTIONS.iter().find(|(k, _, _)| *k == kind).map_or("act on", |(_, name, _)| name)
+}
+
+/// What the bulk action applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    Selection,
+    Filter,
+}
+
+/// The bar above the instance list.
+#[component]
+pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>>) -> impl IntoView {
+    let action = RwSignal::new(BulkActionKind::Retry);
+    let scope = RwSignal::new(Scope::Filter);
+    let reason = RwSignal::new(String::new());
+    // The preview answer the confirmation is about; cleared whenever what it describes changes.
+    let preview = RwSignal::new(None::<BulkActionResult>);
+    let done = RwSignal::new(None::<Result<BulkActionResult, ApiFailure>>);
+    let failure = RwSignal::new(None::<ApiFailure>);
+    Effect::new(move |_| {
+        let _ = (action.get(), scope.get(), filter.get(), selected.get());
+        preview.set(None);
+    });
+    // Selecting rows switches to the selection; clearing it goes back to the filter.
+    Effect::new(move |previous: Option<bool>| {
+        let any = selected.with(|s| !s.is_empty());
+        if previous != Some(any) {
+            scope.set(if any { Scope::Selection } else { Scope::Filter });
+        }
+        any
+    });
+
+    let request = move |preview: bool| BulkAction {
+        action: action.get_untracked(),
+        reason: reason.get_untracked(),
+        actor: Some("console".into()),
+        ids: (scope.get_untracked() == Scope::Selection).then(|| selected.get_untracked().into_iter().collect()),
+        filter: (scope.get_untracked() == Scope::Filter).then(|| {
+            let f = filter.get_untracked();
+            let value = |field: &str| Some(f.api_value(field)).filter(|v| !v.is_empty());
+            BulkFilter {
+                workflow: value("workflow"),
+                status: value("status"),
+                version: value("version").and_then(|v| v.parse().ok()),
+                key: value("key"),
+                from: value("from"),
+                to: value("to"),
+                error: value("error"),
+            }
+        }),
+        preview,
+    };
+    let send = Action::new(move |body: &BulkAction| {
+        let body = body.clone();
+        async move { (body.preview, client::post::<_, BulkActionResult>("/api/instances/bulk", &body).await) }
+    });
+    Effect::new(move |_| match send.value().get() {
+        Some((true, Ok(answer))) => {
+            failure.set(None);
+            preview.set(Some(answer));
+        }
+        Some((false, result)) => {
+            preview.set(None);
+            failure.set(None);
+            if result.is_ok() {
+                selected.set(BTreeSet::new());
+                reason.set(String::new());
+            }
+            done.set(Some(result));
+        }
+        Some((true, Err(error))) => failure.set(Some(error)),
+        None => {}
+    });
+
+    let scope_words = move || match scope.get() {
+        Scope::Selection => format!("the {} selected", selected.with(BTreeSet::len)),
+        Scope::Filter if filter.with(InstanceFilter::is_empty) => "every instance (no filter set)".to_string(),
+        Scope::Filter => "everything matching the filter".to_string(),
+    };
+    let filter_words = move || {
+        filter.with(|f| {
+            FILTER_FIELDS
+                .iter()
+                .filter(|field| !f.get(field).trim().is_empty())
+                .map(|field| format!("{field} = {}", f.get(field)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+
+    view! {
+        <section class="panel bulk-bar" data-testid="bulk-bar" aria-label="Act on many instances">
+            <form class="bulk-form" on:submit=move |ev| {
+                ev.prevent_default();
+                done.set(None);
+                send.dispatch(request(true));
+            }>
+                <label>
+                    <span>"Bulk action"</span>
+                    <select name="bulk-action" on:change=move |ev| {
+                        let value = event_target_value(&ev);
+                        if let Some((kind, _, _)) = ACTIONS.iter().find(|(_, name, _)| *name == value) {
+                            action.set(*kind);
+                        }
+                    }>
+                        {ACTIONS.into_iter().map(|(kind, name, words)| view! {
+                            <option value=name selected=move || action.get() == kind>{words}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <fieldset class="scope">
+                    <legend>"Apply to"</legend>
+                    <label class="radio">
+                        <input type="radio" name="bulk-scope" value="selection"
+                            prop:checked=move || scope.get() == Scope::Selection
+                            disabled=move || selected.with(BTreeSet::is_empty)
+                            on:change=move |_| scope.set(Scope::Selection) />
+                        {move || format!("Selected ({})", selected.with(BTreeSet::len))}
+                    </label>
+                    <label class="radio">
+                        <input type="radio" name="bulk-scope" value="filter"
+                            prop:checked=move || scope.get() == Scope::Filter
+                            on:change=move |_| scope.set(Scope::Filter) />
+                        "All matching the filter"
+                    </label>
+                </fieldset>
+                <label class="grow">
+                    <span>"Reason (recorded in each instance's history)"</span>
+                    <input type="text" name="bulk-reason" placeholder="e.g. payments outage resolved"
+                        prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) />
+                </label>
+                <button class="button secondary" type="submit" data-testid="bulk-preview"
+                    disabled=move || reason.get().trim().is_empty() || send.pending().get()>
+                    "Preview"
+                </button>
+            </form>
+            {move || failure.get().map(|error| view! { <p class="callout bad" role="alert">{error.to_string()}</p> })}
+            {move || preview.get().map(|answer| {
+                let verb = name_of(action.get());
+                let can_apply = answer.eligible > 0;
+                view! {
+                    <div class="callout confirm" role="status" data-testid="bulk-confirm">
+                        <p>
+                            <strong data-testid="bulk-matched">{format::count(answer.matched as i64)}</strong>
+                            " instances match "{scope_words}
+                            {move || (scope.get() == Scope::Filter && !filter.with(InstanceFilter::is_empty))
+                                .then(|| view! { <span class="muted">" ("{filter_words}")"</span> })}
+                            "; "
+                            <strong data-testid="bulk-eligible">{format::count(answer.eligible as i64)}</strong>
+                            {format!(" can be {}.", past_tense(verb))}
+                            {(answer.eligible > answer.limit).then(|| format!(
+                                " This confirmation acts on the first {}; run it again for the rest.",
+                                format::count(answer.limit as i64)
+                            ))}
+                        </p>
+                        <div class="button-row">
+                            <button class="button danger" type="button" data-testid="bulk-apply"
+                                disabled=move || !can_apply || send.pending().get()
+                                on:click=move |_| { send.dispatch(request(false)); }>
+                                {format!("{} {} instances", capitalised(verb), format::count(answer.eligible.min(answer.limit) as i64))}
+                            </button>
+                            <button class="button secondary" type="button" on:click=move |_| preview.set(None)>"Cancel"</button>
+                        </div>
+                    </div>
+                }
+            })}
+            {move || done.get().map(|result| match result {
+                Ok(answer) => view! {
+                    <p class="callout ok" role="status" data-testid="bulk-done">
+                        {format!("{} {} of {} instances", capitalised(past_tense(name_of(action.get_untracked()))), format::count(answer.applied as i64), format::count(answer.eligible as i64))}
+                        {answer.failed.first().map(|first| format!("; {} refused (for example {}: {})", format::count(answer.failed_count as i64), first.id, first.error))}
+                        {(answer.remaining > 0).then(|| format!("; {} remain — run it again for them", format::count(answer.remaining as i64)))}
+                        "."
+                    </p>
+                }.into_any(),
+                Err(error) => view! { <p class="callout bad" role="alert">{error.to_string()}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+fn past_tense(action: &str) -> &'static str {
+    match action {
+        "retry" => "retried",
+        "cancel" => "cancelled",
+        "pause" => "paused",
+        "resume" => "resumed",
+        _ => "changed",
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
