@@ -137,6 +137,10 @@ fn decode<T: DeserializeOwned>((status, body): (u16, String)) -> Result<T, ApiFa
     })
 }
 
+/// The answer to a request sent in process: the status and the body, or why it could not be sent.
+#[cfg(feature = "ssr")]
+pub type TransportAnswer = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u16, String), String>> + Send>>;
+
 /// How a request reaches the API while the server renders: the server's implementation sends it
 /// through its own router, in process. Provided as context (`Arc<dyn ApiTransport>`).
 #[cfg(feature = "ssr")]
@@ -147,7 +151,7 @@ pub trait ApiTransport: Send + Sync {
         method: &'static str,
         path: String,
         body: Option<String>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(u16, String), String>> + Send>>;
+    ) -> TransportAnswer;
 }
 
 #[cfg(feature = "ssr")]

@@ -183,12 +183,13 @@ test("the bottlenecks page explains what it checked, with the step chart", async
   await act.openHydrated(page, "/bottlenecks");
   await expect(find.heading(page)).toHaveText("Bottlenecks");
 
-  // A fresh database has too little history for a rule to fire: the designed empty state says so.
+  // A fresh database has too little history for a rule to fire: the designed empty state says so, and
+  // how many steps it looked at.
   const empty = page.getByTestId("bottlenecks-empty");
   const ranked = page.getByTestId("bottleneck-row");
   await expect(empty.or(ranked.first())).toBeVisible();
   if (await empty.isVisible()) {
-    await expect(empty).toContainText(/No bottleneck|No step history/);
+    await expect(empty).toContainText(/No bottleneck|Too little history|No step history/);
     await expect(empty).toContainText("steps");
   }
   await verify.imageLoaded(page.getByTestId("steps-chart"));

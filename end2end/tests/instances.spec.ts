@@ -33,6 +33,14 @@ test("support finds an instance by business key, opens it and watches its diagra
   await expect(page.locator('[data-state="validate-call"]')).toHaveClass(/succeeded/);
   await expect(page.locator(".pill.paused")).toBeVisible();
   await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+  // Note when the box turns red, to compare with when the server committed the failure.
+  await page.evaluate(() => {
+    const box = document.querySelector('[data-state="find-buyer"]')!;
+    new MutationObserver(() => {
+      const w = window as unknown as { turnedRedAt?: number };
+      if (w.turnedRedAt === undefined && box.getAttribute("class")!.includes("failed")) w.turnedRedAt = Date.now();
+    }).observe(box, { attributes: true, attributeFilter: ["class"] });
+  });
   await page.screenshot({ path: test.info().outputPath("instance-paused.png"), fullPage: true });
 
   // Someone else resumes it: the page follows without a reload. There is no buyer for the call, so
@@ -41,6 +49,12 @@ test("support finds an instance by business key, opens it and watches its diagra
   expect(resumed.ok(), await resumed.text()).toBeTruthy();
   await expect(findBuyer).toHaveClass(/failed/, { timeout: 10_000 });
   await expect(page.locator('[data-state="no-buyer"]')).toHaveClass(/failed/, { timeout: 15_000 });
+  // How long after the commit the page showed it (the figure is printed, never asserted: timings vary).
+  const turnedRedAt = await page.evaluate(() => (window as unknown as { turnedRedAt?: number }).turnedRedAt);
+  const history = await (await request.get(`/api/instances/${started.id}/history`)).json();
+  const failure = history.find((e: { event: string; records: { record: { record: string; state?: string } }[] }) =>
+    e.event === "step_failed" && e.records.some((r) => r.record.record === "state_left" && r.record.state === "find-buyer"));
+  if (turnedRedAt && failure) console.log(`live update: find-buyer turned red ${turnedRedAt - Date.parse(failure.at)} ms after the commit`);
   await expect(page.getByTestId("status-pill").first()).toHaveAttribute("data-status", "failed");
   expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
   await expect(page.getByTestId("timeline")).toContainText("resume requested");

@@ -203,12 +203,23 @@ fn Summary(found: Vec<Bottleneck>, coverage: Option<Coverage>, period: String, w
                 format!("No step history in {when}"),
                 format!("Nothing of {scope} ran in this period, so there is nothing to judge yet. Steps are checked as soon as workflows run."),
             ),
-            _ => (
+            Some(c) if c.judged == 0 => (
+                format!("Too little history to judge {when}"),
+                format!(
+                    "{} steps of {scope} ran in this period, none of them yet the {MIN_OBSERVATIONS} times a rule needs before it flags a step. Pick a longer period, or come back when more has run.",
+                    c.checked
+                ),
+            ),
+            Some(c) => (
                 format!("No bottleneck in {when}"),
                 format!(
-                    "{} — none fails often, queues, has a slow tail or takes most of its workflow's time.",
-                    checked.clone().map(|c| format!("Checked {c}")).unwrap_or_else(|| format!("Every step of {scope} was checked"))
+                    "Checked {} steps of {scope}: the {} that ran often enough to judge are all fine — none fails often, queues, has a slow tail or takes most of its workflow's time.",
+                    c.checked, c.judged
                 ),
+            ),
+            None => (
+                format!("No bottleneck in {when}"),
+                format!("No step of {scope} fails often, queues, has a slow tail or takes most of its workflow's time."),
             ),
         };
         return view! {
@@ -288,7 +299,7 @@ fn RankTable(items: Vec<Bottleneck>, start: usize) -> impl IntoView {
                         <th>"Step"</th>
                         <th>"Why it is flagged"</th>
                         <th class="num" title="95 % of passes through the step took at most this long">"p95 time"</th>
-                        <th class="num" title="Share of the step's service calls that failed">"Failed calls"</th>
+                        <th class="num" title="Share of the step's service calls that failed">"Failed"</th>
                         <th class="num">"Retries"</th>
                         <th class="num" title="95th percentile of the wait before a call goes out">"Queue wait"</th>
                         <th class="num" title="This step's part of all the time instances spent in the workflow's states">"Share"</th>
@@ -364,7 +375,9 @@ fn StepChart(workflow: Option<String>, period: String, end: Memo<Option<i64>>) -
         .into_any();
     };
     let alt = format!("Median, p95 and p99 time of each step of {workflow} over {}", period_words(&period));
-    let heading = format!("Time per step — {workflow}");
+    let note = format!(
+        "Showing {workflow}. Pick a workflow above to see another. Bars are the median, p95 and p99 time spent in each step, retries included."
+    );
     let src = Signal::derive(move || {
         let end = end.get().map(|ms| ms.to_string()).unwrap_or_default();
         format!(
@@ -374,9 +387,9 @@ fn StepChart(workflow: Option<String>, period: String, end: Memo<Option<i64>>) -
     });
     view! {
         <section class="panel" data-testid="step-chart">
-            <h2>{heading}</h2>
+            <h2>"Time per step"</h2>
             <ChartImage src alt testid="steps-chart" />
-            <p class="muted small">"Pick a workflow above to see another. Bars are the median, p95 and p99 time spent in each step, retries included."</p>
+            <p class="muted small">{note}</p>
         </section>
     }
     .into_any()

@@ -134,6 +134,7 @@ pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>
                 </label>
                 <fieldset class="scope">
                     <legend>"Apply to"</legend>
+                    <div class="scope-options">
                     <label class="radio">
                         <input type="radio" name="bulk-scope" value="selection"
                             prop:checked=move || scope.get() == Scope::Selection
@@ -147,9 +148,10 @@ pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>
                             on:change=move |_| scope.set(Scope::Filter) />
                         "All matching the filter"
                     </label>
+                    </div>
                 </fieldset>
                 <label class="grow">
-                    <span>"Reason (recorded in each instance's history)"</span>
+                    <span>"Reason (kept in each instance's history)"</span>
                     <input type="text" name="bulk-reason" placeholder="e.g. payments outage resolved"
                         prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev)) />
                 </label>

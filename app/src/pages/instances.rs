@@ -234,7 +234,7 @@ fn InstanceTable(
     let ready = hydrated_flag();
     view! {
         <div class="table-scroll">
-            <table class="table" data-testid="instances-table" data-ready=move || ready.get().to_string()>
+            <table class="table instances" data-testid="instances-table" data-ready=move || ready.get().to_string()>
                 <thead>
                     <tr>
                         <th class="check">
@@ -247,7 +247,7 @@ fn InstanceTable(
                         <th>"Now in"</th>
                         <th>"Error"</th>
                         <th>"Started (UTC)"</th>
-                        <th>"Last change"</th>
+                        <th class="col-updated">"Last change"</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -295,7 +295,7 @@ fn InstanceTable(
                                 <td class="mono small">{current}</td>
                                 <td class="error-cell" title=error.clone()>{error.clone()}</td>
                                 <td class="nowrap small" title=item.created_at.clone()>{format::short_time(&item.created_at)}</td>
-                                <td class="nowrap small" title=item.updated_at.clone()>{format::short_time(&item.updated_at)}</td>
+                                <td class="nowrap small col-updated" title=item.updated_at.clone()>{format::short_time(&item.updated_at)}</td>
                             </tr>
                         }
                     }).collect_view()}

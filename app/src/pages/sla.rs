@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use self::editor::TargetForm;
+use self::editor::{focus_when_shown, TargetForm};
 use self::standing::{round_duration, standing, tally, window_words, Metric, Standing};
 use crate::client::{self, query_string, ApiFailure};
 use crate::components::charts::{period_ms, period_words, ChartImage, PeriodPicker, DEFAULT_PERIOD};
@@ -50,6 +50,8 @@ struct PageState {
     refresh: RwSignal<u64>,
     /// The latest outcome of a change, shown as a note in the corner.
     notice: RwSignal<Option<Result<String, String>>>,
+    /// Each trend chart as last fetched (a `data:` URL by chart URL): a card drawn again starts from it.
+    charts: StoredValue<BTreeMap<String, String>>,
 }
 
 impl PageState {
@@ -86,6 +88,7 @@ pub fn SlaPage() -> impl IntoView {
         editing: RwSignal::new(Editing::None),
         refresh: RwSignal::new(0),
         notice: RwSignal::new(None),
+        charts: StoredValue::new(BTreeMap::new()),
     };
 
     // Live: a breach or recovery marks the report stale; the next heartbeat reloads it (as does every
@@ -350,13 +353,14 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
     // The first rendering (server, hydration) shows the chart's URL. A card drawn again after a
     // refresh or an edit fetches the picture anew: the browser would show the first one again for the
     // same URL, and this chart's URL has nothing to vary (see `fetch_chart`).
-    let src = RwSignal::new(chart.clone());
+    let src = RwSignal::new(state.charts.with_value(|c| c.get(&chart).cloned()).unwrap_or_else(|| chart.clone()));
     #[cfg(feature = "hydrate")]
     if has_history && state.refresh.get_untracked() > 0 {
         let url = chart.clone();
         leptos::task::spawn_local(async move {
-            if let Some(fresh) = crate::components::charts::fetch_chart(url).await {
-                // The card may be gone by now (another refresh): then there is nothing to update.
+            if let Some(fresh) = crate::components::charts::fetch_chart(url.clone()).await {
+                // The card, or the page, may be gone by now: then there is nothing to update.
+                let _ = state.charts.try_update_value(|c| c.insert(url, fresh.clone()));
                 let _ = src.try_set(fresh);
             }
         });
@@ -430,11 +434,13 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
                 let on_cancel = Callback::new(move |_| state.editing.set(Editing::None));
                 view! { <TargetForm target=Some(form_target.clone()) on_saved on_cancel /> }.into_any()
             } else if is_removing() {
+                let confirm = NodeRef::<leptos::html::Button>::new();
+                focus_when_shown(confirm);
                 view! {
-                    <div class="callout warn confirm-remove" role="alertdialog" aria-label="Remove this target?">
+                    <div class="callout warn confirm-remove" role="group" aria-label="Remove this target?">
                         <p>"Remove this target? Its past breaches stay on record."</p>
                         <div class="button-row">
-                            <button class="button danger" type="button" disabled=move || remove.pending().get()
+                            <button class="button danger" type="button" node_ref=confirm disabled=move || remove.pending().get()
                                 on:click=move |_| { remove.dispatch(()); }>
                                 "Remove target"
                             </button>

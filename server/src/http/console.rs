@@ -42,7 +42,7 @@ impl app::client::ApiTransport for InProcessApi {
         method: &'static str,
         path: String,
         body: Option<String>,
-    ) -> Pin<Box<dyn Future<Output = Result<(u16, String), String>> + Send>> {
+    ) -> app::client::TransportAnswer {
         use tower::ServiceExt;
         let router = self.router.clone();
         Box::pin(async move {

@@ -184,6 +184,11 @@ pub fn TargetForm(
 
     let id = move |field: &str| format!("{prefix}-{field}");
     let ready = crate::components::status::hydrated_flag();
+    // Opening a target's form puts the cursor on its threshold, the value people come to change.
+    let threshold_input = NodeRef::<leptos::html::Input>::new();
+    if editing.is_some() {
+        focus_when_shown(threshold_input);
+    }
     let heading = match &editing {
         Some(t) => format!("Change this target of {}", t.workflow),
         None => "New target".to_string(),
@@ -239,6 +244,7 @@ pub fn TargetForm(
                     <div class="unit-input">
                         <input id=id("threshold") name="threshold" type="text" inputmode="decimal" autocomplete="off"
                             data-testid="threshold-input"
+                            node_ref=threshold_input
                             prop:value=move || threshold.get()
                             on:input=move |ev| threshold.set(event_target_value(&ev))
                             aria-invalid=move || error_of("threshold")().is_some().to_string() />
@@ -327,6 +333,23 @@ fn show_failure(
     };
     field_errors.set(mine);
     form_error.set(general);
+}
+
+/// Moves the keyboard focus to the element once it is in the page (in the browser; nothing on the server).
+pub fn focus_when_shown<E>(node: NodeRef<E>)
+where
+    E: leptos::html::ElementType,
+    E::Output: Clone + AsRef<leptos::web_sys::HtmlElement> + 'static,
+    NodeRef<E>: Get<Value = Option<E::Output>>,
+{
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(element) = node.get() {
+            let _ = element.as_ref().focus();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = node;
+    });
 }
 
 /// A field's problem, announced to screen readers as it appears.
