@@ -146,12 +146,7 @@ pub type TransportAnswer = std::pin::Pin<Box<dyn std::future::Future<Output = Re
 #[cfg(feature = "ssr")]
 pub trait ApiTransport: Send + Sync {
     /// Sends `method path` with an optional JSON body; answers the status and the body.
-    fn request(
-        &self,
-        method: &'static str,
-        path: String,
-        body: Option<String>,
-    ) -> TransportAnswer;
+    fn request(&self, method: &'static str, path: String, body: Option<String>) -> TransportAnswer;
 }
 
 #[cfg(feature = "ssr")]

@@ -11,11 +11,20 @@ pub fn duration(ms: f64) -> String {
     } else if s < 60.0 {
         format!("{:.1} s", s)
     } else if s < 3600.0 {
-        format!("{} min {} s", (s / 60.0).floor(), (s % 60.0).floor())
+        two_units((s / 60.0).floor(), "min", (s % 60.0).floor(), "s")
     } else if s < 86_400.0 {
-        format!("{} h {} min", (s / 3600.0).floor(), ((s % 3600.0) / 60.0).floor())
+        two_units((s / 3600.0).floor(), "h", ((s % 3600.0) / 60.0).floor(), "min")
     } else {
-        format!("{} d {} h", (s / 86_400.0).floor(), ((s % 86_400.0) / 3600.0).floor())
+        two_units((s / 86_400.0).floor(), "d", ((s % 86_400.0) / 3600.0).floor(), "h")
+    }
+}
+
+/// `3 min 4 s`, or `3 min` when the smaller unit is zero.
+fn two_units(big: f64, big_unit: &str, small: f64, small_unit: &str) -> String {
+    if small == 0.0 {
+        format!("{big} {big_unit}")
+    } else {
+        format!("{big} {big_unit} {small} {small_unit}")
     }
 }
 
@@ -147,6 +156,8 @@ mod tests {
         assert_eq!(duration(1234.0), "1.2 s");
         assert_eq!(duration(184_000.0), "3 min 4 s");
         assert_eq!(duration(7_500_000.0), "2 h 5 min");
+        assert_eq!(duration(60_000.0), "1 min");
+        assert_eq!(duration(86_400_000.0), "1 d");
         assert_eq!(duration(-1.0), "—");
     }
 

@@ -158,11 +158,21 @@ pub fn BottlenecksPage() -> impl IntoView {
                 let (ranking, checked) = (ranking.await, checked.await);
                 let period = period.get_untracked();
                 let chosen = workflow.get_untracked();
-                match ranking {
-                    Err(error) => view! {
+                match (ranking, checked) {
+                    (Err(error), _) => view! {
                         <section class="panel"><ErrorNote what="Cannot rank the steps" error /></section>
                     }.into_any(),
-                    Ok(found) => {
+                    // The ranking answers an unknown workflow with an empty list; the per-state read says
+                    // that there is no such workflow, which is the truth to show.
+                    (Ok(_), Err(error)) if error.is_not_found() => {
+                        view! {
+                            <section class="panel">
+                                <ErrorNote what="No such workflow type" error />
+                                <p><a href=page_url(&period, "")>"Show the bottlenecks of all workflow types"</a></p>
+                            </section>
+                        }.into_any()
+                    }
+                    (Ok(found), checked) => {
                         let coverage = checked.ok();
                         // The chart shows the chosen workflow, else the worst bottleneck's, else the first.
                         let chart_workflow = if !chosen.is_empty() {
@@ -198,6 +208,10 @@ fn Summary(found: Vec<Bottleneck>, coverage: Option<Coverage>, period: String, w
         )
     });
     if found.is_empty() {
+        // A tick when the steps were judged and found fine; an hourglass when there was too little to judge.
+        let judged = coverage.as_ref().is_none_or(|c| c.judged > 0);
+        let icon =
+            if judged { "M4 12l5 5L20 6" } else { "M7 3h10M7 21h10M8 3c0 5 8 7 8 9s-8 4-8 9M16 3c0 5-8 7-8 9s8 4 8 9" };
         let (heading, detail) = match &coverage {
             Some(c) if c.checked == 0 => (
                 format!("No step history in {when}"),
@@ -226,7 +240,7 @@ fn Summary(found: Vec<Bottleneck>, coverage: Option<Coverage>, period: String, w
             <section class="panel">
                 <div class="empty-state" role="status" data-testid="bottlenecks-empty">
                     <svg class="empty-icon" viewBox="0 0 24 24" aria-hidden="true">
-                        <path d="M4 12l5 5L20 6" />
+                        <path d=icon />
                     </svg>
                     <p class="empty-heading">{heading}</p>
                     <p class="empty-detail">{detail}</p>

@@ -357,7 +357,12 @@ fn QueuePanel(tick: Memo<Option<u64>>) -> impl IntoView {
 fn FailuresPanel(tick: Memo<Option<u64>>) -> impl IntoView {
     let failures = Resource::new(
         move || tick.get(),
-        |_| client::get::<InstancePage>(format!("/api/instances{}", query_string([("status", "failed"), ("limit", "5")]))),
+        |_| {
+            client::get::<InstancePage>(format!(
+                "/api/instances{}",
+                query_string([("status", "failed"), ("limit", "5")])
+            ))
+        },
     );
     view! {
         <section class="panel" data-testid="recent-failures">

@@ -71,9 +71,11 @@ struct ReportData {
 
 async fn load(period: String) -> ReportData {
     let report = client::get::<SlaReport>("/api/sla/report").await;
-    let metrics =
-        client::get::<SuccessMetrics>(format!("/api/monitoring/metrics{}", query_string([("period", period.as_str())])))
-            .await;
+    let metrics = client::get::<SuccessMetrics>(format!(
+        "/api/monitoring/metrics{}",
+        query_string([("period", period.as_str())])
+    ))
+    .await;
     ReportData { report, metrics }
 }
 
@@ -474,9 +476,7 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
 #[component]
 fn BreachTable(all: Vec<SlaBreach>, period: String, now: Option<i64>) -> impl IntoView {
     // Without the server's time (the report failed), the latest breach or recovery stands in for it.
-    let now = now
-        .or_else(|| all.iter().map(|b| b.recovered_at_ms.unwrap_or(b.breached_at_ms)).max())
-        .unwrap_or(0);
+    let now = now.or_else(|| all.iter().map(|b| b.recovered_at_ms.unwrap_or(b.breached_at_ms)).max()).unwrap_or(0);
     let since = period_ms(&period).map_or(i64::MIN, |length| now - length);
     let shown: Vec<SlaBreach> =
         all.into_iter().filter(|b| b.recovered_at_ms.is_none() || b.breached_at_ms >= since).take(50).collect();
@@ -491,7 +491,7 @@ fn BreachTable(all: Vec<SlaBreach>, period: String, now: Option<i64>) -> impl In
     }
     view! {
         <div class="table-scroll">
-            <table class="table" data-testid="breach-table">
+            <table class="table breaches" data-testid="breach-table">
                 <thead>
                     <tr>
                         <th>"Workflow"</th>

@@ -37,12 +37,7 @@ pub struct InProcessApi {
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 impl app::client::ApiTransport for InProcessApi {
-    fn request(
-        &self,
-        method: &'static str,
-        path: String,
-        body: Option<String>,
-    ) -> app::client::TransportAnswer {
+    fn request(&self, method: &'static str, path: String, body: Option<String>) -> app::client::TransportAnswer {
         use tower::ServiceExt;
         let router = self.router.clone();
         Box::pin(async move {

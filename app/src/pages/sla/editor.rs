@@ -66,19 +66,14 @@ pub fn threshold_for_form(metric: Metric, threshold: f64) -> (String, &'static s
     if !metric.is_duration() {
         return (plain(threshold * 100.0), "%");
     }
-    let (unit, ms) =
-        DURATION_UNITS.iter().rev().find(|(_, ms)| threshold >= *ms).copied().unwrap_or(DURATION_UNITS[0]);
+    let (unit, ms) = DURATION_UNITS.iter().rev().find(|(_, ms)| threshold >= *ms).copied().unwrap_or(DURATION_UNITS[0]);
     (plain(threshold / ms), unit)
 }
 
 /// A stored window as the form shows it: the largest unit that divides it.
 pub fn window_for_form(window_ms: i64) -> (String, &'static str) {
-    let (unit, ms) = WINDOW_UNITS
-        .iter()
-        .rev()
-        .find(|(_, ms)| window_ms as f64 % ms == 0.0)
-        .copied()
-        .unwrap_or(WINDOW_UNITS[0]);
+    let (unit, ms) =
+        WINDOW_UNITS.iter().rev().find(|(_, ms)| window_ms as f64 % ms == 0.0).copied().unwrap_or(WINDOW_UNITS[0]);
     (plain(window_ms as f64 / ms), unit)
 }
 
@@ -141,7 +136,10 @@ pub fn TargetForm(
         let (id, body) = (id.clone(), body.clone());
         async move {
             match id {
-                Some(id) => client::put::<_, SlaTarget>(format!("/api/sla/targets/{}", client::encode_query_value(&id)), &body).await,
+                Some(id) => {
+                    client::put::<_, SlaTarget>(format!("/api/sla/targets/{}", client::encode_query_value(&id)), &body)
+                        .await
+                }
                 None => client::post::<_, SlaTarget>("/api/sla/targets", &body).await,
             }
         }
@@ -321,7 +319,8 @@ fn show_failure(
     field_errors: RwSignal<Vec<(String, String)>>,
     form_error: RwSignal<Option<String>>,
 ) {
-    let (mine, other): (Vec<_>, Vec<_>) = failure.fields.iter().cloned().partition(|(f, _)| FIELDS.contains(&f.as_str()));
+    let (mine, other): (Vec<_>, Vec<_>) =
+        failure.fields.iter().cloned().partition(|(f, _)| FIELDS.contains(&f.as_str()));
     let general = if mine.is_empty() || !other.is_empty() {
         let mut text = failure.message.clone();
         for (field, message) in &other {

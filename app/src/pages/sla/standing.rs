@@ -137,11 +137,8 @@ impl Metric {
     /// How far the actual value is from the threshold, in words: "1.6 s to spare", "1.6 pts short".
     pub fn margin(self, threshold: f64, actual: f64) -> String {
         let spare = if self.higher_is_better() { actual - threshold } else { threshold - actual };
-        let amount = if self.is_duration() {
-            round_duration(spare.abs())
-        } else {
-            format!("{:.1} pts", spare.abs() * 100.0)
-        };
+        let amount =
+            if self.is_duration() { round_duration(spare.abs()) } else { format!("{:.1} pts", spare.abs() * 100.0) };
         match (spare >= 0.0, self.higher_is_better()) {
             (true, _) => format!("{amount} to spare"),
             (false, true) => format!("{amount} short"),
