@@ -21,14 +21,32 @@ export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres:
 note "PostgreSQL: ${SWITCHBOARD_TEST_DATABASE_URL%%@*}@… (CI=${CI:-false})"
 cargo test --workspace
 
-step "Browser tests (Playwright, Chromium)"
+step "Browser tests (Playwright, Chromium), on SQLite and on PostgreSQL"
 e2e_dir="$(mktemp -d -t switchboard-e2e.XXXXXX)"
-trap 'rm -rf "$e2e_dir"' EXIT
-port="$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")"
-note "server on 127.0.0.1:$port, database $e2e_dir/switchboard.db"
-(
-  cd end2end
-  SWITCHBOARD_E2E_PORT="$port" SWITCHBOARD_E2E_DATABASE_URL="sqlite:$e2e_dir/switchboard.db" npx playwright test
-)
+pg_admin="${SWITCHBOARD_TEST_DATABASE_URL}"
+pg_database="switchboard_e2e_$$_${RANDOM}"
+cleanup() {
+  rm -rf "$e2e_dir"
+  psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $pg_database" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+browser_tests() { # $1: database URL, $2: name of the results folder
+  local port
+  port="$(free_port)"
+  note "server on 127.0.0.1:$port, database ${1%%@*}…, results in end2end/$2"
+  (
+    cd end2end
+    SWITCHBOARD_E2E_PORT="$port" SWITCHBOARD_E2E_DATABASE_URL="$1" npx playwright test --output "$2"
+  )
+}
+browser_tests "sqlite:$e2e_dir/switchboard.db" test-results/sqlite
+if psql "$pg_admin" -qc "CREATE DATABASE $pg_database" >/dev/null 2>&1; then
+  browser_tests "${pg_admin%/*}/$pg_database" test-results/postgres
+elif [[ "${CI:-false}" == "true" ]]; then
+  fail "cannot create a PostgreSQL database for the browser tests at ${pg_admin%%@*}@…"
+else
+  note "PostgreSQL unreachable: browser tests on PostgreSQL skipped (CI=true makes this an error)"
+fi
 
 step "All tests passed in $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s"

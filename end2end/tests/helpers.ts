@@ -77,3 +77,8 @@ export const HEALTHY: Faults = { latency: { p50_ms: 0, p99_ms: 0 }, failure_rate
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
+
+/** The database the test server runs on (scripts/test.sh runs every test on both). */
+export const BACKEND = (process.env.SWITCHBOARD_E2E_DATABASE_URL ?? "sqlite:").startsWith("postgres")
+  ? { name: "postgres", label: "PostgreSQL" }
+  : { name: "sqlite", label: "SQLite" };

@@ -1,6 +1,6 @@
 // The console shell: server rendering, hydration, live updates over server-sent events, navigation.
 import { expect, test } from "@playwright/test";
-import { act, check, find } from "./helpers";
+import { act, BACKEND, check, find } from "./helpers";
 
 const SECTIONS = ["Overview", "Instances", "Interventions", "SLA", "Bottlenecks", "Definitions", "Services"];
 
@@ -16,7 +16,7 @@ test("the server renders the console before any JavaScript runs", async ({ brows
   for (const section of SECTIONS) {
     await expect(find.navLink(page, section)).toBeVisible();
   }
-  await expect(page.getByTestId("footer-backend")).toHaveText("SQLite");
+  await expect(page.getByTestId("footer-backend")).toHaveText(BACKEND.label);
   await expect(find.connection(page)).toHaveText("Connecting…");
   await context.close();
 });
@@ -72,5 +72,5 @@ test("an unknown address shows the not-found page with a way back", async ({ pag
 test("the health endpoint answers JSON", async ({ request }) => {
   const response = await request.get("/api/health");
   expect(response.status()).toBe(200);
-  expect(await response.json()).toMatchObject({ status: "ok", backend: "sqlite", database_reachable: true });
+  expect(await response.json()).toMatchObject({ status: "ok", backend: BACKEND.name, database_reachable: true });
 });
