@@ -251,7 +251,12 @@ fn StepPanel(selected: RwSignal<Option<String>>, view: Memo<InstanceView>, defin
                         v.instance.context.get("steps").and_then(|s| s.get(&state)).cloned().unwrap_or(Value::Null)
                     });
                     let kind = spec.get("type").and_then(Value::as_str).unwrap_or("state").to_string();
-                    let input = spec.get("input").cloned().unwrap_or(Value::Null);
+                    // The request the call was made with: the state's template filled from the context
+                    // (steps only add to the context, so what it read then is still there).
+                    let input = match spec.get("input") {
+                        Some(template) => view.with(|v| fill_template(template, &v.instance.context)),
+                        None => view.with(|v| v.instance.context.get("input").cloned().unwrap_or(Value::Null)),
+                    };
                     view! {
                         <h2 data-testid="step-name">{state.clone()}</h2>
                         <p class="muted">{describe_state(&kind, &spec)}</p>
@@ -279,12 +284,34 @@ fn StepPanel(selected: RwSignal<Option<String>>, view: Memo<InstanceView>, defin
                                 </table>
                             }.into_any()
                         }}
-                        <JsonBlock title="Input (mapped from the context)" value=input />
+                        <JsonBlock title="Input" value=input />
                         <JsonBlock title="Output" value=output />
                     }.into_any()
                 }
             }}
         </section>
+    }
+}
+
+/// A definition's template with its paths replaced by the context's values, as the engine fills it
+/// (`server/engine/DEFINITIONS.md`: `"$.a.b"` is a path, `"$"` the whole context, `"$$…"` a literal `$…`).
+fn fill_template(template: &Value, context: &Value) -> Value {
+    match template {
+        Value::String(text) if text == "$" => context.clone(),
+        Value::String(text) if text.starts_with("$$") => Value::String(text[1..].to_string()),
+        Value::String(text) if text.starts_with("$.") => text[2..]
+            .split('.')
+            .try_fold(context, |value, segment| match value {
+                Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                _ => value.get(segment),
+            })
+            .cloned()
+            .unwrap_or(Value::Null),
+        Value::Array(items) => Value::Array(items.iter().map(|item| fill_template(item, context)).collect()),
+        Value::Object(fields) => {
+            Value::Object(fields.iter().map(|(key, value)| (key.clone(), fill_template(value, context))).collect())
+        }
+        other => other.clone(),
     }
 }
 
@@ -510,6 +537,21 @@ mod tests {
             record_line(&json!({"record": "status_changed", "from": "running", "to": "failed"})).unwrap(),
             "status running → failed"
         );
+    }
+
+    #[test]
+    fn templates_are_filled_from_the_context_like_the_engine_does() {
+        let context =
+            json!({"input": {"call_id": "c-1", "items": [{"sku": "a"}]}, "steps": {"find-buyer": {"buyer_id": "b-7"}}});
+        let template = json!({
+            "call": "$.input.call_id", "buyer": "$.steps.find-buyer.buyer_id", "sku": "$.input.items.0.sku",
+            "missing": "$.steps.nope.x", "literal": "$$5", "fixed": 3, "all": ["$.input.call_id"]
+        });
+        assert_eq!(
+            fill_template(&template, &context),
+            json!({"call": "c-1", "buyer": "b-7", "sku": "a", "missing": null, "literal": "$5", "fixed": 3, "all": ["c-1"]})
+        );
+        assert_eq!(fill_template(&json!("$"), &context), context);
     }
 
     #[test]
