@@ -17,6 +17,9 @@
 //! Router::new().leptos_routes_with_context(&state, generate_route_list(App), ctx, move || shell(opts.clone()));
 //! ```
 
+// Views of the larger pages are deep types when components are not erased (release builds).
+#![recursion_limit = "512"]
+
 pub mod api;
 pub mod client;
 pub mod components;

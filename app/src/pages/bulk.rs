@@ -96,10 +96,11 @@ pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>
         None => {}
     });
 
+    // Completes "N instances …" in the confirmation.
     let scope_words = move || match scope.get() {
-        Scope::Selection => format!("the {} selected", selected.with(BTreeSet::len)),
-        Scope::Filter if filter.with(InstanceFilter::is_empty) => "every instance (no filter set)".to_string(),
-        Scope::Filter => "everything matching the filter".to_string(),
+        Scope::Selection => format!(" of the {} selected instances found", selected.with(BTreeSet::len)),
+        Scope::Filter if filter.with(InstanceFilter::is_empty) => " instances in all (no filter is set)".to_string(),
+        Scope::Filter => " instances match the filter".to_string(),
     };
     let filter_words = move || {
         filter.with(|f| {
@@ -168,7 +169,7 @@ pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>
                     <div class="callout confirm" role="status" data-testid="bulk-confirm">
                         <p>
                             <strong data-testid="bulk-matched">{format::count(answer.matched as i64)}</strong>
-                            " instances match "{scope_words}
+                            {scope_words}
                             {move || (scope.get() == Scope::Filter && !filter.with(InstanceFilter::is_empty))
                                 .then(|| view! { <span class="muted">" ("{filter_words}")"</span> })}
                             "; "
