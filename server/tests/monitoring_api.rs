@@ -502,6 +502,13 @@ async fn state_metrics_follow_the_flow_and_match_the_steps(url: DatabaseUrl) {
         &["no-such-flow"],
         &[],
     );
+    // So is it for the bottlenecks of one workflow (not an empty list that reads like "all is well").
+    api.get("/api/monitoring/bottlenecks?workflow=no-such-flow").await.error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &["no-such-flow"],
+        &[],
+    );
     api.state.events.shut_down();
 }
 on_both!(state_metrics_follow_the_flow_and_match_the_steps);

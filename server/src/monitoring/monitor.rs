@@ -257,6 +257,11 @@ impl Monitor {
 
     pub async fn bottlenecks(&self, period: &Period, workflow: Option<&str>) -> Result<Bottlenecks> {
         let states = self.all_states(period, workflow).await?;
+        if let Some(name) = workflow {
+            if states.is_empty() && !self.latest_definitions().contains_key(name) {
+                return Err(Error::NotFound(format!("no workflow named {name:?} is registered")));
+            }
+        }
         Ok(Bottlenecks { period: period.info(), items: bottlenecks::find(&states) })
     }
 
