@@ -157,6 +157,8 @@ mod tests {
         assert_eq!(duration(184_000.0), "3 min 4 s");
         assert_eq!(duration(7_500_000.0), "2 h 5 min");
         assert_eq!(duration(60_000.0), "1 min");
+        assert_eq!(duration(3_600_000.0), "1 h");
+        assert_eq!(duration(3_465_000.0), "57 min 45 s");
         assert_eq!(duration(86_400_000.0), "1 d");
         assert_eq!(duration(-1.0), "—");
     }

@@ -51,8 +51,6 @@ pub struct LiveFeed {
     pub connection: RwSignal<Connection>,
     /// The latest heartbeat from the server, if any arrived yet.
     pub heartbeat: RwSignal<Option<Heartbeat>>,
-    /// The latest instance change.
-    pub instance: RwSignal<Option<InstanceChange>>,
     /// The recent instance changes, numbered: several can arrive between two renders, and a page that
     /// follows many instances must see each one ([`InstanceLog::since`]), not only the latest.
     pub instances: RwSignal<InstanceLog>,
@@ -88,7 +86,10 @@ impl InstanceLog {
 
     /// The changes numbered `cursor` and later (those still kept), oldest first.
     pub fn since(&self, cursor: u64) -> impl Iterator<Item = &InstanceChange> {
-        self.recent.iter().filter(move |(n, _)| *n >= cursor).map(|(_, change)| change)
+        // Numbers are consecutive, so the first wanted one is found by subtraction, not by a scan.
+        let oldest = self.recent.front().map_or(self.next, |(n, _)| *n);
+        let skip = usize::try_from(cursor.saturating_sub(oldest)).unwrap_or(usize::MAX);
+        self.recent.iter().skip(skip).map(|(_, change)| change)
     }
 }
 
@@ -97,7 +98,6 @@ pub fn provide_live_feed() -> LiveFeed {
     let feed = LiveFeed {
         connection: RwSignal::new(Connection::Connecting),
         heartbeat: RwSignal::new(None),
-        instance: RwSignal::new(None),
         instances: RwSignal::new(InstanceLog::default()),
         sla: RwSignal::new(None),
     };
@@ -118,10 +118,7 @@ impl LiveFeed {
         self.connection.set(Connection::Live);
         match event {
             LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
-            LiveEvent::Instance(change) => {
-                self.instances.update(|log| log.push(change.clone()));
-                self.instance.set(Some(change));
-            }
+            LiveEvent::Instance(change) => self.instances.update(|log| log.push(change)),
             LiveEvent::Sla(change) => self.sla.set(Some(change)),
         }
     }

@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use self::editor::{focus_when_shown, TargetForm};
-use self::standing::{round_duration, standing, tally, window_words, Metric, Standing};
+use self::standing::{standing, tally, window_words, Metric, Standing};
 use crate::client::{self, query_string, ApiFailure};
 use crate::components::charts::{period_ms, period_words, ChartImage, PeriodPicker, DEFAULT_PERIOD};
 use crate::components::status::{hydrated_flag, ErrorNote};
@@ -322,7 +322,7 @@ fn delivery(figures: Option<&WorkflowMetrics>, period: &str) -> String {
         parts.push(format!("p95 {}", format::duration(p95 as f64)));
     }
     if let (Some(share), Some(target)) = (m.sla_met, m.sla_duration_ms) {
-        parts.push(format!("{} within {}", format::percent(Some(share)), round_duration(target)));
+        parts.push(format!("{} within {}", format::percent(Some(share)), format::duration(target)));
     }
     if m.active > 0 {
         parts.push(format!("{} in flight now", format::count(m.active)));

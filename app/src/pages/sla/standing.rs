@@ -117,7 +117,7 @@ impl Metric {
     /// A value of this metric for people: `4.4 s`, `96.4 %`.
     pub fn show(self, value: f64) -> String {
         if self.is_duration() {
-            round_duration(value)
+            format::duration(value)
         } else {
             format::percent(Some(value))
         }
@@ -138,7 +138,7 @@ impl Metric {
     pub fn margin(self, threshold: f64, actual: f64) -> String {
         let spare = if self.higher_is_better() { actual - threshold } else { threshold - actual };
         let amount =
-            if self.is_duration() { round_duration(spare.abs()) } else { format!("{:.1} pts", spare.abs() * 100.0) };
+            if self.is_duration() { format::duration(spare.abs()) } else { format!("{:.1} pts", spare.abs() * 100.0) };
         match (spare >= 0.0, self.higher_is_better()) {
             (true, _) => format!("{amount} to spare"),
             (false, true) => format!("{amount} short"),
@@ -178,17 +178,6 @@ pub fn tally(results: &[SlaResult]) -> [(Standing, usize); 4] {
     Standing::ALL.map(|s| (s, results.iter().filter(|r| standing(r) == s).count()))
 }
 
-/// A duration for people without a zero tail: `1 min`, not `1 min 0 s`; `57 min 45 s` as it is.
-pub fn round_duration(ms: f64) -> String {
-    let text = format::duration(ms);
-    for tail in [" 0 s", " 0 min", " 0 h"] {
-        if let Some(head) = text.strip_suffix(tail) {
-            return head.to_string();
-        }
-    }
-    text
-}
-
 /// A window length for people: `1 h`, `24 h`, `7 d`, `90 min` (the API's own wording).
 pub fn window_words(ms: i64) -> String {
     const MINUTE: i64 = 60_000;
@@ -201,7 +190,7 @@ pub fn window_words(ms: i64) -> String {
     } else if ms % MINUTE == 0 {
         format!("{} min", ms / MINUTE)
     } else {
-        round_duration(ms as f64)
+        format::duration(ms as f64)
     }
 }
 
@@ -272,8 +261,8 @@ mod tests {
         assert_eq!(completion.margin(0.98, 0.9641), "1.6 pts short");
         assert_eq!(Metric::of("error_rate").margin(0.3, 0.1), "20.0 pts to spare");
         assert_eq!(Metric::of("p95_duration_ms").bound(60_000.0), "≤ 1 min");
-        assert_eq!(round_duration(3_600_000.0), "1 h");
-        assert_eq!(round_duration(3_465_000.0), "57 min 45 s");
+        assert_eq!(format::duration(3_600_000.0), "1 h");
+        assert_eq!(format::duration(3_465_000.0), "57 min 45 s");
         assert_eq!(window_words(3_600_000), "1 h");
         assert_eq!(window_words(86_400_000), "24 h");
         assert_eq!(window_words(604_800_000), "7 d");
