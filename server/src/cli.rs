@@ -125,9 +125,43 @@ pub struct ServeArgs {
     /// Circuit breakers: probe calls let through while half-open; all must succeed to close it again.
     #[arg(long, env = "SWITCHBOARD_BREAKER_PROBES", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub breaker_probes: u32,
+
+    /// Password of the `admin` account created on first start (a database without users). Without it a
+    /// random password is generated and printed once.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+
+    /// Sessions: minutes without a request after which a session ends.
+    #[arg(long, env = "SWITCHBOARD_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=1440))]
+    pub session_idle_minutes: u64,
+
+    /// Sessions: hours after sign-in at which a session ends, used or not.
+    #[arg(long, env = "SWITCHBOARD_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=720))]
+    pub session_hours: u64,
+
+    /// Mark the session cookie `Secure` on every answer (behind a TLS proxy that does not send
+    /// `X-Forwarded-Proto: https`; requests that say so get `Secure` anyway).
+    #[arg(long, env = "SWITCHBOARD_SECURE_COOKIES", value_parser = BoolishValueParser::new(), default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// An origin besides the console's own host allowed to send changes, e.g. `https://ops.example.com`
+    /// (repeat, or separate with commas in the variable).
+    #[arg(long = "allowed-origin", env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
 }
 
 impl ServeArgs {
+    /// Session lifetimes, cookie and origin rules from the flags.
+    pub fn auth_config(&self) -> crate::auth::AuthConfig {
+        crate::auth::AuthConfig {
+            idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
+            absolute: std::time::Duration::from_secs(self.session_hours * 3600),
+            secure_cookies: self.secure_cookies,
+            allowed_origins: self.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
+            ..crate::auth::AuthConfig::default()
+        }
+    }
+
     /// The documented defaults on the given database, without demo traffic, listening on a free port:
     /// for tests and the benchmark (no environment variables are read).
     pub fn defaults_on(url: &DatabaseUrl) -> Self {
@@ -141,6 +175,11 @@ impl ServeArgs {
             services: Vec::new(),
             breaker_failures: 5,
             breaker_open_ms: 30_000,
+            admin_password: None,
+            session_idle_minutes: 30,
+            session_hours: 12,
+            secure_cookies: false,
+            allowed_origins: Vec::new(),
             breaker_probes: 1,
         }
     }

@@ -24,6 +24,18 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state (e.g. resume an instance that is not paused).
     #[error("{0}")]
     Conflict(String),
+    /// 401: no valid session or API token.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: signed in, but the role does not allow it (or the request's origin is foreign).
+    #[error("{0}")]
+    Forbidden(String),
+    /// 405: the route exists but not for this method (state changes are POST-only).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 429: too many failed sign-ins; try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// 503: a dependency (the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
@@ -38,6 +50,10 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Invalid { status, .. } => (*status, "invalid_request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -47,6 +63,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        };
         let (message, fields) = match self {
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -56,7 +76,11 @@ impl IntoResponse for ApiError {
             other => (other.to_string(), Vec::new()),
         };
         let body = ApiErrorBody { error: ApiErrorDetail { code: code.into(), message, fields } };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

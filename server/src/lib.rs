@@ -3,6 +3,7 @@
 //! Everything with I/O lives here; the engine (`switchboard-engine`, in `server/engine/`) stays pure and
 //! the console (`switchboard-app`, in `app/`) stays free of server types.
 //!
+//! - [`auth`]: sign-in, sessions, API tokens, the route permission table and the guard on every request.
 //! - [`cli`]: the command line (`serve`, `migrate`), every flag also read from an environment variable.
 //! - [`db`]: [`db::Database`], the connection pool for SQLite or PostgreSQL, chosen by URL scheme, and the
 //!   embedded migrations.
@@ -24,6 +25,7 @@
 //! # }
 //! ```
 
+pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod db;

@@ -40,6 +40,9 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let faults = FaultControl::new();
     let services = configured_services(args, &database, &faults);
     let state = start(args, url, database, services, faults).await?;
+    announce_first_admin(
+        crate::auth::bootstrap::ensure_admin(state.runtime.store(), args.admin_password.as_deref()).await?,
+    );
     let loaded = workflows::load(&state.runtime).await?;
     let created = loaded.iter().filter(|registered| registered.created).count();
     tracing::info!(workflows = loaded.len(), new_versions = created, "marketplace workflows registered");
@@ -112,7 +115,36 @@ async fn start(
     .await?;
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
     let monitor = crate::monitoring::monitor::Monitor::new(runtime.clone(), events.clone());
-    Ok(AppState { leptos_options, database, database_url: url, events, runtime, system, faults, schedules, monitor })
+    let access = crate::auth::Access { store: runtime.store().clone(), config: Arc::new(args.auth_config()) };
+    Ok(AppState {
+        leptos_options,
+        database,
+        database_url: url,
+        events,
+        runtime,
+        system,
+        faults,
+        schedules,
+        monitor,
+        access,
+    })
+}
+
+/// Says how to sign in the first time; a generated password is printed here, once, and never stored.
+fn announce_first_admin(outcome: crate::auth::bootstrap::FirstAdmin) {
+    use crate::auth::bootstrap::FirstAdmin;
+    match outcome {
+        FirstAdmin::Existing => {}
+        FirstAdmin::FromEnvironment => {
+            tracing::info!("created the first user `admin` with the password from SWITCHBOARD_ADMIN_PASSWORD");
+        }
+        FirstAdmin::Generated(password) => {
+            eprintln!(
+                "\n  First start: created the user `admin` with the password\n\n      {password}\n\n  \
+                 It is shown this once. Sign in and change it on the Users page.\n"
+            );
+        }
+    }
 }
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully: open event streams end, in-flight

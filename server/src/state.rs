@@ -29,6 +29,8 @@ pub struct AppState {
     pub schedules: crate::schedules::Scheduler,
     /// Monitoring: metrics, bottlenecks, SLA targets and their checks.
     pub monitor: crate::monitoring::monitor::Monitor,
+    /// Users, sessions, tokens and the rules the guard applies to every request.
+    pub access: crate::auth::Access,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -22,7 +22,6 @@ use tower::ServiceExt;
 use app::wire::{ApiErrorBody, LiveEvent};
 use engine::{ErrorKind, ServiceError};
 use switchboard::db::DatabaseUrl;
-use switchboard::http::router;
 use switchboard::services::{RecordingService, Registry};
 use switchboard::state::AppState;
 
@@ -117,7 +116,7 @@ impl Api {
         registry.register("calls", Arc::new(RecordingService::new(CALL_ACTIONS)));
         registry.register("payments", Arc::new(payments));
         let state = support::state_with(url, registry).await;
-        Self { router: router(state.clone()), state, gate }
+        Self { router: support::admin_router(&state), state, gate }
     }
 
     fn open_gate(&self) {

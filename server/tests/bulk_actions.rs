@@ -108,7 +108,7 @@ impl Bulk {
                 ids.entry(workflow).or_default().push(id);
             }
         }
-        let router = switchboard::http::router(state.clone());
+        let router = support::admin_router(&state);
         Self { state, router, ids, started_from }
     }
 

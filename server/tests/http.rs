@@ -12,13 +12,12 @@ use tower::ServiceExt;
 use app::wire::{ApiErrorBody, Health, HealthStatus, LiveEvent};
 use support::{serve_args, TempPostgres, TempSqlite};
 use switchboard::db::{Backend, DatabaseUrl};
-use switchboard::http::router;
 use switchboard::serve::build_state;
 use switchboard::state::AppState;
 
 async fn app_for(url: &DatabaseUrl, site_root: std::path::PathBuf) -> (Router, AppState) {
     let state = build_state(&serve_args(url, site_root)).await.expect("state");
-    (router(state.clone()), state)
+    (support::admin_router(&state), state)
 }
 
 async fn get(app: &Router, uri: &str) -> axum::response::Response {

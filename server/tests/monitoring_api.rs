@@ -28,7 +28,6 @@ use app::wire::{
 };
 use engine::{Definition, State};
 use switchboard::db::{Database, DatabaseUrl};
-use switchboard::http::router;
 use switchboard::marketplace::faults::{FaultSettings, Latency};
 use switchboard::serve::build_state;
 use switchboard::state::AppState;
@@ -73,7 +72,7 @@ impl Api {
         let state = build_state(&support::serve_args(url, PathBuf::from("target/site")))
             .await
             .expect("application state with the marketplace");
-        Self { router: router(state.clone()), state }
+        Self { router: support::admin_router(&state), state }
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
@@ -90,14 +89,14 @@ impl Api {
         self.send(request.body(Body::from(body.to_string())).unwrap()).await
     }
 
+    /// A change of a target: POST to the target's own address (changes are POST-only).
     async fn put(&self, uri: &str, body: &Value) -> Reply {
-        eprintln!("PUT {uri} {body}");
-        let request = Request::put(uri).header(header::CONTENT_TYPE, "application/json");
-        self.send(request.body(Body::from(body.to_string())).unwrap()).await
+        self.post(uri, body).await
     }
 
+    /// Removing a target: POST to `{uri}/delete`.
     async fn delete(&self, uri: &str) -> Reply {
-        self.send(Request::delete(uri).body(Body::empty()).unwrap()).await
+        self.send(Request::post(format!("{uri}/delete")).body(Body::empty()).unwrap()).await
     }
 
     /// `GET uri`, which must answer 200 with a `T`.
@@ -934,7 +933,7 @@ async fn a_value_exactly_at_the_threshold_meets_the_target(url: DatabaseUrl) {
                 r#"{{"workflow":"call-lifecycle","metric":"{metric}","threshold":{threshold:?},"window_ms":{window}}}"#,
             );
             eprintln!("PUT {uri} {text}");
-            let request = Request::put(uri.as_str()).header(header::CONTENT_TYPE, "application/json");
+            let request = Request::post(uri.as_str()).header(header::CONTENT_TYPE, "application/json");
             api.send(request.body(Body::from(text)).unwrap())
         };
         let reply = put(actual).await;

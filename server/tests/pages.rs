@@ -12,14 +12,13 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use support::{serve_args, TempSqlite};
-use switchboard::http::router;
 use switchboard::serve::build_state;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_pages_are_rendered_on_the_server() {
     let temp = TempSqlite::new();
     let state = build_state(&serve_args(&temp.url, temp.folder.path().join("site"))).await.expect("state");
-    let app = router(state.clone());
+    let app = support::admin_router(&state);
     let page = |uri: &str| {
         let (app, uri) = (app.clone(), uri.to_string());
         async move {

@@ -259,7 +259,7 @@ async fn send(state: &AppState, method: Method, uri: &str, body: Option<Value>) 
         }
         None => request.body(Body::empty()).unwrap(),
     };
-    let response = switchboard::http::router(state.clone()).oneshot(request).await.expect("an answer");
+    let response = support::admin_router(&state).oneshot(request).await.expect("an answer");
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
@@ -274,7 +274,7 @@ async fn the_api_lists_schedules_and_runs_one_by_hand(url: DatabaseUrl) {
 
     let (status, created) = send(
         &state,
-        Method::PUT,
+        Method::POST,
         "/api/schedules/nightly",
         Some(json!({"workflow": "nightly", "cron": "5 0 * * *",
             "input": {"date": "{{slot_date_minus_1}}"}})),
@@ -309,7 +309,7 @@ async fn the_api_lists_schedules_and_runs_one_by_hand(url: DatabaseUrl) {
 
     let (status, disabled) = send(
         &state,
-        Method::PUT,
+        Method::POST,
         "/api/schedules/nightly",
         Some(json!({"workflow": "nightly", "cron": "5 0 * * *",
             "input": {"date": "{{slot_date_minus_1}}"}, "enabled": false})),
@@ -320,7 +320,7 @@ async fn the_api_lists_schedules_and_runs_one_by_hand(url: DatabaseUrl) {
     let (status, missing) = send(&state, Method::POST, "/api/schedules/nope/run", None).await;
     assert_eq!((status, &missing["error"]["code"]), (StatusCode::NOT_FOUND, &json!("not_found")));
     let (status, unknown) =
-        send(&state, Method::PUT, "/api/schedules/x", Some(json!({"workflow": "nope", "cron": "* * * * *"}))).await;
+        send(&state, Method::POST, "/api/schedules/x", Some(json!({"workflow": "nope", "cron": "* * * * *"}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
 }
 on_both!(the_api_lists_schedules_and_runs_one_by_hand);
@@ -333,9 +333,13 @@ async fn a_bad_cron_is_refused_naming_the_field(url: DatabaseUrl) {
     let error = state.schedules.upsert(&spec("nightly", "5 0 * 13 *")).await.unwrap_err();
     assert_eq!(error.to_string(), "cron field `month`: 13 is out of range 1-12");
 
-    let (status, body) =
-        send(&state, Method::PUT, "/api/schedules/nightly", Some(json!({"workflow": "nightly", "cron": "0 24 * * *"})))
-            .await;
+    let (status, body) = send(
+        &state,
+        Method::POST,
+        "/api/schedules/nightly",
+        Some(json!({"workflow": "nightly", "cron": "0 24 * * *"})),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "invalid_request");
     assert_eq!(
@@ -344,14 +348,14 @@ async fn a_bad_cron_is_refused_naming_the_field(url: DatabaseUrl) {
     );
 
     let (status, body) =
-        send(&state, Method::PUT, "/api/schedules/nightly", Some(json!({"workflow": "nightly", "cron": "*/0 * * *"})))
+        send(&state, Method::POST, "/api/schedules/nightly", Some(json!({"workflow": "nightly", "cron": "*/0 * * *"})))
             .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body["error"]["message"].as_str().unwrap().contains("expected 5 fields"), "{body}");
 
     let (status, body) = send(
         &state,
-        Method::PUT,
+        Method::POST,
         "/api/schedules/nightly",
         Some(json!({"workflow": "nightly", "cron": "0 0 * * *", "input": {"date": "{{tomorrow}}"}})),
     )

@@ -24,7 +24,7 @@ async fn market(url: &DatabaseUrl) -> (AppState, Router) {
     let state = build_state(&support::serve_args(url, PathBuf::from("target/site")))
         .await
         .expect("application state with the marketplace");
-    let router = switchboard::http::router(state.clone());
+    let router = support::admin_router(&state);
     (state, router)
 }
 
@@ -97,7 +97,7 @@ async fn calls_are_counted_and_injected_failures_raise_the_error_rate(url: Datab
     // A refused input first (permanent), then injected failures (retryable).
     let refused = notify(&state, "bad-1", "pigeon").await.expect_err("pigeon is no channel");
     assert_eq!(refused.kind, ErrorKind::Permanent);
-    let set = send(&api, "PUT", "/api/services/notifications/faults", &faults(1.0)).await;
+    let set = send(&api, "POST", "/api/services/notifications/faults", &faults(1.0)).await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     for i in 0..2 {
         let error = notify(&state, &format!("down-{i}"), "email").await.expect_err("every call fails now");
@@ -165,12 +165,12 @@ on_both!(a_tripped_breaker_refuses_calls_until_it_is_reset);
 
 async fn reset_closes_a_breaker_that_failures_opened(url: DatabaseUrl) {
     let (state, api) = market(&url).await;
-    send(&api, "PUT", "/api/services/notifications/faults", &faults(1.0)).await;
+    send(&api, "POST", "/api/services/notifications/faults", &faults(1.0)).await;
     for i in 0..5 {
         notify(&state, &format!("down-{i}"), "email").await.expect_err("injected failure");
     }
     assert_eq!(service(&api, "notifications").await["breaker"], "open", "five failures in a row open it");
-    send(&api, "PUT", "/api/services/notifications/faults", &faults(0.0)).await;
+    send(&api, "POST", "/api/services/notifications/faults", &faults(0.0)).await;
     let reset = send(&api, "POST", "/api/services/notifications/breaker", &json!({"action": "reset"})).await;
     assert_eq!(reset.body["breaker"], "closed", "{}", reset.text);
     notify(&state, "healed", "email").await.expect("calls pass without waiting out the cool-down");

@@ -301,6 +301,7 @@ async fn a_batch_of_new_instances_reads_back_field_for_field(url: DatabaseUrl) {
             timers_ended: Vec::new(),
             interventions_opened: interventions_full.clone(),
             interventions_closed: Vec::new(),
+            audit: Vec::new(),
             facts: Vec::new(),
         },
         TransitionWrite { instance: Some(bare.clone()), journal: Some(journal_bare.clone()), ..Default::default() },
@@ -502,7 +503,7 @@ async fn closing_an_intervention_closes_an_open_one_once(url: DatabaseUrl) {
     let closes = |seq: i64, id: &str, at: i64| TransitionWrite {
         instance: Some(InstanceRow { journal_seq: seq, ..a.clone() }),
         journal: Some(journal(&a.id, seq, at)),
-        interventions_closed: vec![(id.to_string(), at)],
+        interventions_closed: vec![closed_at(id.to_string(), at)],
         ..Default::default()
     };
     store.commit(&[closes(2, "iv-1", T0 + 100)]).await.expect("close");
@@ -523,7 +524,7 @@ async fn closing_an_intervention_closes_an_open_one_once(url: DatabaseUrl) {
             TransitionWrite {
                 instance: Some(InstanceRow { journal_seq: 2, ..b.clone() }),
                 journal: Some(journal(&b.id, 2, T0 + 6)),
-                interventions_closed: vec![("iv-3".to_string(), T0 + 6)],
+                interventions_closed: vec![closed_at("iv-3".to_string(), T0 + 6)],
                 ..Default::default()
             },
         ])
@@ -610,7 +611,7 @@ async fn a_batch_that_fails_part_way_writes_nothing(url: DatabaseUrl) {
             instance: Some(InstanceRow { status: "completed".to_string(), journal_seq: 2, ..existing.clone() }),
             journal: Some(journal(&existing.id, 2, T0 + 2)),
             timers_ended: vec!["t-existing".to_string()],
-            interventions_closed: vec![("iv-existing".to_string(), T0 + 2)],
+            interventions_closed: vec![closed_at("iv-existing".to_string(), T0 + 2)],
             ..Default::default()
         },
         // …and a second journal row with the same (instance_id, seq): the primary key refuses it.
@@ -1205,7 +1206,7 @@ async fn a_batch_of_thousands_of_transitions_is_written_in_chunks(url: DatabaseU
                 steps: vec![step(&row.id, "charge", seq, "task", row.created_at + seq)],
                 timers_ended: if seq == 3 { vec![format!("t-{}", row.id)] } else { Vec::new() },
                 interventions_closed: if seq == 2 {
-                    vec![(format!("iv-{}", row.id), row.created_at + seq)]
+                    vec![closed_at(format!("iv-{}", row.id), row.created_at + seq)]
                 } else {
                     Vec::new()
                 },
@@ -1259,4 +1260,9 @@ async fn concurrent_commits_all_land(url: DatabaseUrl) {
         task.await.expect("task");
     }
     assert_eq!(table_counts(&store).await, [400, 0, 400, 0, 400, 0, 0]);
+}
+
+/// An intervention closed at `at` without a person's resolution.
+fn closed_at(id: String, at: i64) -> switchboard::store::write::ClosedIntervention {
+    switchboard::store::write::ClosedIntervention { id, at, ..Default::default() }
 }

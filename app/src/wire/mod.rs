@@ -6,6 +6,8 @@
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's.
 
+pub mod access;
+pub mod interventions;
 pub mod monitoring;
 pub mod schedules;
 pub mod services;
@@ -13,6 +15,8 @@ pub mod workflows;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::*;
+pub use interventions::*;
 pub use monitoring::*;
 pub use schedules::*;
 pub use services::*;
@@ -85,6 +89,20 @@ pub enum LiveEvent {
     Instance(InstanceChange),
     /// An SLA target was found breached, or met again.
     Sla(SlaChange),
+    /// An inbox item was opened, claimed, assigned, unassigned or resolved.
+    Intervention(InterventionChange),
+}
+
+/// What changed about an inbox item; enough for the navigation's count and the inbox to refresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterventionChange {
+    pub id: String,
+    pub instance_id: Option<String>,
+    /// `opened`, `claimed`, `assigned`, `unassigned` or `resolved`.
+    pub change: String,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub assignee: Option<String>,
 }
 
 /// What changed about an instance, enough to update a list row or a diagram without a reload.

@@ -40,13 +40,20 @@ impl app::client::ApiTransport for InProcessApi {
     fn request(&self, method: &'static str, path: String, body: Option<String>) -> app::client::TransportAnswer {
         use tower::ServiceExt;
         let router = self.router.clone();
+        // The page request's caller, found by the guard: the API answers as it would answer them.
+        let principal = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<crate::auth::Principal>().cloned());
         Box::pin(async move {
-            let request = axum::http::Request::builder()
+            let mut request = axum::http::Request::builder()
                 .method(method)
                 .uri(&path)
                 .header(axum::http::header::CONTENT_TYPE, "application/json")
                 .body(axum::body::Body::from(body.unwrap_or_default()))
                 .map_err(|error| format!("cannot build the request {method} {path}: {error}"))?;
+            request.extensions_mut().insert(crate::auth::guard::InProcess);
+            if let Some(principal) = principal {
+                request.extensions_mut().insert(principal);
+            }
             let Ok(response) = router.oneshot(request).await;
             let status = response.status().as_u16();
             let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)

@@ -32,10 +32,14 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(api::router())
+        .merge(crate::auth::routes::router())
         .route("/api/health", get(health::health))
         .route("/api/events", get(events::stream))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
-        .route("/api/{*rest}", any(unknown_api_route));
+        .route("/api/{*rest}", any(unknown_api_route))
+        // Per route, so after routing: the guard sees the matched route. Requests the server sends itself
+        // while rendering (`InProcessApi`) go through this router, so they pass the same guard.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard));
 
     let console_context = {
         let system = state.system.clone();
@@ -50,13 +54,16 @@ pub fn router(state: AppState) -> Router {
         }
     };
     let options = state.leptos_options.clone();
-    Router::new()
-        .merge(api)
+    let pages = Router::new()
         .leptos_routes_with_context(&state, generate_route_list(App), console_context.clone(), move || {
             shell(options.clone())
         })
-        .nest_service("/pkg", site::bundle_files(&state.leptos_options))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(console_context, shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard));
+    Router::new()
+        .merge(api)
+        .merge(pages)
+        .nest_service("/pkg", site::bundle_files(&state.leptos_options))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

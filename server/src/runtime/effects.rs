@@ -19,7 +19,8 @@ use super::timers::{HORIZON_MS, SCAN_INTERVAL};
 use super::{Error, Inner, Result, RuntimeConfig};
 use crate::monitoring::facts;
 use crate::services::ServiceRequest;
-use crate::store::{InstanceRow, InterventionRow, JournalRow, StepRow, TimerRow, TransitionWrite};
+use crate::store::write::ClosedIntervention;
+use crate::store::{AuditRow, InstanceRow, InterventionRow, JournalRow, StepRow, TimerRow, TransitionWrite};
 
 /// Whether a call was a task attempt or a compensation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +89,7 @@ pub(crate) fn transition_write(
 ) -> Result<(TransitionWrite, InstanceRow)> {
     let row = convert::instance_row(&transition.instance, Some(previous), previous.journal_seq + 1, now)?;
     let mut write = base_write(definition, &row, transition, now)?;
+    write.audit.extend(operator_audit(previous, &row, &delivery.event, now));
     if let Some(timing) = &delivery.timing {
         let step = step_row(&row, timing);
         write.facts.push(facts::fact_of_step(&step));
@@ -159,7 +161,16 @@ fn base_write(
                 closed_at: None,
             }),
             Effect::CloseIntervention { intervention_id } => {
-                write.interventions_closed.push((intervention_id.clone(), now));
+                let (resolved_by, resolution) = match applied_event(transition) {
+                    Some(event) => resolution_of(event, intervention_id),
+                    None => (None, None),
+                };
+                write.interventions_closed.push(ClosedIntervention {
+                    id: intervention_id.clone(),
+                    at: now,
+                    resolved_by,
+                    resolution: resolution.map(|value| value.to_string()),
+                });
             }
             Effect::RunTask { .. } | Effect::RunCompensation { .. } | Effect::Finish { .. } => {}
         }
@@ -167,6 +178,78 @@ fn base_write(
     write.facts = facts::facts_of_journal(&row.workflow, row.created_at, &transition.journal);
     write.facts.extend(write.interventions_opened.iter().map(facts::fact_of_intervention));
     Ok(write)
+}
+
+/// The event a transition applied (its journal's first entry).
+fn applied_event(transition: &Transition) -> Option<&Event> {
+    match transition.journal.first().map(|entry| &entry.record) {
+        Some(engine::Record::Applied { event }) => Some(event),
+        _ => None,
+    }
+}
+
+/// Who closed an intervention and how, when the applied event is a person's answer to it.
+fn resolution_of(event: &Event, intervention_id: &str) -> (Option<String>, Option<serde_json::Value>) {
+    match event {
+        Event::HumanDecided { intervention_id: id, decision, data, actor, reason } if id == intervention_id => {
+            (Some(actor.clone()), Some(serde_json::json!({ "choice": decision, "data": data, "reason": reason })))
+        }
+        Event::InterventionResolved { intervention_id: id, resolution, actor, reason } if id == intervention_id => {
+            let mut value = serde_json::to_value(resolution).unwrap_or_default();
+            if let Some(fields) = value.as_object_mut() {
+                if let Some(action) = fields.remove("action") {
+                    fields.insert("choice".into(), action);
+                }
+                fields.insert("reason".into(), reason.clone().into());
+            }
+            (Some(actor.clone()), Some(value))
+        }
+        _ => (None, None),
+    }
+}
+
+/// The audit entry of an operator's event (pause, resume, retry, skip, cancel, a decision or a
+/// resolution), written in the transition's transaction; `None` for everything else.
+fn operator_audit(previous: &InstanceRow, row: &InstanceRow, event: &Event, now: i64) -> Option<AuditRow> {
+    let (action, actor, reason, detail, intervention) = match event {
+        Event::CancelRequested { actor, reason } => ("instance.cancel", actor, reason, None, None),
+        Event::PauseRequested { actor, reason } => ("instance.pause", actor, reason, None, None),
+        Event::ResumeRequested { actor, reason } => ("instance.resume", actor, reason, None, None),
+        Event::RetryRequested { actor, reason, edited_input } => {
+            let detail = edited_input.as_ref().map(|input| serde_json::json!({ "edited_input": input }));
+            ("instance.retry", actor, reason, detail, None)
+        }
+        Event::SkipRequested { actor, reason, output } => {
+            ("instance.skip", actor, reason, Some(serde_json::json!({ "output": output })), None)
+        }
+        Event::HumanDecided { intervention_id, decision, data, actor, reason } => (
+            "intervention.resolve",
+            actor,
+            reason,
+            Some(serde_json::json!({ "choice": decision, "data": data })),
+            Some(intervention_id),
+        ),
+        Event::InterventionResolved { intervention_id, resolution, actor, reason } => {
+            ("intervention.resolve", actor, reason, serde_json::to_value(resolution).ok(), Some(intervention_id))
+        }
+        _ => return None,
+    };
+    let facts = |row: &InstanceRow| serde_json::json!({ "status": row.status, "state": row.current_state, "paused": row.paused != 0 });
+    let mut after = facts(row);
+    if let (Some(detail), Some(fields)) = (detail, after.as_object_mut()) {
+        fields.insert("applied".into(), detail);
+    }
+    let (kind, target) = match intervention {
+        Some(id) => ("intervention", id.as_str()),
+        None => ("instance", row.id.as_str()),
+    };
+    Some(
+        AuditRow::ok(actor, action, kind, target, now)
+            .instance(row.id.clone())
+            .reason(reason.clone())
+            .before(&facts(previous))
+            .after(&after),
+    )
 }
 
 fn step_row(row: &InstanceRow, timing: &StepTiming) -> StepRow {

@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/schedules", get(list))
-        .route("/api/schedules/{name}", get(one).put(put))
+        .route("/api/schedules/{name}", get(one).post(put))
         .route("/api/schedules/{name}/run", post(run))
 }
 

@@ -12,8 +12,12 @@
 //! - [`read`]: instances, filters and pages, the journal, steps, timers, interventions.
 //! - [`rollups`]: monitoring's rollup rows, read by range and written inside a commit.
 //! - [`sla`]: SLA targets and breaches, and the in-flight counts monitoring reads.
+//! - [`access`]: users, sessions and API tokens.
+//! - [`audit`]: the audit trail, written only inside the transaction of the change it records.
 //! - [`rows`]: the row types, separate from the engine's and the wire's types.
 
+pub mod access;
+pub mod audit;
 pub mod definitions;
 pub mod read;
 pub mod rollups;
@@ -23,6 +27,7 @@ pub mod write;
 
 use crate::db::Database;
 
+pub use audit::AuditRow;
 pub use read::InstanceFilter;
 pub use rollups::RollupRange;
 pub use rows::*;

@@ -28,10 +28,23 @@ pub struct TransitionWrite {
     pub timers_started: Vec<TimerRow>,
     pub timers_ended: Vec<String>,
     pub interventions_opened: Vec<InterventionRow>,
-    /// Interventions closed, with the time they closed.
-    pub interventions_closed: Vec<(String, i64)>,
+    /// Interventions closed, with the time they closed, and who resolved them how.
+    pub interventions_closed: Vec<ClosedIntervention>,
+    /// The operator action this transition records, if an operator caused it (same transaction).
+    pub audit: Vec<super::AuditRow>,
     /// What the transition contributes to monitoring; the writer turns these into rollup rows.
     pub facts: Vec<Fact>,
+}
+
+/// An intervention closed by a transition: by a person's decision or resolution (`resolved_by`), or by
+/// the run moving on (a human task's timeout, a cancel).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClosedIntervention {
+    pub id: String,
+    pub at: i64,
+    pub resolved_by: Option<String>,
+    /// JSON: `{"choice": …, "reason": …, …}`.
+    pub resolution: Option<String>,
 }
 
 impl Store {
@@ -64,7 +77,8 @@ impl Store {
         let timers_started: Vec<&TimerRow> = batch.iter().flat_map(|w| &w.timers_started).collect();
         let timers_ended: Vec<&String> = batch.iter().flat_map(|w| &w.timers_ended).collect();
         let opened: Vec<&InterventionRow> = batch.iter().flat_map(|w| &w.interventions_opened).collect();
-        let closed: Vec<&(String, i64)> = batch.iter().flat_map(|w| &w.interventions_closed).collect();
+        let closed: Vec<&ClosedIntervention> = batch.iter().flat_map(|w| &w.interventions_closed).collect();
+        let audit = batch.iter().flat_map(|w| &w.audit);
 
         on_pool!(self.database(), pool => {
             let mut tx = pool.begin().await?;
@@ -188,13 +202,19 @@ impl Store {
                 query.push(" ON CONFLICT (id) DO NOTHING");
                 query.build().execute(&mut *tx).await?;
             }
-            for (id, at) in &closed {
-                sqlx::query("UPDATE interventions SET status = 'closed', closed_at = $2 WHERE id = $1 AND status = 'open'")
-                    .bind(id)
-                    .bind(*at)
-                    .execute(&mut *tx)
-                    .await?;
+            for closed in &closed {
+                sqlx::query(
+                    "UPDATE interventions SET status = 'closed', closed_at = $2, resolved_by = $3, resolution = $4 \
+                     WHERE id = $1 AND status = 'open'",
+                )
+                .bind(&closed.id)
+                .bind(closed.at)
+                .bind(&closed.resolved_by)
+                .bind(&closed.resolution)
+                .execute(&mut *tx)
+                .await?;
             }
+            super::audit::insert_audit!(&mut *tx, audit.clone());
             write_rollups!(tx, rollups);
             tx.commit().await?;
         });

@@ -143,3 +143,30 @@ pub fn call_saga() -> serde_json::Value {
         }
     })
 }
+
+/// The whole HTTP surface (`switchboard::http::router`), acting as a user of `role` named
+/// `test-<role>`: the caller is attached the way the guard attaches an API token's, so every route's
+/// permission check runs as it does in production. The permission tests sign in for real instead
+/// (`server/tests/permissions.rs`).
+pub fn router_as(state: &switchboard::state::AppState, role: app::wire::Role) -> axum::Router {
+    let principal = switchboard::auth::Principal {
+        name: format!("test-{}", role.as_str()),
+        display_name: format!("Test {}", role.label()),
+        role,
+        via: switchboard::auth::Via::Token { id: format!("test-{}", role.as_str()) },
+    };
+    switchboard::http::router(state.clone()).layer(axum::middleware::from_fn(
+        move |mut request: axum::extract::Request, next: axum::middleware::Next| {
+            let principal = principal.clone();
+            async move {
+                request.extensions_mut().insert(principal);
+                next.run(request).await
+            }
+        },
+    ))
+}
+
+/// [`router_as`] an admin: what most API tests use.
+pub fn admin_router(state: &switchboard::state::AppState) -> axum::Router {
+    router_as(state, app::wire::Role::Admin)
+}

@@ -9,7 +9,7 @@ mod instances;
 pub mod json;
 mod monitoring;
 mod services;
-mod time;
+pub mod time;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -32,7 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/monitoring/states/{workflow}", get(states))
         .route("/api/monitoring/bottlenecks", get(bottlenecks))
         .route("/api/sla/targets", get(list_targets).post(create_target))
-        .route("/api/sla/targets/{id}", get(target).put(update_target).delete(delete_target))
+        .route("/api/sla/targets/{id}", get(target).post(update_target))
+        .route("/api/sla/targets/{id}/delete", post(delete_target))
         .route("/api/sla/report", get(report))
         .route("/api/sla/breaches", get(breaches))
         .route("/api/charts/throughput.svg", get(throughput_chart))

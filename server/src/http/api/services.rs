@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/services", get(list))
         .route("/api/services/{name}/breaker", post(breaker))
-        .route("/api/services/{name}/faults", get(faults).put(set_faults).post(set_faults))
+        .route("/api/services/{name}/faults", get(faults).post(set_faults))
 }
 
 /// `GET /api/services`: every registered service, by name.

@@ -1,0 +1,142 @@
+//! The intervention inbox's API types: items that need a person, their history, and the actions on
+//! them (`/api/interventions`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How urgent an item is, and why (shown in the inbox).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Priority {
+    /// `urgent`, `high`, `normal` or `low`.
+    pub level: String,
+    /// The score the level comes from (higher is more urgent); the inbox sorts by it.
+    pub score: i64,
+    /// What made up the score, in words: "overdue by 2 h (+40)", "$1,250.00 at stake (+20)", …
+    pub because: Vec<String>,
+}
+
+/// One item of the inbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterventionItem {
+    pub id: String,
+    /// `human_task`, `retries_exhausted`, `compensation_failed` or `sla_breach`.
+    pub kind: String,
+    pub reason: String,
+    pub workflow: String,
+    /// The run it belongs to (absent for an SLA breach).
+    pub instance_id: Option<String>,
+    /// The state that waits (the SLA target's id for a breach).
+    pub state: String,
+    /// What the resolver may choose: a human task's decisions (`approve`, `deny`, …), or for failures
+    /// `retry`, `skip`, `compensate`, `abort`; `acknowledge` for an SLA breach.
+    pub choices: Vec<String>,
+    pub priority: Priority,
+    pub opened_at: String,
+    pub due_at: Option<String>,
+    pub overdue: bool,
+    pub assignee: Option<String>,
+    pub assigned_at: Option<String>,
+    /// `open` or `resolved`.
+    pub status: String,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<String>,
+    /// The choice made and its data, e.g. `{"choice":"approve","reason":"…"}`.
+    pub resolution: Option<Value>,
+    /// Money the run has at stake, in minor units, when its context says (amounts, payouts, …).
+    pub amount_minor: Option<i64>,
+    /// The run's status now (absent for an SLA breach).
+    pub instance_status: Option<String>,
+}
+
+/// How many items each view holds (open items; `mine` is the caller's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxCounts {
+    pub mine: u64,
+    pub unassigned: u64,
+    pub all: u64,
+    pub overdue: u64,
+}
+
+/// `GET /api/interventions?view=mine|unassigned|all|overdue|resolved&kind=&workflow=&priority=`:
+/// highest priority first (resolved: newest first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterventionList {
+    pub items: Vec<InterventionItem>,
+    pub counts: InboxCounts,
+}
+
+/// One entry of an item's own history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterventionEvent {
+    pub at: String,
+    /// `opened`, `claimed`, `assigned`, `unassigned`, `resolved`.
+    pub action: String,
+    pub actor: Option<String>,
+    pub reason: Option<String>,
+    pub detail: Option<Value>,
+}
+
+/// `GET /api/interventions/{id}`: the item, its run's context and input, and its history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InterventionDetail {
+    pub item: InterventionItem,
+    /// The run's context now (null for an SLA breach: then the breach's figures).
+    pub context: Value,
+    /// For a failed step: the input it was called with (to edit for a retry).
+    pub step_input: Option<Value>,
+    /// For a failed step: its last error.
+    pub error: Option<String>,
+    pub history: Vec<InterventionEvent>,
+}
+
+/// `POST /api/interventions/{id}/assign`: `assignee` null unassigns.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignIntervention {
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/interventions/{id}/resolve`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveIntervention {
+    /// One of the item's `choices`.
+    pub choice: String,
+    /// Why. Required, not blank.
+    pub reason: String,
+    /// `retry` only: replacement input for the failed step.
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// `skip` only: the output the step is taken to have produced.
+    #[serde(default)]
+    pub output: Option<Value>,
+    /// Human tasks: data entered with the decision (stored in the run's context).
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+/// `POST /api/interventions/bulk-resolve`: one resolution for many similar items.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkResolve {
+    pub ids: Vec<String>,
+    pub choice: String,
+    pub reason: String,
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+/// One refused item of a bulk resolve.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResolveFailure {
+    pub id: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResolveResult {
+    pub resolved: u64,
+    pub refused: Vec<BulkResolveFailure>,
+}

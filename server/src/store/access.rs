@@ -1,0 +1,387 @@
+//! Users, sessions and API tokens. Every change is written with its audit entry in one transaction.
+
+use sqlx::Row;
+
+use super::audit::{insert_audit, AuditRow};
+use super::{on_pool, Result, Store};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+    pub disabled_at: Option<i64>,
+}
+
+/// A user as listed, with their last sign-in and live sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserListing {
+    pub user: UserRow,
+    pub last_sign_in: Option<i64>,
+    pub active_sessions: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+    pub remote: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub role: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// What an update changes; `None` leaves a column as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    /// `Some(None)` enables, `Some(Some(t))` disables at `t`.
+    pub disabled_at: Option<Option<i64>>,
+    /// A new hash and when it was set.
+    pub password: Option<(String, i64)>,
+    /// End every session of the user at this time (role, password or disabled changed).
+    pub end_sessions_at: Option<i64>,
+}
+
+macro_rules! user_columns {
+    () => {
+        "id, username, display_name, role, password_hash, created_at, password_changed_at, disabled_at"
+    };
+}
+macro_rules! token_columns {
+    () => {
+        "id, name, token_hash, role, created_by, created_at, last_used_at, revoked_at"
+    };
+}
+
+macro_rules! user_of {
+    ($row:expr) => {
+        UserRow {
+            id: $row.try_get("id")?,
+            username: $row.try_get("username")?,
+            display_name: $row.try_get("display_name")?,
+            role: $row.try_get("role")?,
+            password_hash: $row.try_get("password_hash")?,
+            created_at: $row.try_get("created_at")?,
+            password_changed_at: $row.try_get("password_changed_at")?,
+            disabled_at: $row.try_get("disabled_at")?,
+        }
+    };
+}
+
+macro_rules! token_of {
+    ($row:expr) => {
+        TokenRow {
+            id: $row.try_get("id")?,
+            name: $row.try_get("name")?,
+            token_hash: $row.try_get("token_hash")?,
+            role: $row.try_get("role")?,
+            created_by: $row.try_get("created_by")?,
+            created_at: $row.try_get("created_at")?,
+            last_used_at: $row.try_get("last_used_at")?,
+            revoked_at: $row.try_get("revoked_at")?,
+        }
+    };
+}
+
+impl Store {
+    pub async fn count_users(&self) -> Result<i64> {
+        on_pool!(self.database(), pool => {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await?)
+        })
+    }
+
+    /// Inserts a user; a taken username is [`super::Error::Conflict`].
+    pub async fn create_user(&self, user: &UserRow, audit: &AuditRow) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(concat!("INSERT INTO users (", user_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&user.id)
+                .bind(&user.username)
+                .bind(&user.display_name)
+                .bind(&user.role)
+                .bind(&user.password_hash)
+                .bind(user.created_at)
+                .bind(user.password_changed_at)
+                .bind(user.disabled_at)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, [audit]);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
+        on_pool!(self.database(), pool => {
+            let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
+                .bind(username)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(row) => Some(user_of!(row)),
+                None => None,
+            })
+        })
+    }
+
+    /// Every user, by username, with their last sign-in and sessions alive at `now` (idle limit `idle_ms`).
+    pub async fn list_users(&self, now: i64, idle_ms: i64) -> Result<Vec<UserListing>> {
+        on_pool!(self.database(), pool => {
+            let rows = sqlx::query(concat!("SELECT ", user_columns!(), ", \
+                 (SELECT MAX(created_at) FROM sessions s WHERE s.user_id = users.id) AS last_sign_in, \
+                 (SELECT COUNT(*) FROM sessions s WHERE s.user_id = users.id AND s.ended_at IS NULL \
+                  AND s.expires_at > $1 AND s.last_seen_at > $2) AS active_sessions \
+                 FROM users ORDER BY username"))
+            .bind(now)
+            .bind(now - idle_ms)
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(UserListing {
+                    user: user_of!(row),
+                    last_sign_in: row.try_get("last_sign_in")?,
+                    active_sessions: row.try_get("active_sessions")?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Applies `change` to the user and records `audit`, in one transaction. `None` when there is no such user.
+    pub async fn update_user(&self, username: &str, change: &UserChange, audit: &AuditRow) -> Result<Option<UserRow>> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            let Some(id): Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?
+            else {
+                return Ok(None);
+            };
+            if let Some(name) = &change.display_name {
+                sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1").bind(&id).bind(name).execute(&mut *tx).await?;
+            }
+            if let Some(role) = &change.role {
+                sqlx::query("UPDATE users SET role = $2 WHERE id = $1").bind(&id).bind(role).execute(&mut *tx).await?;
+            }
+            if let Some(disabled_at) = change.disabled_at {
+                sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+                    .bind(&id)
+                    .bind(disabled_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some((hash, at)) = &change.password {
+                sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = $3 WHERE id = $1")
+                    .bind(&id)
+                    .bind(hash)
+                    .bind(*at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            if let Some(at) = change.end_sessions_at {
+                sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL")
+                    .bind(&id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            insert_audit!(&mut *tx, [audit]);
+            let row = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let user = user_of!(row);
+            tx.commit().await?;
+            Ok(Some(user))
+        })
+    }
+
+    /// Starts a session and records the sign-in.
+    pub async fn create_session(&self, session: &SessionRow, audit: &AuditRow) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at, expires_at, ended_at, remote) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&session.id_hash)
+            .bind(&session.user_id)
+            .bind(session.created_at)
+            .bind(session.last_seen_at)
+            .bind(session.expires_at)
+            .bind(session.ended_at)
+            .bind(&session.remote)
+            .execute(&mut *tx)
+            .await?;
+            insert_audit!(&mut *tx, [audit]);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The live session with this id hash and its (enabled) user: not ended, before its absolute expiry,
+    /// and seen within `idle_ms`.
+    pub async fn live_session(&self, id_hash: &str, now: i64, idle_ms: i64) -> Result<Option<(SessionRow, UserRow)>> {
+        on_pool!(self.database(), pool => {
+            let row = sqlx::query(
+                "SELECT s.id_hash, s.user_id, s.created_at AS s_created_at, s.last_seen_at, s.expires_at, s.ended_at, \
+                 s.remote, u.id, u.username, u.display_name, u.role, u.password_hash, u.created_at, \
+                 u.password_changed_at, u.disabled_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.id_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND s.last_seen_at > $3 \
+                 AND u.disabled_at IS NULL",
+            )
+            .bind(id_hash)
+            .bind(now)
+            .bind(now - idle_ms)
+            .fetch_optional(pool)
+            .await?;
+            let Some(row) = row else { return Ok(None) };
+            let session = SessionRow {
+                id_hash: row.try_get("id_hash")?,
+                user_id: row.try_get("user_id")?,
+                created_at: row.try_get("s_created_at")?,
+                last_seen_at: row.try_get("last_seen_at")?,
+                expires_at: row.try_get("expires_at")?,
+                ended_at: row.try_get("ended_at")?,
+                remote: row.try_get("remote")?,
+            };
+            Ok(Some((session, user_of!(row))))
+        })
+    }
+
+    /// Moves a session's idle clock.
+    pub async fn touch_session(&self, id_hash: &str, now: i64) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2")
+                .bind(id_hash)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Ends a session (sign-out) and records it. False when it had already ended.
+    pub async fn end_session(&self, id_hash: &str, now: i64, audit: &AuditRow) -> Result<bool> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            let ended = sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id_hash = $1 AND ended_at IS NULL")
+                .bind(id_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if ended > 0 {
+                insert_audit!(&mut *tx, [audit]);
+            }
+            tx.commit().await?;
+            Ok(ended > 0)
+        })
+    }
+
+    pub async fn create_token(&self, token: &TokenRow, audit: &AuditRow) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(concat!("INSERT INTO api_tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                .bind(&token.id)
+                .bind(&token.name)
+                .bind(&token.token_hash)
+                .bind(&token.role)
+                .bind(&token.created_by)
+                .bind(token.created_at)
+                .bind(token.last_used_at)
+                .bind(token.revoked_at)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, [audit]);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The unrevoked token with this hash.
+    pub async fn live_token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+        on_pool!(self.database(), pool => {
+            let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"))
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?;
+            Ok(match row {
+                Some(row) => Some(token_of!(row)),
+                None => None,
+            })
+        })
+    }
+
+    pub async fn touch_token(&self, id: &str, now: i64) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRow>> {
+        on_pool!(self.database(), pool => {
+            let rows = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens ORDER BY created_at DESC, id"))
+                .fetch_all(pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(token_of!(row));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Revokes a token and records it; `None` when there is no such token, `Some(false)` when it
+    /// was revoked already.
+    pub async fn revoke_token(&self, id: &str, now: i64, audit: &AuditRow) -> Result<Option<bool>> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if revoked > 0 {
+                insert_audit!(&mut *tx, [audit]);
+            }
+            tx.commit().await?;
+            Ok(Some(revoked > 0))
+        })
+    }
+}
