@@ -9,6 +9,10 @@ const baseURL = `http://127.0.0.1:${port}`;
 // The binary and the site it serves; a copy can be pinned while the workspace is rebuilt meanwhile.
 const binary = process.env.SWITCHBOARD_E2E_BINARY ?? "target/debug/switchboard";
 const siteRoot = process.env.SWITCHBOARD_E2E_SITE_ROOT ?? "target/site";
+// The first admin's password (the server creates `admin` with it on its empty database). Tests sign in
+// once as admin in the `sign-in` project; its cookie is the default for every page and API request.
+export const ADMIN_PASSWORD = "e2e admin password";
+export const ADMIN_STATE = `.auth/admin-${port}.json`;
 
 export default defineConfig({
   testDir: "./tests",
@@ -20,8 +24,15 @@ export default defineConfig({
   retries: 0,
   reporter: "list",
   outputDir: "test-results",
+  projects: [
+    { name: "sign-in", testMatch: /sign-in\.setup\.ts/ },
+    { name: "console", dependencies: ["sign-in"], use: { storageState: ADMIN_STATE } },
+  ],
   use: {
     baseURL,
+    // Browsers send Origin on every POST; API requests from the tests do the same, so the server's
+    // cross-origin check sees what it sees from the console.
+    extraHTTPHeaders: { Origin: baseURL },
     viewport: { width: 1366, height: 768 },
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
@@ -40,6 +51,7 @@ export default defineConfig({
     },
   },
   webServer: {
+    env: { SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD },
     command: `${binary} serve --log warn --no-demo --listen 127.0.0.1:${port} --database-url ${database} --site-root ${siteRoot}`,
     cwd: "..",
     url: `${baseURL}/api/health`,

@@ -1,10 +1,12 @@
 //! The console's one way to read and change things: the JSON API under `/api/`.
 //!
-//! Pages call [`get`], [`post`], [`put`] and [`delete`] with an API path. While the server renders a page
-//! the request never leaves the process: it goes through the server's API router, provided as context
-//! ([`ApiTransport`]), with the same validation, errors and (later) permission checks as any client. In
-//! the browser, after hydration, the same call is an HTTP request. So every page reads exactly what the
-//! documented API answers (`docs/api.md`), and there is one implementation of each read and action.
+//! Pages call [`get`] and [`post`] (or [`post_no_answer`] for actions answered with 204) with an API
+//! path: reads are GET, every change is a POST (the server refuses PUT, PATCH and DELETE). While the
+//! server renders a page the request never leaves the process: it goes through the server's API router,
+//! provided as context ([`ApiTransport`]), with the same validation, errors and permission checks as any
+//! client, acting as the signed-in user of the page request. In the browser, after hydration, the same
+//! call is an HTTP request carrying the session cookie. So every page reads exactly what the documented
+//! API answers (`docs/api.md`), and there is one implementation of each read and action.
 //!
 //! ```text
 //! let page = Resource::new(move || filter.get(), |f| client::get::<InstancePage>(format!("/api/instances?{f}")));
@@ -80,14 +82,10 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: impl Into<String>, bo
     decode(transport::request("POST", path.into(), Some(encode(body)?)).await?)
 }
 
-/// `PUT path` with a JSON body and decode the JSON answer.
-pub async fn put<B: Serialize, T: DeserializeOwned>(path: impl Into<String>, body: &B) -> Result<T, ApiFailure> {
-    decode(transport::request("PUT", path.into(), Some(encode(body)?)).await?)
-}
-
-/// `DELETE path`; the answer's body is ignored.
-pub async fn delete(path: impl Into<String>) -> Result<(), ApiFailure> {
-    let (status, body) = transport::request("DELETE", path.into(), None).await?;
+/// `POST path` without a body, for actions the server answers with no content (`204`, e.g. removing an SLA
+/// target); the answer's body is ignored.
+pub async fn post_no_answer(path: impl Into<String>) -> Result<(), ApiFailure> {
+    let (status, body) = transport::request("POST", path.into(), None).await?;
     if (200..300).contains(&status) {
         Ok(())
     } else {
@@ -182,12 +180,7 @@ mod transport {
     ) -> Result<(u16, String), ApiFailure> {
         // Browser futures are not `Send`; the wrapper lets resources hold them (the tab has one thread).
         SendWrapper::new(async move {
-            let method = match method {
-                "POST" => Method::POST,
-                "PUT" => Method::PUT,
-                "DELETE" => Method::DELETE,
-                _ => Method::GET,
-            };
+            let method = if method == "POST" { Method::POST } else { Method::GET };
             let builder = RequestBuilder::new(&path).method(method).header("Accept", "application/json");
             let request = match body {
                 Some(body) => builder.header("Content-Type", "application/json").body(body),

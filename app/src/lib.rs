@@ -6,7 +6,9 @@
 //!
 //! - [`wire`] holds the plain serde types that cross the wire between browser and server (the contract;
 //!   engine types and database rows stay in `server/`).
-//! - [`shell`] is the HTML document; [`App`] is the router and the console layout around the pages.
+//! - [`shell`] is the HTML document; [`App`] is the router: `/sign-in` on its own, every other page
+//!   inside the console layout (navigation, top bar with the signed-in user, footer).
+//! - [`auth`] holds the signed-in user, read once per page load, and what their role may do.
 //! - [`live`] keeps one server-sent-events connection per browser tab and exposes what arrives as signals.
 //! - [`api`] holds the server functions the pages call; on the server they read what `switchboard`
 //!   provides as context ([`wire::SystemInfo`] and, later, the console's service handle).
@@ -21,6 +23,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod components;
 pub mod diagram;
@@ -32,15 +35,15 @@ pub mod wire;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{Outlet, ParentRoute, Route, Router, Routes},
     path, SsrMode,
 };
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    bottlenecks::BottlenecksPage, definitions::DefinitionsPage, instance::InstancePage, instances::InstancesPage,
-    interventions::InterventionsPage, not_found::NotFoundPage, overview::OverviewPage, services::ServicesPage,
-    sla::SlaPage,
+    audit::AuditPage, bottlenecks::BottlenecksPage, definitions::DefinitionsPage, instance::InstancePage,
+    instances::InstancesPage, interventions::InterventionsPage, not_found::NotFoundPage, overview::OverviewPage,
+    services::ServicesPage, sign_in::SignInPage, sla::SlaPage, users::UsersPage,
 };
 
 /// The name every built asset carries: `/pkg/switchboard.js`, `.wasm` and `.css`.
@@ -66,11 +69,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The console: the layout (navigation, live status, footer) and one route per section.
+/// The console: the sign-in page on its own, and one route per section inside the layout (navigation,
+/// live status, the signed-in user, footer).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    live::provide_live_feed();
+    // The live feed is provided by the console layout: the sign-in page has none (it would be refused).
+    auth::provide_current_user();
 
     view! {
         <Stylesheet id="switchboard" href="/pkg/switchboard.css" />
@@ -78,11 +83,13 @@ pub fn App() -> impl IntoView {
             if page.is_empty() { "Switchboard".to_string() } else { format!("{page} · Switchboard") }
         } />
         <Router>
-            <ConsoleLayout>
-                // Async rendering: the server waits for every resource before it sends the page, so
-                // the page is complete for a reader without JavaScript (out-of-order streaming would
-                // leave Suspense fallbacks that only a script swaps for the content).
-                <Routes fallback=NotFoundPage>
+            // Async rendering: the server waits for every resource before it sends the page, so
+            // the page is complete for a reader without JavaScript (out-of-order streaming would
+            // leave Suspense fallbacks that only a script swaps for the content).
+            <Routes fallback=|| view! { <ConsoleLayout><NotFoundPage /></ConsoleLayout> }>
+                <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                // The layout stays mounted while its pages change (the `Outlet`).
+                <ParentRoute path=path!("") view=ConsolePages ssr=SsrMode::Async>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("/instances") view=InstancesPage ssr=SsrMode::Async />
                     <Route path=path!("/instances/:id") view=InstancePage ssr=SsrMode::Async />
@@ -91,9 +98,21 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/bottlenecks") view=BottlenecksPage ssr=SsrMode::Async />
                     <Route path=path!("/interventions") view=InterventionsPage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
-                </Routes>
-            </ConsoleLayout>
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async />
+                </ParentRoute>
+            </Routes>
         </Router>
+    }
+}
+
+/// Every page but sign-in: the console layout around the matched page.
+#[component]
+fn ConsolePages() -> impl IntoView {
+    view! {
+        <ConsoleLayout>
+            <Outlet />
+        </ConsoleLayout>
     }
 }
 

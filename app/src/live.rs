@@ -6,12 +6,15 @@
 //! browser reconnects by itself after a drop; the feed shows that as [`Connection::Reconnecting`].
 //!
 //! Pages read the signals with `use_context::<LiveFeed>()`; they never open connections of their own.
+//! Changes come in numbered logs ([`ChangeLog`]): [`on_instance_change`] and [`on_intervention_change`]
+//! hand a page every change; [`inbox_refresh_tick`] turns inbox changes into at most one refetch per
+//! heartbeat (a bulk resolve sends hundreds at once).
 
 use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 use crate::wire::LiveEvent;
-use crate::wire::{Heartbeat, InstanceChange, SlaChange};
+use crate::wire::{Heartbeat, InstanceChange, InterventionChange, SlaChange};
 
 /// The state of the tab's connection to `/api/events`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,22 +59,34 @@ pub struct LiveFeed {
     pub instances: RwSignal<InstanceLog>,
     /// The latest SLA breach or recovery; the overview and the SLA page react to it.
     pub sla: RwSignal<Option<SlaChange>>,
+    /// The recent inbox changes (opened, claimed, assigned, unassigned, resolved), numbered like
+    /// `instances`; the inbox and the navigation's count follow them.
+    pub interventions: RwSignal<ChangeLog<InterventionChange>>,
 }
 
-/// The last [`InstanceLog::KEEP`] instance changes, each with a number that increases by one.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct InstanceLog {
+/// The recent instance changes.
+pub type InstanceLog = ChangeLog<InstanceChange>;
+
+/// The last [`ChangeLog::KEEP`] changes of one kind, each with a number that increases by one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeLog<T> {
     /// The number the next change gets; the latest has `next - 1`.
     next: u64,
-    recent: std::collections::VecDeque<(u64, InstanceChange)>,
+    recent: std::collections::VecDeque<(u64, T)>,
 }
 
-impl InstanceLog {
+impl<T> Default for ChangeLog<T> {
+    fn default() -> Self {
+        ChangeLog { next: 0, recent: std::collections::VecDeque::new() }
+    }
+}
+
+impl<T> ChangeLog<T> {
     /// How many changes are kept: more than a busy second brings.
     pub const KEEP: usize = 4096;
 
     /// Records a change.
-    pub fn push(&mut self, change: InstanceChange) {
+    pub fn push(&mut self, change: T) {
         if self.recent.len() == Self::KEEP {
             self.recent.pop_front();
         }
@@ -79,13 +94,13 @@ impl InstanceLog {
         self.next += 1;
     }
 
-    /// The number of the next change: pass it to [`InstanceLog::since`] later to get what came after.
+    /// The number of the next change: pass it to [`ChangeLog::since`] later to get what came after.
     pub fn cursor(&self) -> u64 {
         self.next
     }
 
     /// The changes numbered `cursor` and later (those still kept), oldest first.
-    pub fn since(&self, cursor: u64) -> impl Iterator<Item = &InstanceChange> {
+    pub fn since(&self, cursor: u64) -> impl Iterator<Item = &T> {
         // Numbers are consecutive, so the first wanted one is found by subtraction, not by a scan.
         let oldest = self.recent.front().map_or(self.next, |(n, _)| *n);
         let skip = usize::try_from(cursor.saturating_sub(oldest)).unwrap_or(usize::MAX);
@@ -100,6 +115,7 @@ pub fn provide_live_feed() -> LiveFeed {
         heartbeat: RwSignal::new(None),
         instances: RwSignal::new(InstanceLog::default()),
         sla: RwSignal::new(None),
+        interventions: RwSignal::new(ChangeLog::default()),
     };
     provide_context(feed);
     #[cfg(feature = "hydrate")]
@@ -120,21 +136,52 @@ impl LiveFeed {
             LiveEvent::Heartbeat(beat) => self.heartbeat.set(Some(beat)),
             LiveEvent::Instance(change) => self.instances.update(|log| log.push(change)),
             LiveEvent::Sla(change) => self.sla.set(Some(change)),
+            LiveEvent::Intervention(change) => self.interventions.update(|log| log.push(change)),
         }
     }
 }
 
 /// Calls `each` for every instance change that arrives from now on, however many arrive at once.
-pub fn on_instance_change(feed: LiveFeed, mut each: impl FnMut(&InstanceChange) + 'static) {
-    let mut seen = feed.instances.with_untracked(InstanceLog::cursor);
+pub fn on_instance_change(feed: LiveFeed, each: impl FnMut(&InstanceChange) + 'static) {
+    follow(feed.instances, each);
+}
+
+/// Calls `each` for every inbox change that arrives from now on, however many arrive at once.
+pub fn on_intervention_change(feed: LiveFeed, each: impl FnMut(&InterventionChange) + 'static) {
+    follow(feed.interventions, each);
+}
+
+fn follow<T: Send + Sync + 'static>(log: RwSignal<ChangeLog<T>>, mut each: impl FnMut(&T) + 'static) {
+    let mut seen = log.with_untracked(ChangeLog::cursor);
     Effect::new(move |_| {
-        feed.instances.with(|log| {
+        log.with(|log| {
             for change in log.since(seen) {
                 each(change);
             }
             seen = log.cursor();
         });
     });
+}
+
+/// A counter that goes up on the first heartbeat after inbox changes arrived (those `relevant` says
+/// matter), so a page or the navigation's count refetches at most once a second however many changes
+/// come. Stays 0 while server rendering.
+pub fn inbox_refresh_tick(feed: LiveFeed, relevant: impl Fn(&InterventionChange) -> bool + 'static) -> Signal<u64> {
+    let tick = RwSignal::new(0u64);
+    let dirty = StoredValue::new(false);
+    on_intervention_change(feed, move |change| {
+        if relevant(change) {
+            dirty.set_value(true);
+        }
+    });
+    Effect::new(move |_| {
+        feed.heartbeat.track();
+        if dirty.get_value() {
+            dirty.set_value(false);
+            tick.update(|n| *n += 1);
+        }
+    });
+    tick.into()
 }
 
 #[cfg(test)]

@@ -36,6 +36,28 @@ export const check = {
   },
 };
 
+/** Signing in as someone else than the default admin. */
+export const people = {
+  /** Creates a user with this role (as the admin of the default state); answers the username. */
+  async create(request: APIRequestContext, role: "support" | "manager" | "reviewer" | "admin", name?: string): Promise<string> {
+    const username = name ?? unique(role).toLowerCase();
+    const response = await request.post("/api/users", { data: { username, role, password: PERSON_PASSWORD } });
+    expect(response.status(), await response.text()).toBe(201);
+    return username;
+  },
+  /** Signs in through the sign-in page (a fresh browser context has no cookie) and lands on `next`. */
+  async signIn(page: Page, username: string, next = "/") {
+    await page.goto(`/sign-in?next=${encodeURIComponent(next)}`);
+    await page.getByTestId("sign-in-username").fill(username);
+    await page.getByTestId("sign-in-password").fill(PERSON_PASSWORD);
+    await page.getByTestId("sign-in-submit").click();
+    await page.waitForURL((url) => url.pathname + url.search === next);
+  },
+};
+
+/** The password of every user the tests create. */
+export const PERSON_PASSWORD = "e2e person password";
+
 /** The JSON API, for setting up what a test needs (the console itself is driven through the page). */
 export const api = {
   /** Starts an instance and answers it. */
@@ -53,7 +75,7 @@ export const api = {
   /** Replaces a simulated service's faults; answers the settings it had before. */
   async setFaults(request: APIRequestContext, service: string, faults: Faults): Promise<Faults> {
     const before = await (await request.get(`/api/services/${service}/faults`)).json();
-    const response = await request.put(`/api/services/${service}/faults`, { data: faults });
+    const response = await request.post(`/api/services/${service}/faults`, { data: faults });
     expect(response.ok(), await response.text()).toBeTruthy();
     return before;
   },

@@ -10,7 +10,7 @@ test("support finds an instance by business key, opens it and watches its diagra
   const before = await api.setFaults(request, "telephony", { ...HEALTHY, latency: { p50_ms: 1200, p99_ms: 1300 } });
   const callId = unique("call");
   const started = await api.start(request, "call-lifecycle", api.callInput(callId));
-  const paused = await request.post(`/api/instances/${started.id}/pause`, { data: { reason: "hold for the test", actor: "e2e" } });
+  const paused = await request.post(`/api/instances/${started.id}/pause`, { data: { reason: "hold for the test" } });
   expect(paused.ok(), await paused.text()).toBeTruthy();
 
   // Find it by its call id, as support staff would.
@@ -45,7 +45,7 @@ test("support finds an instance by business key, opens it and watches its diagra
 
   // Someone else resumes it: the page follows without a reload. There is no buyer for the call, so
   // find-buyer fails and the run ends in no-buyer after disconnecting the caller.
-  const resumed = await request.post(`/api/instances/${started.id}/resume`, { data: { reason: "go on", actor: "e2e" } });
+  const resumed = await request.post(`/api/instances/${started.id}/resume`, { data: { reason: "go on" } });
   expect(resumed.ok(), await resumed.text()).toBeTruthy();
   await expect(findBuyer).toHaveClass(/failed/, { timeout: 10_000 });
   await expect(page.locator('[data-state="no-buyer"]')).toHaveClass(/failed/, { timeout: 15_000 });
@@ -87,7 +87,7 @@ test("an operator pauses an instance from its page, with a reason", async ({ pag
   await expect(page.getByRole("button", { name: "Resume" })).toBeVisible();
   await page.screenshot({ path: test.info().outputPath("instance-paused-by-operator.png"), fullPage: true });
   await api.setFaults(request, "ledger", before);
-  await request.post(`/api/instances/${started.id}/cancel`, { data: { reason: "test over", actor: "e2e" } });
+  await request.post(`/api/instances/${started.id}/cancel`, { data: { reason: "test over" } });
   expect(errors).toEqual([]);
 });
 

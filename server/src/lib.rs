@@ -11,6 +11,7 @@
 //! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
 //!   the static files, with compression, request ids and request tracing.
 //! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
+//! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved.
 //! - [`monitoring`]: groundwork for the monitoring rollups; so far [`monitoring::sketch::DurationSketch`], a
 //!   mergeable histogram of durations.
 //! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
@@ -32,6 +33,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod interventions;
 pub mod marketplace;
 pub mod monitoring;
 pub mod runtime;

@@ -108,7 +108,7 @@ impl Bulk {
                 ids.entry(workflow).or_default().push(id);
             }
         }
-        let router = support::admin_router(&state);
+        let router = support::router_for(&state, "olga", app::wire::Role::Admin);
         Self { state, router, ids, started_from }
     }
 
@@ -261,8 +261,8 @@ async fn actions_by_ids_apply_to_the_eligible_ids_only(url: DatabaseUrl) {
         let entries = bulk.operator_entries(id).await;
         assert_eq!(
             entries,
-            [("pause_requested".to_string(), Some("api".to_string()), Some("maintenance window".to_string()))],
-            "the default actor"
+            [("pause_requested".to_string(), Some("olga".to_string()), Some("maintenance window".to_string()))],
+            "the caller is the actor"
         );
     }
     assert_eq!(store.instance(&waiting_2).await.unwrap().unwrap().paused, 0, "not named");

@@ -262,6 +262,7 @@ impl Server {
             .arg("--site-root")
             .arg(folder.join("site"))
             .env_remove("SWITCHBOARD_SERVICES")
+            .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdin(Stdio::null())
             .stdout(output.try_clone().expect("server log file"))
             .stderr(output)
@@ -384,6 +385,37 @@ async fn history(client: &reqwest::Client, base: &str, id: &str) -> Vec<HistoryE
     response.json().await.expect("a history")
 }
 
+/// The password of the `admin` the server creates on its empty database.
+const ADMIN_PASSWORD: &str = "crash test admin password";
+
+/// Signs in as admin, creates an admin API token, and answers a client that sends it on every request.
+async fn token_client(client: &reqwest::Client, base: &str) -> reqwest::Client {
+    let signed_in = client
+        .post(format!("{base}/api/auth/sign-in"))
+        .header("origin", base)
+        .json(&serde_json::json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("sign-in answers");
+    assert_eq!(signed_in.status(), StatusCode::OK, "sign-in");
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let token: serde_json::Value = client
+        .post(format!("{base}/api/tokens"))
+        .header("origin", base)
+        .header("cookie", cookie)
+        .json(&serde_json::json!({"name": "crash-test", "role": "admin"}))
+        .send()
+        .await
+        .expect("token answer")
+        .json()
+        .await
+        .expect("token JSON");
+    let secret = token["secret"].as_str().expect("a token secret");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {secret}").parse().unwrap());
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The test
 // ---------------------------------------------------------------------------------------------------
@@ -399,6 +431,8 @@ async fn crash_and_recover(backend: &str, database_url: &str) {
     // Run 1: register, start every call, kill once `kill_at` effects are applied.
     let mut first = Server::spawn(database_url, service, folder.path(), "first");
     first.wait_ready(&client).await;
+    // A machine client: an API token, created by the first admin (it outlives the restart: it is stored).
+    let client = token_client(&client, &first.base).await;
     register_definition(&client, &first.base).await;
     let starter = {
         let (client, base) = (client.clone(), first.base.clone());

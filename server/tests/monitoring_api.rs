@@ -637,7 +637,7 @@ async fn sla_targets_are_created_validated_updated_and_deleted(url: DatabaseUrl)
     let created: SlaTarget = api.post("/api/sla/targets", &body).await.json(StatusCode::CREATED);
     assert_eq!((created.workflow.as_str(), created.metric.as_str()), ("payout-processing", "error_rate"));
     assert_eq!((created.threshold, created.window_ms, created.open_intervention), (0.05, HOUR, true));
-    assert_eq!(created.updated_by, "api");
+    assert_eq!(created.updated_by, "test-admin", "the caller");
     assert_eq!(created.description, "error rate at most 5.0% over 1 h", "described when not given");
     assert!(created.updated_at_ms > 0);
     let listed = api.targets().await;

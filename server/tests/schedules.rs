@@ -259,7 +259,7 @@ async fn send(state: &AppState, method: Method, uri: &str, body: Option<Value>) 
         }
         None => request.body(Body::empty()).unwrap(),
     };
-    let response = support::admin_router(&state).oneshot(request).await.expect("an answer");
+    let response = support::admin_router(state).oneshot(request).await.expect("an answer");
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 
 use crate::client::{self, ApiFailure};
+use crate::components::access::IfAllowed;
 use crate::format;
 use crate::pages::instances::{InstanceFilter, FILTER_FIELDS};
-use crate::wire::{BulkAction, BulkActionKind, BulkActionResult, BulkFilter};
+use crate::wire::{BulkAction, BulkActionKind, BulkActionResult, BulkFilter, Permission};
 
 /// The actions offered, with what each does to whom.
 const ACTIONS: [(BulkActionKind, &str, &str); 4] = [
@@ -31,9 +32,21 @@ enum Scope {
     Filter,
 }
 
-/// The bar above the instance list.
+/// The bar above the instance list, for roles that may steer runs; others see a one-line hint.
 #[component]
 pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>>) -> impl IntoView {
+    view! {
+        <Suspense fallback=|| ()>
+            <IfAllowed permission=Permission::OperateInstances>
+                <BulkControls filter selected />
+            </IfAllowed>
+        </Suspense>
+    }
+}
+
+/// The bar's controls: action, scope, reason, preview and confirmation.
+#[component]
+fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>>) -> impl IntoView {
     let action = RwSignal::new(BulkActionKind::Retry);
     let scope = RwSignal::new(Scope::Filter);
     let reason = RwSignal::new(String::new());
@@ -57,7 +70,8 @@ pub fn BulkBar(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String>
     let request = move |preview: bool| BulkAction {
         action: action.get_untracked(),
         reason: reason.get_untracked(),
-        actor: Some("console".into()),
+        // The server records the signed-in user as the actor.
+        actor: None,
         ids: (scope.get_untracked() == Scope::Selection).then(|| selected.get_untracked().into_iter().collect()),
         filter: (scope.get_untracked() == Scope::Filter).then(|| {
             let f = filter.get_untracked();

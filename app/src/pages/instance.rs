@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::client::{self, ApiFailure};
+use crate::components::access::IfAllowed;
 use crate::components::status::{hydrated_flag, ErrorNote, JsonBlock, StatusPill};
 use crate::diagram::{instance_marks, marks::state_definition, DiagramLegend, FlowDiagram};
 use crate::format;
 use crate::live::{on_instance_change, use_live_feed};
-use crate::wire::{DefinitionVersion, HistoryEntry, InstanceAction, InstanceDetail, StepAttempt};
+use crate::wire::{DefinitionVersion, HistoryEntry, InstanceAction, InstanceDetail, Permission, StepAttempt};
 
 /// Everything the page shows about one instance, loaded together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,6 +168,7 @@ fn InstanceBody(
     let error = move || view.with(|v| v.instance.summary.error.clone());
     let keys = first.instance.business_keys.clone();
     let definition_json = definition.as_ref().map(|d| d.definition.clone());
+    let action_id = summary.id.clone();
 
     view! {
         <header class="page-header instance-header">
@@ -199,7 +201,10 @@ fn InstanceBody(
                     view! { <dt>{key}</dt><dd><A href=href attr:class="mono">{value}</A></dd> }
                 }).collect_view()}
             </dl>
-            <Actions id=summary.id.clone() status paused reload />
+            // Roles that may not steer runs see a hint instead (the server refuses them anyway).
+            <IfAllowed permission=Permission::OperateInstances>
+                <Actions id=action_id.clone() status paused reload />
+            </IfAllowed>
         </section>
         <div class="instance-grid" data-testid="instance-body" data-ready=move || ready.get().to_string()>
             <section class="panel diagram-panel">
@@ -370,7 +375,8 @@ fn Actions(id: String, status: Signal<String>, paused: Signal<bool>, reload: RwS
     let outcome = RwSignal::new(None::<Result<String, ApiFailure>>);
     let act = Action::new(move |(action, reason): &(&'static str, String)| {
         let (action, id) = (*action, id.clone());
-        let body = InstanceAction { reason: reason.clone(), actor: Some("console".into()), input: None, output: None };
+        // The server records the signed-in user as the actor.
+        let body = InstanceAction { reason: reason.clone(), actor: None, input: None, output: None };
         async move { client::post::<_, InstanceDetail>(format!("/api/instances/{id}/{action}"), &body).await }
     });
     Effect::new(move |_| {
@@ -480,7 +486,10 @@ fn event_tone(event: &str) -> &'static str {
         | "pause_requested"
         | "resume_requested"
         | "intervention_resolved"
-        | "human_decided" => "operator",
+        | "human_decided"
+        | "intervention_claimed"
+        | "intervention_assigned"
+        | "intervention_unassigned" => "operator",
         _ => "",
     }
 }
@@ -491,6 +500,7 @@ fn record_line(record: &Value) -> Option<String> {
     let number = |key: &str| record.get(key).and_then(Value::as_f64).unwrap_or(0.0);
     Some(match record.get("record")?.as_str()? {
         "applied" => return None,
+        "audit" => return audit_line(record),
         "state_entered" => format!("entered {}", text("state")),
         "state_left" => format!("left {} after {}", text("state"), format::duration(number("duration_ms"))),
         "task_scheduled" => format!("called {} for {} (attempt {})", text("service"), text("state"), number("attempt")),
@@ -505,6 +515,17 @@ fn record_line(record: &Value) -> Option<String> {
         "intervention_opened" => format!("asked a person ({})", record.get("kind").map(kind_words).unwrap_or_default()),
         "status_changed" => format!("status {} → {}", text("from"), text("to")),
         other => other.replace('_', " "),
+    })
+}
+
+/// An inbox claim or assignment from the audit trail: who holds the item now.
+fn audit_line(record: &Value) -> Option<String> {
+    let holder = |key: &str| record.get(key)?.get("assignee")?.as_str().map(str::to_string);
+    Some(match (holder("before"), holder("after")) {
+        (Some(before), Some(after)) => format!("the item moved from {before} to {after}"),
+        (None, Some(after)) => format!("the item is with {after}"),
+        (Some(before), None) => format!("the item is no longer with {before}"),
+        (None, None) => return None,
     })
 }
 

@@ -1,5 +1,6 @@
 //! The console's pages, one module per navigation entry.
 
+pub mod audit;
 pub mod bottlenecks;
 pub mod bulk;
 pub mod definitions;
@@ -9,4 +10,6 @@ pub mod interventions;
 pub mod not_found;
 pub mod overview;
 pub mod services;
+pub mod sign_in;
 pub mod sla;
+pub mod users;

@@ -342,7 +342,7 @@ fn QueuePanel(tick: Memo<Option<u64>>) -> impl IntoView {
                                         </li>
                                     }).collect_view()}
                                 </ul>
-                                <p class="muted small">"Open an instance to retry, skip or cancel it. An inbox for interventions comes in a later release."</p>
+                                <p class="muted small">"Claim and resolve them in the "<A href="/interventions" attr:data-testid="queue-inbox-link">"intervention inbox"</A>", or open an instance to retry, skip or cancel it."</p>
                             }.into_any()
                         }
                     }

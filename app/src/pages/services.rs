@@ -9,16 +9,18 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use serde_json::Value;
 
+use crate::auth;
 use crate::client::{self, ApiFailure};
 use crate::components::{
+    access::RoleHint,
     page_header::PageHeader,
     status::{hydrated_flag, ErrorNote},
 };
 use crate::format;
 use crate::live::use_live_feed;
 use crate::wire::{
-    BreakerAction, BreakerCommand, BreakerStatus, DefinitionSummary, DefinitionVersion, ServiceFaults, ServiceLatency,
-    ServiceStatus,
+    BreakerAction, BreakerCommand, BreakerStatus, DefinitionSummary, DefinitionVersion, Permission, ServiceFaults,
+    ServiceLatency, ServiceStatus,
 };
 
 /// Which workflow steps call each service: service name → `(workflow, state)`.
@@ -96,6 +98,10 @@ pub fn ServicesPage() -> impl IntoView {
                         let names: Vec<String> = current.get_untracked().iter().map(|s| s.name.clone()).collect();
                         view! {
                             <ServiceSummary list=current />
+                            // Roles that may not trip breakers or set faults: one hint for the page, no controls on the cards.
+                            {move || auth::current_user().get().filter(|user| !user.can(Permission::OperateServices)).map(|user| view! {
+                                <RoleHint role=user.role permission=Permission::OperateServices />
+                            })}
                             <div class="service-grid" data-testid="services">
                                 {names.into_iter().map(|name| {
                                     let steps = used_by.get(&name).cloned().unwrap_or_default();
@@ -206,6 +212,7 @@ fn ServiceCard(
     let breaker_error = move || breaker.value().get().and_then(Result::err);
     let failures = move || status.with(|s| s.as_ref().map(|s| s.calls.recent_failures.clone()).unwrap_or_default());
     let ready = hydrated_flag();
+    let can_operate = auth::can(Permission::OperateServices);
     view! {
         <article class=move || format!("panel service-card{}", if unhealthy() { " unhealthy" } else { "" }) data-service=name.clone()
             data-ready=move || ready.get().to_string()>
@@ -254,24 +261,41 @@ fn ServiceCard(
                     }).collect_view()}
                 </p>
             })}
-            <div class="button-row">
-                {move || match breaker_state() {
-                    BreakerStatus::Closed => view! {
-                        <button class="button secondary" data-testid="trip" on:click=move |_| { breaker.dispatch(BreakerAction::Trip); }>
-                            "Trip breaker"
-                        </button>
-                    }.into_any(),
-                    _ => view! {
-                        <button class="button" data-testid="reset" on:click=move |_| { breaker.dispatch(BreakerAction::Reset); }>
-                            "Reset breaker"
-                        </button>
-                    }.into_any(),
-                }}
-            </div>
-            {move || breaker_error().map(|error| view! { <p class="callout bad" role="alert">{error.to_string()}</p> })}
+            <Show when=move || can_operate.get()>
+                <div class="button-row">
+                    {move || match breaker_state() {
+                        BreakerStatus::Closed => view! {
+                            <button class="button secondary" data-testid="trip" on:click=move |_| { breaker.dispatch(BreakerAction::Trip); }>
+                                "Trip breaker"
+                            </button>
+                        }.into_any(),
+                        _ => view! {
+                            <button class="button" data-testid="reset" on:click=move |_| { breaker.dispatch(BreakerAction::Reset); }>
+                                "Reset breaker"
+                            </button>
+                        }.into_any(),
+                    }}
+                </div>
+                {move || breaker_error().map(|error| view! { <p class="callout bad" role="alert">{error.to_string()}</p> })}
+            </Show>
             {initial.faults.map(|faults| {
                 let current = Signal::derive(move || status.with(|s| s.as_ref().and_then(|s| s.faults)).unwrap_or(faults));
-                view! { <FaultControls name=name.clone() faults current changed /> }
+                let name = name.clone();
+                view! {
+                    <Show
+                        when=move || can_operate.get()
+                        fallback=move || view! {
+                            <p class="small fault-readonly">
+                                "Simulated behaviour: "
+                                <span class=move || if has_faults(&current.get()) { "warn-text" } else { "muted" }.to_string() data-testid="fault-summary">
+                                    {move || describe_faults(&current.get())}
+                                </span>
+                            </p>
+                        }
+                    >
+                        <FaultControls name=name.clone() faults current changed />
+                    </Show>
+                }
             })}
         </article>
     }
@@ -296,7 +320,7 @@ fn FaultControls(
     let set = Action::new(move |faults: &ServiceFaults| {
         let (name, faults) = (name.clone(), *faults);
         async move {
-            let result = client::put::<_, ServiceFaults>(format!("/api/services/{name}/faults"), &faults).await;
+            let result = client::post::<_, ServiceFaults>(format!("/api/services/{name}/faults"), &faults).await;
             changed.update(|c| *c += 1);
             result
         }

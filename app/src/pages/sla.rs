@@ -1,6 +1,6 @@
 //! SLA (`/sla`): for managers — every workflow type's targets against what actually happened, whether
 //! each is met, at risk or breached (colour and words), its trend, the recent breaches, and the targets
-//! themselves, which can be changed, added and removed here.
+//! themselves, which managers and admins change, add and remove here (other roles see a hint instead).
 //!
 //! Each target is judged over its own window, as the API reports it (`GET /api/sla/report`); the period
 //! in the URL (`/sla?period=7d`, [`PeriodPicker`]) chooses the delivery figures shown beside each
@@ -20,13 +20,17 @@ use leptos_router::hooks::use_query_map;
 
 use self::editor::{focus_when_shown, TargetForm};
 use self::standing::{standing, tally, window_words, Metric, Standing};
+use crate::auth;
 use crate::client::{self, query_string, ApiFailure};
+use crate::components::access::{IfAllowed, RoleHint};
 use crate::components::charts::{period_ms, period_words, ChartImage, PeriodPicker, DEFAULT_PERIOD};
 use crate::components::status::{hydrated_flag, ErrorNote};
 use crate::components::{empty_state::EmptyState, page_header::PageHeader};
 use crate::format;
 use crate::live::use_live_feed;
-use crate::wire::{DefinitionSummary, SlaBreach, SlaReport, SlaResult, SlaTarget, SuccessMetrics, WorkflowMetrics};
+use crate::wire::{
+    DefinitionSummary, Permission, SlaBreach, SlaReport, SlaResult, SlaTarget, SuccessMetrics, WorkflowMetrics,
+};
 
 /// Heartbeats between two refreshes of the report while nothing happens.
 const REFRESH_BEATS: u64 = 30;
@@ -123,6 +127,11 @@ pub fn SlaPage() -> impl IntoView {
         <PageHeader title="SLA" subtitle="Targets per workflow type against what actually happened.">
             <PeriodPicker current=period href=Callback::new(|p: &'static str| format!("/sla?period={p}")) />
         </PageHeader>
+        <Suspense fallback=|| ()>
+            {move || auth::current_user().get().filter(|user| !user.can(Permission::ManageSla)).map(|user| view! {
+                <RoleHint role=user.role permission=Permission::ManageSla />
+            })}
+        </Suspense>
         <Transition fallback=|| view! { <section class="panel"><p class="muted">"Reading the SLA report…"</p></section> }>
             {move || Suspend::new(async move {
                 let ReportData { report, metrics } = report.await;
@@ -134,7 +143,7 @@ pub fn SlaPage() -> impl IntoView {
                         <section class="panel">
                             <EmptyState
                                 heading="No SLA targets yet"
-                                detail="Add a target below: a workflow type, what to measure, the threshold and the window it is judged over."
+                                detail="Managers and admins add targets below: a workflow type, what to measure, the threshold and the window it is judged over."
                             />
                         </section>
                     }.into_any(),
@@ -164,27 +173,31 @@ pub fn SlaPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
-        <section class="panel" id="add-target" data-testid="add-target">
-            <h2>"Add a target"</h2>
-            <p class="muted small">
-                "A workflow type, what to measure, the threshold, and the window it is judged over. "
-                "Anyone using the console may change targets for now; sign-in and roles come in a later release."
-            </p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading workflow types…"</p> }>
-                {move || Suspend::new(async move {
-                    match definitions.await {
-                        Err(error) => view! { <ErrorNote what="Cannot list the workflow types" error /> }.into_any(),
-                        Ok(definitions) => {
-                            let workflows: Vec<String> = definitions.into_iter().map(|d| d.name).collect();
-                            let on_saved = Callback::new(move |saved: SlaTarget| {
-                                state.changed(format!("Added to {}: {}.", saved.workflow, saved.description));
-                            });
-                            view! { <TargetForm target=None workflows on_saved /> }.into_any()
-                        }
-                    }
-                })}
-            </Suspense>
-        </section>
+        // Only roles that may change targets get the form (the server refuses the others anyway).
+        <Suspense fallback=|| ()>
+            <IfAllowed permission=Permission::ManageSla quiet=true>
+                <section class="panel" id="add-target" data-testid="add-target">
+                    <h2>"Add a target"</h2>
+                    <p class="muted small">
+                        "A workflow type, what to measure, the threshold, and the window it is judged over."
+                    </p>
+                    <Suspense fallback=|| view! { <p class="muted">"Loading workflow types…"</p> }>
+                        {move || Suspend::new(async move {
+                            match definitions.await {
+                                Err(error) => view! { <ErrorNote what="Cannot list the workflow types" error /> }.into_any(),
+                                Ok(definitions) => {
+                                    let workflows: Vec<String> = definitions.into_iter().map(|d| d.name).collect();
+                                    let on_saved = Callback::new(move |saved: SlaTarget| {
+                                        state.changed(format!("Added to {}: {}.", saved.workflow, saved.description));
+                                    });
+                                    view! { <TargetForm target=None workflows on_saved /> }.into_any()
+                                }
+                            }
+                        })}
+                    </Suspense>
+                </section>
+            </IfAllowed>
+        </Suspense>
         <Notice notice=state.notice />
     }
 }
@@ -385,10 +398,11 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
         target.updated_by
     );
     let removed_text = format!("Removed from {}: {}.", target.workflow, target.description);
+    let may_change = auth::can(Permission::ManageSla);
     let delete_id = id.clone();
     let remove = Action::new(move |_: &()| {
         let id = delete_id.clone();
-        async move { client::delete(format!("/api/sla/targets/{}", client::encode_query_value(&id))).await }
+        async move { client::post_no_answer(format!("/api/sla/targets/{}/delete", client::encode_query_value(&id))).await }
     });
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(())) => state.changed(removed_text.clone()),
@@ -450,6 +464,12 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
                                 "Keep it"
                             </button>
                         </div>
+                    </div>
+                }.into_any()
+            } else if !may_change.get() {
+                view! {
+                    <div class="button-row target-foot">
+                        <p class="muted small target-meta">{meta.clone()}</p>
                     </div>
                 }.into_any()
             } else {

@@ -97,6 +97,35 @@ pub struct Access {
     pub config: std::sync::Arc<AuthConfig>,
 }
 
+/// Creates an API token of `role` named `name` on behalf of `actor` (audited); returns it and its
+/// secret, which is not stored anywhere.
+///
+/// # Errors
+/// The database refused the write.
+pub async fn issue_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    actor: &str,
+) -> Result<(crate::store::access::TokenRow, String), crate::store::Error> {
+    let now = now_ms();
+    let secret = format!("sb_{}", secret::random_token());
+    let row = crate::store::access::TokenRow {
+        id: crate::runtime::clock::new_id(),
+        name: name.to_string(),
+        token_hash: secret::hash(&secret),
+        role: role.as_str().to_string(),
+        created_by: actor.to_string(),
+        created_at: now,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let entry = crate::store::AuditRow::ok(actor, "token.create", "token", &row.id, now)
+        .after(&serde_json::json!({ "name": row.name, "role": row.role }));
+    store.create_token(&row, &entry).await?;
+    Ok((row, secret))
+}
+
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

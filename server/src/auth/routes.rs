@@ -422,21 +422,8 @@ async fn create_token(
     if name.is_empty() || name.chars().count() > 64 {
         return Err(invalid(vec![field("name", "must be 1 to 64 characters")]));
     }
-    let now = now_ms();
-    let secret = format!("sb_{}", secret::random_token());
-    let row = TokenRow {
-        id: crate::runtime::clock::new_id(),
-        name,
-        token_hash: secret::hash(&secret),
-        role: request.role.as_str().to_string(),
-        created_by: principal.name.clone(),
-        created_at: now,
-        last_used_at: None,
-        revoked_at: None,
-    };
-    let entry = AuditRow::ok(&principal.name, "token.create", "token", &row.id, now)
-        .after(&json!({ "name": row.name, "role": row.role }));
-    state.access.store.create_token(&row, &entry).await.map_err(internal)?;
+    let (row, secret) =
+        super::issue_token(&state.access.store, &name, request.role, &principal.name).await.map_err(internal)?;
     Ok((StatusCode::CREATED, Json(CreatedToken { token: token_summary(&row), secret })))
 }
 

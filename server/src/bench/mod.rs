@@ -199,6 +199,9 @@ impl HttpTarget {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The benchmark is a machine client: it calls with an API token, as one would in production.
+        let (_, secret) =
+            crate::auth::issue_token(state.runtime.store(), "benchmark", app::wire::Role::Admin, "benchmark").await?;
         let app = crate::http::router(state);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -207,7 +210,9 @@ impl HttpTarget {
                 })
                 .await;
         });
-        let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {secret}").parse()?);
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1024).default_headers(headers).build()?;
         Ok(Self { base, client, stop })
     }
 

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(api::router())
         .merge(crate::auth::routes::router())
+        .merge(crate::interventions::router())
         .route("/api/health", get(health::health))
         .route("/api/events", get(events::stream))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.

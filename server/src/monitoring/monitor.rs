@@ -23,7 +23,7 @@ use super::sla::{self, SlaMetric};
 use crate::events::EventBus;
 use crate::runtime::Runtime;
 use crate::store::sla::{SlaBreachRow, SlaTargetRow};
-use crate::store::{InterventionRow, RollupRange, Store};
+use crate::store::{AuditRow, InterventionRow, RollupRange, Store};
 
 /// Why a monitoring request failed.
 #[derive(Debug, thiserror::Error)]
@@ -336,20 +336,24 @@ impl Monitor {
 
     pub async fn create_target(&self, input: &SlaTargetInput, actor: &str) -> Result<SlaTarget> {
         let row = self.target_row(crate::runtime::clock::new_id(), input, actor)?;
-        self.store().insert_sla_target(&row).await.map_err(conflict)?;
+        let audit = AuditRow::ok(actor, "sla_target.create", "sla_target", &row.id, row.updated_at);
+        self.store().insert_sla_target(&row, audit).await.map_err(conflict)?;
         Ok(sla::to_wire(&row))
     }
 
     pub async fn update_target(&self, id: &str, input: &SlaTargetInput, actor: &str) -> Result<SlaTarget> {
         let row = self.target_row(id.to_string(), input, actor)?;
-        if !self.store().update_sla_target(&row).await.map_err(conflict)? {
+        let audit = AuditRow::ok(actor, "sla_target.update", "sla_target", id, row.updated_at);
+        if !self.store().update_sla_target(&row, audit).await.map_err(conflict)? {
             return Err(not_found(id));
         }
         Ok(sla::to_wire(&row))
     }
 
-    pub async fn delete_target(&self, id: &str) -> Result<()> {
-        if !self.store().delete_sla_target(id, self.now_ms()).await? {
+    pub async fn delete_target(&self, id: &str, actor: &str) -> Result<()> {
+        let now = self.now_ms();
+        let audit = AuditRow::ok(actor, "sla_target.delete", "sla_target", id, now);
+        if !self.store().delete_sla_target(id, now, audit).await? {
             return Err(not_found(id));
         }
         Ok(())
@@ -487,6 +491,15 @@ impl Monitor {
                         intervention_id: intervention.as_ref().map(|i| i.id.clone()),
                     };
                     self.store().insert_sla_breach(&row, intervention.as_ref()).await?;
+                    if let Some(opened) = &intervention {
+                        self.bus.publish(LiveEvent::Intervention(app::wire::InterventionChange {
+                            id: opened.id.clone(),
+                            instance_id: None,
+                            change: "opened".into(),
+                            status: "open".into(),
+                            assignee: None,
+                        }));
+                    }
                     changes.push(change(target, SlaStatus::Breached, actual, &breach_id, now));
                 }
                 (SlaStatus::Met, Some(open), Some(actual)) => {

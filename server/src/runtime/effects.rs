@@ -275,7 +275,7 @@ fn step_row(row: &InstanceRow, timing: &StepTiming) -> StepRow {
 /// Carries out a durable transition's effects.
 pub(crate) fn after_commit(inner: &Arc<Inner>, row: &InstanceRow, transition: &Transition, now: i64) {
     execute(inner, &row.id, &transition.effects, now);
-    inner.announce(row, &transition.instance);
+    inner.announce(row, &transition.instance, &transition.effects);
 }
 
 /// Runs the effects that reach outside the database. Also used by recovery for re-issued calls.

@@ -302,8 +302,9 @@ impl Inner {
         lock(&self.watchers).entry(instance_id.to_string()).or_default().push(watcher);
     }
 
-    /// Tells waiters that the instance settled, and publishes every change on the bus.
-    pub(crate) fn announce(&self, row: &InstanceRow, instance: &engine::Instance) {
+    /// Tells waiters that the instance settled, and publishes every change on the bus: the instance's,
+    /// and each intervention the transition opened or closed (the inbox follows these).
+    pub(crate) fn announce(&self, row: &InstanceRow, instance: &engine::Instance, effects: &[engine::Effect]) {
         if convert::settled(instance) {
             if let Some(waiting) = lock(&self.watchers).remove(&row.id) {
                 for watcher in waiting {
@@ -313,6 +314,20 @@ impl Inner {
         }
         if self.bus.has_subscribers() {
             self.bus.publish(LiveEvent::Instance(convert::instance_change(row)));
+            for effect in effects {
+                let (id, change, status) = match effect {
+                    engine::Effect::OpenIntervention { intervention_id, .. } => (intervention_id, "opened", "open"),
+                    engine::Effect::CloseIntervention { intervention_id } => (intervention_id, "resolved", "resolved"),
+                    _ => continue,
+                };
+                self.bus.publish(LiveEvent::Intervention(app::wire::InterventionChange {
+                    id: id.clone(),
+                    instance_id: Some(row.id.clone()),
+                    change: change.into(),
+                    status: status.into(),
+                    assignee: None,
+                }));
+            }
         }
     }
 }

@@ -12,12 +12,13 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::Value;
 
 use app::wire::{FieldError, PutSchedule, RunStarted, ScheduleList, ScheduleView};
 
 use super::{rfc3339, Error, Fired, ScheduleRow, ScheduleSpec};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::api::json::Body;
 use crate::state::AppState;
@@ -67,9 +68,10 @@ async fn one(State(state): State<AppState>, Path(name): Path<String>) -> Result<
     Ok(Json(state.schedules.get(&name).await?.into()))
 }
 
-/// `PUT /api/schedules/{name}`: creates or changes a schedule.
+/// `POST /api/schedules/{name}`: creates or changes a schedule.
 async fn put(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Body(body): Body<PutSchedule>,
 ) -> Result<Json<ScheduleView>, ApiError> {
@@ -80,10 +82,11 @@ async fn put(
         input: body.input.unwrap_or_else(|| Value::Object(Default::default())),
         enabled: body.enabled.unwrap_or(true),
     };
-    let mut row = state.schedules.upsert(&spec).await?;
+    let actor = Some(principal.name.as_str());
+    let mut row = state.schedules.upsert_by(&spec, actor).await?;
     if let Some(enabled) = body.enabled {
         if (row.enabled != 0) != enabled {
-            row = state.schedules.set_enabled(&name, enabled).await?;
+            row = state.schedules.set_enabled_by(&name, enabled, actor).await?;
         }
     }
     Ok(Json(row.into()))

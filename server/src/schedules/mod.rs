@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 use crate::db::Database;
 use crate::runtime::clock::Clock;
 use crate::runtime::{self, Runtime, StartRequest};
+use crate::store::AuditRow;
 
 pub use self::cron::{Cron, CronError};
 pub use self::http::router;
@@ -152,6 +153,15 @@ impl Scheduler {
     /// # Errors
     /// [`Error::Cron`], [`Error::Template`], or the workflow is not registered.
     pub async fn upsert(&self, spec: &ScheduleSpec) -> Result<ScheduleRow> {
+        self.upsert_by(spec, None).await
+    }
+
+    /// [`Scheduler::upsert`] by an operator: the change and its audit entry (`schedule.update`, with
+    /// the schedule before and after) are written in one transaction.
+    ///
+    /// # Errors
+    /// As [`Scheduler::upsert`].
+    pub async fn upsert_by(&self, spec: &ScheduleSpec, actor: Option<&str>) -> Result<ScheduleRow> {
         let cron = Cron::parse(&spec.cron)?;
         let now = self.now();
         render(&spec.input, now)?;
@@ -167,7 +177,19 @@ impl Scheduler {
             last_instance_id: None,
             updated_at: now,
         };
-        store::upsert(self.database(), &row).await?;
+        let audit = match actor {
+            Some(actor) => {
+                let before = store::get(self.database(), &spec.name).await?;
+                let facts = |r: &ScheduleRow| serde_json::json!({ "workflow": r.workflow, "cron": r.cron, "input": r.input, "enabled": r.enabled != 0 });
+                let entry = AuditRow::ok(actor, "schedule.update", "schedule", &spec.name, now).after(&facts(&row));
+                Some(match before {
+                    Some(before) => entry.before(&facts(&before)),
+                    None => entry,
+                })
+            }
+            None => None,
+        };
+        store::upsert(self.database(), &row, audit.as_ref()).await?;
         self.inner.wake.notify_one();
         self.get(&spec.name).await
     }
@@ -199,10 +221,24 @@ impl Scheduler {
     /// # Errors
     /// [`Error::NotFound`].
     pub async fn set_enabled(&self, name: &str, enabled: bool) -> Result<ScheduleRow> {
+        self.set_enabled_by(name, enabled, None).await
+    }
+
+    /// [`Scheduler::set_enabled`] by an operator, with its audit entry in the same transaction.
+    ///
+    /// # Errors
+    /// As [`Scheduler::set_enabled`].
+    pub async fn set_enabled_by(&self, name: &str, enabled: bool, actor: Option<&str>) -> Result<ScheduleRow> {
         let row = self.get(name).await?;
         let now = self.now();
         let next = Cron::parse(&row.cron)?.next_after(now);
-        if !store::set_enabled(self.database(), name, enabled, next, now).await? {
+        let action = if enabled { "schedule.enable" } else { "schedule.disable" };
+        let audit = actor.map(|actor| {
+            AuditRow::ok(actor, action, "schedule", name, now)
+                .before(&serde_json::json!({ "enabled": row.enabled != 0 }))
+                .after(&serde_json::json!({ "enabled": enabled }))
+        });
+        if !store::set_enabled(self.database(), name, enabled, next, now, audit.as_ref()).await? {
             return Err(Error::NotFound(name.into()));
         }
         self.inner.wake.notify_one();

@@ -4,6 +4,7 @@
 use sqlx::FromRow;
 
 use crate::db::Database;
+use crate::store::audit::{insert_audit, AuditRow};
 use crate::store::{on_pool, Result};
 
 /// One schedule as stored.
@@ -33,8 +34,9 @@ macro_rules! columns {
 
 /// Creates a schedule or updates its workflow, cron and input. The `enabled` flag of an existing row is
 /// an operator's choice and is kept; `next_run_at` is kept unless the cron changed.
-pub async fn upsert(database: &Database, row: &ScheduleRow) -> Result<()> {
+pub async fn upsert(database: &Database, row: &ScheduleRow, audit: Option<&AuditRow>) -> Result<()> {
     on_pool!(database, pool => {
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "INSERT INTO schedules (name, workflow, cron, input, enabled, next_run_at, last_run_at,
                                     last_instance_id, updated_at)
@@ -54,8 +56,10 @@ pub async fn upsert(database: &Database, row: &ScheduleRow) -> Result<()> {
         .bind(row.enabled)
         .bind(row.next_run_at)
         .bind(row.updated_at)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        insert_audit!(&mut *tx, audit);
+        tx.commit().await?;
     });
     Ok(())
 }
@@ -171,9 +175,17 @@ pub async fn record_manual_run(database: &Database, name: &str, at: i64, instanc
 
 /// Turns a schedule on or off. Turning it on moves `next_run_at` to `next_run_at` (the first slot after
 /// now), so slots that passed while it was off are not treated as missed. `false`: no such schedule.
-pub async fn set_enabled(database: &Database, name: &str, enabled: bool, next_run_at: i64, now: i64) -> Result<bool> {
+pub async fn set_enabled(
+    database: &Database,
+    name: &str,
+    enabled: bool,
+    next_run_at: i64,
+    now: i64,
+    audit: Option<&AuditRow>,
+) -> Result<bool> {
     let done = on_pool!(database, pool => {
-        sqlx::query(
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query(
             "UPDATE schedules SET enabled = $2,
                  next_run_at = CASE WHEN $2 = 1 AND enabled = 0 THEN $3 ELSE next_run_at END,
                  updated_at = $4
@@ -183,9 +195,14 @@ pub async fn set_enabled(database: &Database, name: &str, enabled: bool, next_ru
         .bind(i64::from(enabled))
         .bind(next_run_at)
         .bind(now)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
+        .rows_affected();
+        if done == 1 {
+            insert_audit!(&mut *tx, audit);
+        }
+        tx.commit().await?;
+        done
     });
     Ok(done == 1)
 }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::audit::{insert_audit, AuditRow};
-use super::{on_pool, Result, Store};
+use super::{on_pool, BeginWrite, Result, Store};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRow {
@@ -170,7 +170,7 @@ impl Store {
     /// Applies `change` to the user and records `audit`, in one transaction. `None` when there is no such user.
     pub async fn update_user(&self, username: &str, change: &UserChange, audit: &AuditRow) -> Result<Option<UserRow>> {
         on_pool!(self.database(), pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let Some(id): Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
                 .bind(username)
                 .fetch_optional(&mut *tx)
@@ -363,7 +363,7 @@ impl Store {
     /// was revoked already.
     pub async fn revoke_token(&self, id: &str, now: i64, audit: &AuditRow) -> Result<Option<bool>> {
         on_pool!(self.database(), pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let exists: Option<String> = sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *tx)

@@ -1,6 +1,7 @@
 //! Registered workflow definitions. Versions are immutable once written: a changed definition is a new
 //! row with the next version number.
 
+use super::audit::{insert_audit, AuditRow};
 use super::{on_pool, DefinitionRow, Result, Store};
 
 /// The columns of [`DefinitionRow`], in a macro so queries can be built with `concat!` at compile time.
@@ -11,12 +12,17 @@ macro_rules! columns {
 }
 
 impl Store {
-    /// Writes a new definition version.
+    /// Writes a new definition version, and its audit entry (`definition.register` by `created_by`) in
+    /// the same transaction.
     ///
     /// # Errors
     /// [`super::Error::Conflict`] when that name and version exist already (two registrations racing).
     pub async fn insert_definition(&self, row: &DefinitionRow) -> Result<()> {
+        let audit = AuditRow::ok(&row.created_by, "definition.register", "definition", &row.name, row.created_at).after(
+            &serde_json::json!({ "version": row.version, "description": row.description, "content_hash": row.content_hash }),
+        );
         on_pool!(self.database(), pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO definitions (name, version, description, body, content_hash, created_at, created_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -28,8 +34,10 @@ impl Store {
             .bind(&row.content_hash)
             .bind(row.created_at)
             .bind(&row.created_by)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            insert_audit!(&mut *tx, [&audit]);
+            tx.commit().await?;
         });
         Ok(())
     }

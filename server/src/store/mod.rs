@@ -69,6 +69,34 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// A transaction that will write, opened so that it can: on SQLite `BEGIN IMMEDIATE` takes the write
+/// lock up front (a deferred transaction that reads first is refused with "database is locked" when it
+/// later tries to write while another connection writes); PostgreSQL needs nothing special.
+pub(crate) trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
 /// The runtime's persistent state. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {

@@ -2,7 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{on_pool, InterventionRow, Result, Store};
+use super::audit::{insert_audit, AuditRow};
+use super::{on_pool, BeginWrite, InterventionRow, Result, Store};
 
 /// A target as stored.
 #[derive(Clone, Debug, PartialEq, FromRow)]
@@ -75,6 +76,18 @@ macro_rules! insert_target {
     };
 }
 
+/// What the audit trail keeps of a target.
+fn target_facts(row: &SlaTargetRow) -> serde_json::Value {
+    serde_json::json!({
+        "workflow": row.workflow,
+        "metric": row.metric,
+        "threshold": row.threshold,
+        "window_ms": row.window_ms,
+        "open_intervention": row.open_intervention != 0,
+        "description": row.description,
+    })
+}
+
 impl Store {
     /// Every target, by workflow, metric and window.
     pub async fn sla_targets(&self) -> Result<Vec<SlaTargetRow>> {
@@ -94,43 +107,69 @@ impl Store {
         }))
     }
 
-    /// Inserts a target; [`super::Error::Conflict`] when the workflow already has one for that metric
-    /// and window.
-    pub async fn insert_sla_target(&self, row: &SlaTargetRow) -> Result<()> {
+    /// Inserts a target with its audit entry (`after` set here); [`super::Error::Conflict`] when the
+    /// workflow already has one for that metric and window.
+    pub async fn insert_sla_target(&self, row: &SlaTargetRow, audit: AuditRow) -> Result<()> {
+        let audit = audit.after(&target_facts(row));
         on_pool!(self.database(), pool => {
-            insert_target!(row, "").execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            insert_target!(row, "").execute(&mut *tx).await?;
+            insert_audit!(&mut *tx, [&audit]);
+            tx.commit().await?;
         });
         Ok(())
     }
 
-    /// Replaces a target's fields; false when there is no target with that id.
-    pub async fn update_sla_target(&self, row: &SlaTargetRow) -> Result<bool> {
+    /// Replaces a target's fields and records the change (`before` read in the same transaction);
+    /// false when there is no target with that id.
+    pub async fn update_sla_target(&self, row: &SlaTargetRow, audit: AuditRow) -> Result<bool> {
         let done = on_pool!(self.database(), pool => {
-            bind_target!(
+            let mut tx = pool.begin_write().await?;
+            let before: Option<SlaTargetRow> =
+                sqlx::query_as(concat!("SELECT ", target_columns!(), " FROM sla_targets WHERE id = $1"))
+                    .bind(&row.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let done = bind_target!(
                 sqlx::query(
                     "UPDATE sla_targets SET workflow = $2, metric = $3, threshold = $4, window_ms = $5, \
                      open_intervention = $6, description = $7, updated_at = $8, updated_by = $9 WHERE id = $1",
                 ),
                 row
             )
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            if let Some(before) = before.filter(|_| done == 1) {
+                let audit = audit.before(&target_facts(&before)).after(&target_facts(row));
+                insert_audit!(&mut *tx, [&audit]);
+            }
+            tx.commit().await?;
+            done
         });
         Ok(done == 1)
     }
 
-    /// Deletes a target; its breaches stay on record, an open one ends at `at` (nothing can recover it
-    /// any more). False when there was no such target.
-    pub async fn delete_sla_target(&self, id: &str, at: i64) -> Result<bool> {
+    /// Deletes a target with its audit entry; its breaches stay on record, an open one ends at `at`
+    /// (nothing can recover it any more). False when there was no such target.
+    pub async fn delete_sla_target(&self, id: &str, at: i64, audit: AuditRow) -> Result<bool> {
         let done = on_pool!(self.database(), pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
+            let before: Option<SlaTargetRow> =
+                sqlx::query_as(concat!("SELECT ", target_columns!(), " FROM sla_targets WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             let done = sqlx::query("DELETE FROM sla_targets WHERE id = $1").bind(id).execute(&mut *tx).await?.rows_affected();
             sqlx::query("UPDATE sla_breaches SET recovered_at = $2 WHERE target_id = $1 AND recovered_at IS NULL")
                 .bind(id)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(before) = before.filter(|_| done == 1) {
+                let audit = audit.before(&target_facts(&before));
+                insert_audit!(&mut *tx, [&audit]);
+            }
             tx.commit().await?;
             done
         });

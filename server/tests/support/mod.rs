@@ -149,11 +149,16 @@ pub fn call_saga() -> serde_json::Value {
 /// permission check runs as it does in production. The permission tests sign in for real instead
 /// (`server/tests/permissions.rs`).
 pub fn router_as(state: &switchboard::state::AppState, role: app::wire::Role) -> axum::Router {
+    router_for(state, &format!("test-{}", role.as_str()), role)
+}
+
+/// [`router_as`] with a name of the caller's choosing: several people at once (the inbox tests).
+pub fn router_for(state: &switchboard::state::AppState, name: &str, role: app::wire::Role) -> axum::Router {
     let principal = switchboard::auth::Principal {
-        name: format!("test-{}", role.as_str()),
+        name: name.to_string(),
         display_name: format!("Test {}", role.label()),
         role,
-        via: switchboard::auth::Via::Token { id: format!("test-{}", role.as_str()) },
+        via: switchboard::auth::Via::Token { id: name.to_string() },
     };
     switchboard::http::router(state.clone()).layer(axum::middleware::from_fn(
         move |mut request: axum::extract::Request, next: axum::middleware::Next| {

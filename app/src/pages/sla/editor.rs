@@ -1,5 +1,5 @@
 //! The SLA target form: change a target's threshold, window, intervention flag and description, or add
-//! a target (`PUT` / `POST /api/sla/targets`, docs/api.md).
+//! a target (`POST /api/sla/targets/{id}` / `POST /api/sla/targets`, docs/api.md).
 //!
 //! People type thresholds in the units they think in — seconds, minutes, percent — and windows in
 //! minutes, hours or days; [`threshold_to_api`] and [`window_to_api`] turn them into the API's
@@ -137,7 +137,7 @@ pub fn TargetForm(
         async move {
             match id {
                 Some(id) => {
-                    client::put::<_, SlaTarget>(format!("/api/sla/targets/{}", client::encode_query_value(&id)), &body)
+                    client::post::<_, SlaTarget>(format!("/api/sla/targets/{}", client::encode_query_value(&id)), &body)
                         .await
                 }
                 None => client::post::<_, SlaTarget>("/api/sla/targets", &body).await,

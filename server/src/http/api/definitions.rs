@@ -4,22 +4,24 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::Value;
 
 use app::wire::{DefinitionSummary, DefinitionVersion, RegisteredDefinition};
 
 use super::json::Body;
 use super::time::rfc3339;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `POST /api/definitions`: 201 with the new version, or 200 when the body equals the latest version.
 pub async fn register(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Body(body): Body<Value>,
 ) -> Result<(StatusCode, Json<RegisteredDefinition>), ApiError> {
-    let registered = state.runtime.register_definition(body, "api").await?;
+    let registered = state.runtime.register_definition(body, &principal.name).await?;
     let status = if registered.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((
         status,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,6 +18,7 @@ use app::wire::{
 
 use super::json::Body;
 use super::time::{self, rfc3339};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::runtime::{self, convert, Command, StartRequest};
 use crate::state::AppState;
@@ -190,19 +191,56 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     find(&state, &id).await?;
-    let rows = state.runtime.store().journal(&id).await.map_err(|error| ApiError::Internal(error.into()))?;
-    let entries = rows
+    let internal = |error: crate::store::Error| ApiError::Internal(error.into());
+    let rows = state.runtime.store().journal(&id).await.map_err(internal)?;
+    let mut entries: Vec<(i64, HistoryEntry)> = rows
         .into_iter()
-        .map(|row| HistoryEntry {
-            seq: row.seq,
-            at: rfc3339(row.at),
-            event: row.event,
-            actor: row.actor,
-            reason: row.reason,
-            records: serde_json::from_str(&row.entries).unwrap_or(Value::Null),
+        .map(|row| {
+            let entry = HistoryEntry {
+                seq: row.seq,
+                at: rfc3339(row.at),
+                event: row.event,
+                actor: row.actor,
+                reason: row.reason,
+                records: serde_json::from_str(&row.entries).unwrap_or(Value::Null),
+            };
+            (row.at, entry)
         })
         .collect();
-    Ok(Json(entries))
+    // What people did about the run's inbox items that changed nothing in the run itself (claims and
+    // assignments) comes from the audit trail; numbered -1, -2, … in the order they happened.
+    let filter = crate::store::audit::AuditFilter {
+        instance_id: Some(id.clone()),
+        action: Some("intervention.".into()),
+        limit: 1000,
+        ..Default::default()
+    };
+    let mut audited = state.runtime.store().audit(&filter).await.map_err(internal)?;
+    audited.reverse();
+    let inbox_only = audited.into_iter().filter(|row| row.action != "intervention.resolve");
+    for (number, row) in (1..).zip(inbox_only) {
+        let event = match row.action.as_str() {
+            "intervention.claim" => "intervention_claimed",
+            "intervention.assign" => "intervention_assigned",
+            "intervention.unassign" => "intervention_unassigned",
+            _ => continue,
+        };
+        let parse = |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let records = serde_json::json!([{ "at_ms": row.at, "record": {
+            "record": "audit", "intervention_id": row.target_id, "before": parse(&row.before), "after": parse(&row.after)
+        }}]);
+        let entry = HistoryEntry {
+            seq: -number,
+            at: rfc3339(row.at),
+            event: event.to_string(),
+            actor: Some(row.actor),
+            reason: row.reason,
+            records,
+        };
+        entries.push((row.at, entry));
+    }
+    entries.sort_by_key(|(at, entry)| (*at, entry.seq < 0, entry.seq.abs()));
+    Ok(Json(entries.into_iter().map(|(_, entry)| entry).collect()))
 }
 
 /// `GET /api/instances/{id}/steps`: every finished attempt, in the order they finished.
@@ -254,6 +292,7 @@ pub async fn wait(
 /// action is durable; 409 when the instance's state does not allow it.
 pub async fn act(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path((id, action)): Path<(String, String)>,
     Body(request): Body<InstanceAction>,
 ) -> Result<Json<InstanceDetail>, ApiError> {
@@ -278,8 +317,8 @@ pub async fn act(
         }
     };
     find(&state, &id).await?;
-    let actor = request.actor.unwrap_or_else(|| "api".into());
-    let row = state.runtime.command(&id, command, &actor, request.reason.trim()).await?;
+    // The caller is the actor (a body's `actor` is ignored: people cannot act in someone else's name).
+    let row = state.runtime.command(&id, command, &principal.name, request.reason.trim()).await?;
     Ok(Json(detail_of(&state, row).await?))
 }
 
@@ -289,6 +328,7 @@ pub async fn act(
 /// path as the single-instance actions (so each is in its instance's history with actor and reason).
 pub async fn bulk(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Body(request): Body<BulkAction>,
 ) -> Result<Json<BulkActionResult>, ApiError> {
     let field = |name: &str, message: &str| FieldError { field: name.into(), message: message.into() };
@@ -350,7 +390,7 @@ pub async fn bulk(
         return Ok(Json(result));
     }
 
-    let actor = request.actor.as_deref().unwrap_or("api");
+    let actor = principal.name.as_str();
     let reason = request.reason.trim();
     let mut attempted = 0u64;
     let mut after: Option<String> = None;

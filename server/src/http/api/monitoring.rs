@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use app::wire::{
@@ -17,6 +17,7 @@ use app::wire::{
 };
 
 use super::json::Body;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::monitoring::charts::{self, SlaPoint, StepPercentiles, TimeSeries};
 use crate::monitoring::monitor::Error as MonitorError;
@@ -178,21 +179,28 @@ async fn target(State(state): State<AppState>, Path(id): Path<String>) -> Result
 /// `POST /api/sla/targets`: 201 with the target.
 async fn create_target(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Body(input): Body<SlaTargetInput>,
 ) -> Result<(StatusCode, Json<SlaTarget>), ApiError> {
-    Ok((StatusCode::CREATED, Json(state.monitor.create_target(&input, "api").await?)))
+    Ok((StatusCode::CREATED, Json(state.monitor.create_target(&input, &principal.name).await?)))
 }
 
 async fn update_target(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     Body(input): Body<SlaTargetInput>,
 ) -> Result<Json<SlaTarget>, ApiError> {
-    Ok(Json(state.monitor.update_target(&id, &input, "api").await?))
+    Ok(Json(state.monitor.update_target(&id, &input, &principal.name).await?))
 }
 
-async fn delete_target(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    state.monitor.delete_target(&id).await?;
+/// `POST /api/sla/targets/{id}/delete`: 204.
+async fn delete_target(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.monitor.delete_target(&id, &principal.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
 use app::wire::{
     BreakerAction, BreakerCommand, BreakerStatus, FieldError, ServiceCallStats, ServiceFailure, ServiceFaults,
@@ -14,10 +14,12 @@ use engine::breaker::BreakerState;
 
 use super::json::Body;
 use super::time::rfc3339;
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::marketplace::faults::{self, FaultSettings, Latency};
 use crate::services::CallSummary;
 use crate::state::AppState;
+use crate::store::AuditRow;
 
 /// The routes of this area.
 pub fn router() -> Router<AppState> {
@@ -38,18 +40,27 @@ async fn list(State(state): State<AppState>) -> Json<Vec<ServiceStatus>> {
 /// `POST /api/services/{name}/breaker` with `{"action": "trip" | "reset"}`: answers with the service.
 async fn breaker(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Body(command): Body<BreakerCommand>,
 ) -> Result<Json<ServiceStatus>, ApiError> {
     let registry = state.runtime.services();
-    let known = match command.action {
-        BreakerAction::Trip => registry.trip_breaker(&name),
-        BreakerAction::Reset => registry.reset_breaker(&name),
+    let now = state.runtime.now_ms();
+    let before = registry.breaker_state(&name, now).map(|b| serde_json::json!({ "breaker": breaker_of(b) }));
+    let (known, action) = match command.action {
+        BreakerAction::Trip => (registry.trip_breaker(&name), "service.breaker_trip"),
+        BreakerAction::Reset => (registry.reset_breaker(&name), "service.breaker_reset"),
     };
     if !known {
         return Err(ApiError::NotFound(format!("no service named `{name}`")));
     }
     tracing::info!(service = name, action = ?command.action, "circuit breaker changed by an operator");
+    // The breaker lives in memory: the entry is written right after the change.
+    let after = registry.breaker_state(&name, now).map(|b| serde_json::json!({ "breaker": breaker_of(b) }));
+    let mut entry = AuditRow::ok(&principal.name, action, "service", &name, now);
+    entry.before = before.map(|v| v.to_string());
+    entry.after = after.map(|v| v.to_string());
+    state.runtime.store().insert_audit(&[entry]).await.map_err(|e| ApiError::Internal(e.into()))?;
     status_of(&state, &name, state.runtime.now_ms())
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no service named `{name}`")))
@@ -95,10 +106,11 @@ async fn faults(State(state): State<AppState>, Path(name): Path<String>) -> Resu
 /// `PUT`/`POST /api/services/{name}/faults`: replaces the settings; answers with them.
 async fn set_faults(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Body(body): Body<ServiceFaults>,
 ) -> Result<Json<ServiceFaults>, ApiError> {
-    simulated(&state, &name)?;
+    let before = wire_of(simulated(&state, &name)?);
     let settings = FaultSettings {
         latency: Latency { p50_ms: body.latency.p50_ms, p99_ms: body.latency.p99_ms },
         failure_rate: body.failure_rate,
@@ -108,6 +120,10 @@ async fn set_faults(
     match state.faults.set(&name, settings) {
         Ok(()) => {
             tracing::info!(service = name, ?settings, "simulated faults changed");
+            let entry = AuditRow::ok(&principal.name, "service.faults", "service", &name, state.runtime.now_ms())
+                .before(&serde_json::to_value(before).unwrap_or_default())
+                .after(&serde_json::to_value(body).unwrap_or_default());
+            state.runtime.store().insert_audit(&[entry]).await.map_err(|e| ApiError::Internal(e.into()))?;
             Ok(Json(body))
         }
         Err(faults::Error::Invalid { field, problem }) => Err(ApiError::unprocessable(

@@ -1,0 +1,312 @@
+//! Interventions (`/interventions`): the inbox of work that needs a person — human tasks (reviews,
+//! approvals), steps whose retries ran out, compensations that failed, and breached SLA targets.
+//!
+//! The page has three parts, each its own module:
+//! - the list ([`list`]) of one view — mine, unassigned, all open, overdue, resolved — as tabs with
+//!   counts, filtered by kind, workflow and priority, highest priority first, with a selection for one
+//!   decision on many similar items ([`bulk`]);
+//! - the open item ([`detail`]): its run's diagram with the run's marks, its context, the failed
+//!   step's input and error, and its own history;
+//! - the decision form beside it ([`decision`]): claim, assign, unassign, and resolve with a choice
+//!   and a reason.
+//!
+//! The view, the filters and the open item live in the URL ([`query`]): the filter form is a plain
+//! GET form and every tab and item is a link, so the inbox works without JavaScript and a link shows
+//! the same screen. The first load renders on the server; after that the parts stay mounted (a
+//! half-typed reason survives) and refetch when the live feed reports inbox changes (at most once per
+//! heartbeat) or instance changes of the open item's run. Who may act is read from the signed-in
+//! user: without `WorkInterventions` (support, manager) the page is read-only and shows no controls.
+
+pub mod bulk;
+pub mod decision;
+pub mod detail;
+pub mod list;
+pub mod query;
+pub mod words;
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Me;
+use crate::client::{self, ApiFailure};
+use crate::components::{charts::heartbeat_ms, page_header::PageHeader, status::ErrorNote};
+use crate::live::{inbox_refresh_tick, use_live_feed};
+use crate::wire::{DefinitionSummary, InboxCounts, InterventionList, Permission};
+use detail::ItemDetail;
+use list::ItemTable;
+use query::{InboxQuery, ListKey, KINDS, PRIORITIES, VIEWS};
+
+/// A list as loaded, with the clock at the time: ages are counted from it until the first heartbeat,
+/// so the server's page and the hydrated one read the same.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Loaded {
+    pub list: InterventionList,
+    pub at_ms: i64,
+}
+
+async fn load_list(key: ListKey) -> Result<Loaded, ApiFailure> {
+    let list = client::get::<InterventionList>(key.api_path()).await?;
+    Ok(Loaded { list, at_ms: words::now_ms() })
+}
+
+/// Who is signed in, as the inbox needs it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// The username; `None` when unknown.
+    pub username: Option<String>,
+    /// Whether they may claim, assign and resolve.
+    pub can_work: bool,
+}
+
+/// Waits for the signed-in user (inside a `Suspense`, so the server renders with it).
+pub async fn viewer() -> Viewer {
+    let Some(Me(me)) = use_context::<Me>() else {
+        return Viewer::default();
+    };
+    match me.await {
+        Ok(user) => Viewer { can_work: user.can(Permission::WorkInterventions), username: Some(user.username) },
+        Err(_) => Viewer::default(),
+    }
+}
+
+/// The Interventions page.
+#[component]
+pub fn InterventionsPage() -> impl IntoView {
+    let params = use_query_map();
+    let query = Memo::new(move |_| params.with(|p| InboxQuery::from_query(|k| p.get(k))));
+    let key = Memo::new(move |_| query.with(InboxQuery::list_key));
+    let item = Memo::new(move |_| query.with(|q| q.item.clone()));
+    // Whether an item is open: the detail stays mounted from one item to the next.
+    let has_item = Memo::new(move |_| item.with(|i| !i.is_empty()));
+    let feed = use_live_feed();
+    let first = Resource::new(move || key.get(), load_list);
+    let workflows = Resource::new(|| (), |_| client::get::<Vec<DefinitionSummary>>("/api/definitions"));
+
+    // Live: the newest list of the current view, refetched after inbox changes and after actions here.
+    let latest = RwSignal::new(None::<(ListKey, Loaded)>);
+    let reload = RwSignal::new(0u64);
+    let tick = inbox_refresh_tick(feed, |_| true);
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |previous: Option<()>| {
+        reload.track();
+        tick.track();
+        if previous.is_none() {
+            return;
+        }
+        let ticket = asked.get_value() + 1;
+        asked.set_value(ticket);
+        let key = key.get_untracked();
+        leptos::task::spawn_local(async move {
+            if let Ok(loaded) = load_list(key.clone()).await {
+                if asked.get_value() == ticket {
+                    latest.set(Some((key, loaded)));
+                }
+            }
+        });
+    });
+    // Ages count from the server's heartbeat once it flows, from the load's clock before.
+    let beat_ms = Memo::new(move |_| feed.heartbeat.with(|b| b.as_ref().and_then(heartbeat_ms)));
+    let selected = RwSignal::new(BTreeSet::<String>::new());
+    Effect::new(move |_| {
+        key.track();
+        selected.set(BTreeSet::new());
+    });
+    // The newest list for the view: the live reload when it is for this view, else the first load.
+    let current = move |loaded: Loaded| {
+        Memo::new(move |_| {
+            let key = key.get();
+            latest.with(|l| match l {
+                Some((k, newer)) if *k == key => newer.clone(),
+                _ => loaded.clone(),
+            })
+        })
+    };
+
+    view! {
+        <PageHeader
+            title="Interventions"
+            subtitle="Work that needs a person: reviews and approvals, steps whose retries ran out, failed compensations, breached SLAs."
+        />
+        <section class="panel inbox-bar">
+            <Transition fallback=move || view! { <Tabs query counts=Signal::stored(None) /> }>
+                {move || Suspend::new(async move {
+                    let counts = match first.await {
+                        Ok(loaded) => {
+                            let current = current(loaded);
+                            Signal::derive(move || Some(current.with(|c| c.list.counts.clone())))
+                        }
+                        Err(_) => Signal::stored(None),
+                    };
+                    view! { <Tabs query counts /> }
+                })}
+            </Transition>
+            <FilterForm query workflows />
+        </section>
+        <div class=move || if has_item.get() { "inbox-layout has-item" } else { "inbox-layout" }>
+            <section class="panel inbox-list" aria-label="Inbox items">
+                <Transition fallback=|| view! { <p class="muted">"Loading the inbox…"</p> }>
+                    {move || Suspend::new(async move {
+                        let viewer = viewer().await;
+                        match first.await {
+                            Err(error) => view! { <ErrorNote what="Cannot read the inbox" error /> }.into_any(),
+                            Ok(loaded) => {
+                                let current = current(loaded);
+                                let now = Signal::derive(move || beat_ms.get().unwrap_or_else(|| current.with(|c| c.at_ms)));
+                                view! { <ItemTable current query selected viewer now reload /> }.into_any()
+                            }
+                        }
+                    })}
+                </Transition>
+            </section>
+            {move || has_item.get().then(|| view! { <ItemDetail item query list_reload=reload /> })}
+        </div>
+        <PriorityHelp />
+    }
+}
+
+/// The views as tabs, each with its count of open items (resolved has none).
+#[component]
+fn Tabs(query: Memo<InboxQuery>, counts: Signal<Option<InboxCounts>>) -> impl IntoView {
+    view! {
+        <nav class="inbox-tabs" aria-label="Inbox views">
+            {VIEWS.into_iter().map(|(view, label)| {
+                let count = move || counts.with(|c| c.as_ref().and_then(|c| match view {
+                    "mine" => Some(c.mine),
+                    "unassigned" => Some(c.unassigned),
+                    "all" => Some(c.all),
+                    "overdue" => Some(c.overdue),
+                    _ => None,
+                }));
+                let current = move || query.with(|q| q.view() == view);
+                view! {
+                    <A href=move || query.with(|q| q.with_view(view).url())
+                        attr:class=move || if current() { "inbox-tab current" } else { "inbox-tab" }
+                        attr:aria-current=move || current().then_some("page")
+                        attr:data-testid="inbox-view-tab"
+                        attr:data-view=view>
+                        <span>{label}</span>
+                        {move || count().map(|n| {
+                            let class = if view == "overdue" && n > 0 { "tab-count bad" } else { "tab-count" };
+                            view! { <span class=class data-testid="inbox-view-count">{n}</span> }
+                        })}
+                    </A>
+                }
+            }).collect_view()}
+        </nav>
+    }
+}
+
+/// The filters: a GET form on the page's own URL (the view rides along hidden), so the filter is the
+/// link and works without JavaScript.
+#[component]
+fn FilterForm(
+    query: Memo<InboxQuery>,
+    workflows: Resource<Result<Vec<DefinitionSummary>, ApiFailure>>,
+) -> impl IntoView {
+    view! {
+        <Form method="GET" action="/interventions" attr:class="filters inbox-filters" attr:data-testid="inbox-filters">
+            <input type="hidden" name="view" prop:value=move || query.with(|q| q.view().to_string()) />
+            <label>
+                <span>"Kind"</span>
+                <select name="kind">
+                    <option value="">"Any kind"</option>
+                    {KINDS.into_iter().map(|k| view! {
+                        <option value=k selected=move || query.with(|q| q.kind == k)>{words::kind_label(k)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>
+                <span>"Workflow"</span>
+                <select name="workflow">
+                    <option value="">"All workflows"</option>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let current = query.with_untracked(|q| q.workflow.clone());
+                            workflows.await.unwrap_or_default().into_iter().map(|w| {
+                                let selected = w.name == current;
+                                view! { <option value=w.name.clone() selected=selected>{w.name.clone()}</option> }
+                            }).collect_view()
+                        })}
+                    </Suspense>
+                </select>
+            </label>
+            <label>
+                <span>"Priority"</span>
+                <select name="priority">
+                    <option value="">"Any priority"</option>
+                    {PRIORITIES.into_iter().map(|p| view! {
+                        <option value=p selected=move || query.with(|q| q.priority == p)>{p}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <div class="filter-buttons">
+                <button class="button" type="submit">"Filter"</button>
+                {move || query.with(InboxQuery::is_filtered).then(|| view! {
+                    <A href=move || query.with(|q| q.without_filters().url()) attr:class="button secondary">"Clear"</A>
+                })}
+            </div>
+            {move || {
+                let note = query.with(describe_filters);
+                (!note.is_empty()).then(|| view! { <span class="filter-note muted small">{note}</span> })
+            }}
+        </Form>
+    }
+}
+
+/// The active filters in words, for the line beside the form.
+fn describe_filters(query: &InboxQuery) -> String {
+    let mut parts = Vec::new();
+    if !query.kind.is_empty() {
+        parts.push(words::kind_label(&query.kind));
+    }
+    if !query.workflow.is_empty() {
+        parts.push(query.workflow.clone());
+    }
+    if !query.priority.is_empty() {
+        parts.push(format!("{} priority", query.priority));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("Showing only: {}", parts.join(" · "))
+    }
+}
+
+/// How the priority score is made, for people who wonder why an item is on top. The figures are the
+/// server's (`server/src/interventions/priority.rs`, `SCHEME`); each item's own reasons come with it.
+#[component]
+fn PriorityHelp() -> impl IntoView {
+    view! {
+        <details class="panel priority-help" data-testid="priority-help">
+            <summary>"How priority is computed"</summary>
+            <p>"Every open item gets a score, the sum of the points below; the inbox lists the highest first."</p>
+            <ul>
+                <li>
+                    <strong>"SLA risk (due time)"</strong>
+                    " — overdue +30, plus +5 per full hour overdue (at most +60 in all); due within 1 h +25, within 4 h +15, within 24 h +5. "
+                    "Without its own due time an item is due 1 h after it opened (failed compensation), 2 h (retries exhausted), 4 h (SLA breach) or 24 h (human task)."
+                </li>
+                <li><strong>"Age"</strong>" — +2 per full hour open, at most +20."</li>
+                <li>
+                    <strong>"Money at stake"</strong>
+                    " — the largest amount in the run (a payout, a disputed charge, a settlement's gross): from $10 +5, $100 +10, $1,000 +20, $10,000 +30, $100,000 +40."
+                </li>
+                <li>
+                    <strong>"Kind"</strong>
+                    " — failed compensation +30 (money may be half moved), retries exhausted +20, SLA breach +20, human task +10; "
+                    "a human task its workflow marks urgent +20, high +10, low −5."
+                </li>
+            </ul>
+            <p>
+                "Levels: " <span class="pill bad">"urgent"</span> " from 70 points, "
+                <span class="pill warn">"high"</span> " from 45, " <span class="pill info">"normal"</span> " from 15, "
+                <span class="pill neutral">"low"</span> " below. "
+                "Open an item's priority pill to see its own reasons with their points, e.g. “overdue by 2 h (+40)”."
+            </p>
+        </details>
+    }
+}
