@@ -16,7 +16,7 @@ test("a signed-out visitor signs in, lands where they were going, and signs out"
   await page.getByTestId("sign-in-username").fill("admin");
   await page.getByTestId("sign-in-password").fill("not the password");
   await page.getByTestId("sign-in-submit").click();
-  await expect(page.getByTestId("sign-in-error")).toContainText("wrong username or password");
+  await expect(page.getByTestId("sign-in-error")).toContainText(/wrong username or password/i);
 
   await page.getByTestId("sign-in-password").fill("e2e admin password");
   await page.getByTestId("sign-in-submit").click();

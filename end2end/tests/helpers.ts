@@ -3,8 +3,9 @@ import { expect, type APIRequestContext, type Page } from "@playwright/test";
 
 export const find = {
   nav: (page: Page) => page.getByRole("navigation", { name: "Main" }),
+  /** A navigation link by its label (a live count may follow it: "Interventions 3 open interventions…"). */
   navLink: (page: Page, name: string) =>
-    find.nav(page).getByRole("link", { name, exact: true }),
+    find.nav(page).getByRole("link", { name: new RegExp(`^${name}(\\s|$)`) }),
   heading: (page: Page) => page.getByRole("heading", { level: 1 }),
   connection: (page: Page) => page.getByTestId("connection-status"),
   serverTime: (page: Page) => page.getByTestId("server-time"),

@@ -269,13 +269,13 @@ async fn actions_by_ids_apply_to_the_eligible_ids_only(url: DatabaseUrl) {
     assert!(bulk.operator_entries(&done).await.is_empty());
 
     let resume = bulk
-        .ok(&json!({"action": "resume", "reason": "done", "actor": "ravi", "filter": {"workflow": "cool-off"}}))
+        .ok(&json!({"action": "resume", "reason": "done", "actor": "ravi (ignored: the caller acts)", "filter": {"workflow": "cool-off"}}))
         .await;
     assert_eq!(counts(&resume), (3, 2, 2));
     for id in [&waiting_0, &waiting_1] {
         assert_eq!(store.instance(id).await.unwrap().unwrap().paused, 0, "{id} resumed");
         let last = bulk.operator_entries(id).await.pop().unwrap();
-        assert_eq!(last, ("resume_requested".to_string(), Some("ravi".to_string()), Some("done".to_string())));
+        assert_eq!(last, ("resume_requested".to_string(), Some("olga".to_string()), Some("done".to_string())));
     }
 
     // Retry applies to the failed step, not to a `fail` state.

@@ -221,7 +221,7 @@ fn FilterForm(filter: Memo<AuditFilter>) -> impl IntoView {
                     value=value("from") prop:value=value("from") />
             </label>
             <label>
-                <span>"until (UTC)"</span>
+                <span>"Until (UTC)"</span>
                 <input type="datetime-local" name="until" data-testid="audit-filter-until"
                     value=value("until") prop:value=value("until") />
             </label>
