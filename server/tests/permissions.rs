@@ -464,6 +464,11 @@ async fn every_action_class_is_audited_and_the_trail_is_append_only(url: Databas
     );
     let tripped = site.post(&admin, "/api/services/calls/breaker", json!({"action": "trip"})).await;
     assert_eq!(tripped.status, StatusCode::OK, "{}", tripped.text);
+    let scheduled =
+        site.post(&admin, "/api/schedules/hourly-hold", json!({"workflow": "hold", "cron": "0 * * * *"})).await;
+    assert_eq!(scheduled.status, StatusCode::OK, "{}", scheduled.text);
+    let goodbye = Caller::Cookie(site.sign_in("mia", PASSWORD).await);
+    assert_eq!(site.post(&goodbye, "/api/auth/sign-out", json!({})).await.status, StatusCode::NO_CONTENT);
 
     let entries = site.audit(&admin, "limit=500").await;
     let by_action: HashMap<&str, &Value> = entries.iter().rev().map(|e| (e["action"].as_str().unwrap(), e)).collect();
@@ -478,6 +483,8 @@ async fn every_action_class_is_audited_and_the_trail_is_append_only(url: Databas
         "sla_target.update",
         "sla_target.delete",
         "service.breaker_trip",
+        "schedule.update",
+        "session.sign_out",
     ] {
         assert!(by_action.contains_key(action), "no {action} in {entries:#?}");
     }
