@@ -4,6 +4,33 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// How the inbox ranks items, in words: what counts and for how many points, as
+/// `server/src/interventions/priority.rs` computes it (its tests check the figures). The inbox shows it
+/// as is, so the explanation and the computation have one text.
+pub const PRIORITY_SCHEME: [(&str, &str); 4] = [
+    (
+        "SLA risk (due time)",
+        "overdue +30, plus +5 per full hour overdue (at most +60 in all); due within 1 h +25, within 4 h +15, \
+         within 24 h +5. Without its own due time an item is due 1 h after it opened (failed compensation), \
+         2 h (retries exhausted), 4 h (SLA breach) or 24 h (human task).",
+    ),
+    ("Age", "+2 per full hour open, at most +20."),
+    (
+        "Money at stake",
+        "the largest amount_minor, charge_minor, gross_minor, paid_minor or invoiced_minor in the run's input, \
+         its steps' outputs or the failed step's input: from $10 +5, $100 +10, $1,000 +20, $10,000 +30, \
+         $100,000 +40.",
+    ),
+    (
+        "Kind",
+        "failed compensation +30 (money may be half moved), retries exhausted +20, SLA breach +20, human task \
+         +10; a human task its workflow marks urgent +20, high +10, low −5.",
+    ),
+];
+
+/// The levels by score, highest first: `urgent` from 70 points, `high` from 45, `normal` from 15, `low` below.
+pub const PRIORITY_LEVELS: [(i64, &str); 3] = [(70, "urgent"), (45, "high"), (15, "normal")];
+
 /// How urgent an item is, and why (shown in the inbox).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Priority {

@@ -7,7 +7,7 @@
 //! acts on them:
 //!
 //! - [`priority`]: the pure score behind the inbox's order — due time, age, money at stake, kind — with
-//!   its reasons in words, and [`priority::SCHEME`], the scheme in one paragraph.
+//!   its reasons in words, and [`priority::SCHEME`], the scheme in words (shared with the console).
 //! - [`store`]: the SQL — items with their run's state, per-view counts, and the claim / assign /
 //!   acknowledge UPDATEs, each conditional and written with its audit entry in one transaction (so of
 //!   fifty simultaneous claims exactly one wins).

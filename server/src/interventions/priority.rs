@@ -1,7 +1,7 @@
 //! How urgent an inbox item is: a score, a level, and the reasons in words. Pure: the caller passes
 //! the time.
 //!
-//! The score adds up points from four things (see [`SCHEME`], which the console shows as is):
+//! The score adds up points from four things (see [`SCHEME`], the same text the console shows):
 //!
 //! - **due time** — the row's `due_at`, or when absent `opened_at` plus [`default_due_ms`] of its kind.
 //!   Overdue counts most, and more the longer it is overdue;
@@ -30,17 +30,11 @@ pub const HOUR_MS: i64 = 60 * MINUTE_MS;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// The scheme in words, for the inbox's "how is this ranked?" note and `docs/api.md`.
-pub const SCHEME: &str = "Items are ranked by a score: the sum of the points below, highest first. \
-Due time: overdue +30, plus +5 per full hour overdue (at most +60 in all); due within 1 h +25, within 4 h +15, \
-within 24 h +5. An item without a due time is due 1 h after it opened (failed compensation), 2 h (retries \
-exhausted), 4 h (SLA breach) or 24 h (human task). Age: +2 per full hour open, at most +20. Money at stake (the \
-largest amount_minor, charge_minor, gross_minor, paid_minor or invoiced_minor in the run's input, its steps' \
-outputs or the failed step's input): from $10 +5, $100 +10, $1,000 +20, $10,000 +30, $100,000 +40. Kind: failed \
-compensation +30, retries exhausted +20, SLA breach +20, human task +10; a human task its workflow marks urgent \
-+20, high +10, low -5. Levels: urgent from 70 points, high from 45, normal from 15, low below.";
-
-/// Score from which an item is `urgent`, `high` and `normal`; below the last it is `low`.
-pub const LEVELS: [(i64, &str); 3] = [(70, "urgent"), (45, "high"), (15, "normal")];
+/// Score from which an item is `urgent`, `high` and `normal`; below the last it is `low` (shared with
+/// the console, which explains them).
+pub use app::wire::PRIORITY_LEVELS as LEVELS;
+/// The scheme in words, as the console shows it; the tests below check its figures against [`score`].
+pub use app::wire::PRIORITY_SCHEME as SCHEME;
 
 /// The fields that carry money in the marketplace workflows (integer minor units): payout, dispute and
 /// credit `amount_minor`, a call's `charge_minor`, a settlement's `gross_minor`, `paid_minor` and
@@ -205,6 +199,38 @@ mod tests {
 
     fn inputs(kind: &'static str) -> Inputs<'static> {
         Inputs { kind, declared: "normal", opened_at: 0, due_at: None, amount_minor: None }
+    }
+
+    /// The points of the part of `inputs`' score at `now` whose words start with `prefix`.
+    fn points(inputs: &Inputs<'_>, now: i64, prefix: &str) -> i64 {
+        let part = score(inputs, now).because.into_iter().find(|b| b.starts_with(prefix)).expect(prefix);
+        part.rsplit_once('(').unwrap().1.trim_end_matches(')').parse().unwrap()
+    }
+
+    /// The scheme the console shows states the figures the score uses.
+    #[test]
+    fn the_scheme_in_words_states_the_computed_figures() {
+        let text = |title: &str| SCHEME.iter().find(|(t, _)| t.contains(title)).unwrap().1.replace("\n", " ");
+        let (due, age, money, kind) = (text("SLA risk"), text("Age"), text("Money"), text("Kind"));
+        let task = |due_in: i64| Inputs { due_at: Some(due_in), ..inputs("retries_exhausted") };
+        for (due_in, words) in [(HOUR_MS, "within 1 h"), (4 * HOUR_MS, "within 4 h"), (DAY_MS, "within 24 h")] {
+            let claim = format!("{words} +{}", points(&task(due_in), 0, "due in"));
+            assert!(due.contains(&claim), "{claim} in {due}");
+        }
+        assert!(due.contains(&format!("overdue +{}", points(&task(-1), 0, "overdue"))));
+        assert!(due.contains(&format!("at most +{}", points(&task(-100 * HOUR_MS), 0, "overdue"))));
+        assert!(age.contains(&format!("at most +{}", points(&inputs("human_task"), 100 * DAY_MS, "open"))));
+        for (minor, dollars) in [(1_000, "$10"), (10_000, "$100"), (100_000, "$1,000"), (1_000_000, "$10,000")] {
+            let claim =
+                format!("{dollars} +{}", points(&Inputs { amount_minor: Some(minor), ..inputs("human_task") }, 0, "$"));
+            assert!(money.contains(&claim), "{claim} in {money}");
+        }
+        for (kind_name, words) in
+            [("compensation_failed", "failed compensation"), ("retries_exhausted", "retries exhausted")]
+        {
+            let claim = format!("{words} +{}", points(&inputs(kind_name), 0, words));
+            assert!(kind.contains(&claim), "{claim} in {kind}");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ use crate::auth::Me;
 use crate::client::{self, ApiFailure};
 use crate::components::{charts::heartbeat_ms, page_header::PageHeader, status::ErrorNote};
 use crate::live::{inbox_refresh_tick, use_live_feed};
-use crate::wire::{DefinitionSummary, InboxCounts, InterventionList, Permission};
+use crate::wire::{DefinitionSummary, InboxCounts, InterventionList, Permission, PRIORITY_LEVELS, PRIORITY_SCHEME};
 use detail::ItemDetail;
 use list::ItemTable;
 use query::{InboxQuery, ListKey, KINDS, PRIORITIES, VIEWS};
@@ -276,35 +276,34 @@ fn describe_filters(query: &InboxQuery) -> String {
     }
 }
 
-/// How the priority score is made, for people who wonder why an item is on top. The figures are the
-/// server's (`server/src/interventions/priority.rs`, `SCHEME`); each item's own reasons come with it.
+/// How the priority score is made, for people who wonder why an item is on top: the server's own
+/// words and figures (`wire::PRIORITY_SCHEME`, checked against the computation by its tests); each
+/// item's own reasons come with it.
 #[component]
 fn PriorityHelp() -> impl IntoView {
+    let level_pill = |level: &str| match level {
+        "urgent" => "pill bad",
+        "high" => "pill warn",
+        _ => "pill info",
+    };
     view! {
         <details class="panel priority-help" data-testid="priority-help">
             <summary>"How priority is computed"</summary>
             <p>"Every open item gets a score, the sum of the points below; the inbox lists the highest first."</p>
             <ul>
-                <li>
-                    <strong>"SLA risk (due time)"</strong>
-                    " — overdue +30, plus +5 per full hour overdue (at most +60 in all); due within 1 h +25, within 4 h +15, within 24 h +5. "
-                    "Without its own due time an item is due 1 h after it opened (failed compensation), 2 h (retries exhausted), 4 h (SLA breach) or 24 h (human task)."
-                </li>
-                <li><strong>"Age"</strong>" — +2 per full hour open, at most +20."</li>
-                <li>
-                    <strong>"Money at stake"</strong>
-                    " — the largest amount in the run (a payout, a disputed charge, a settlement's gross): from $10 +5, $100 +10, $1,000 +20, $10,000 +30, $100,000 +40."
-                </li>
-                <li>
-                    <strong>"Kind"</strong>
-                    " — failed compensation +30 (money may be half moved), retries exhausted +20, SLA breach +20, human task +10; "
-                    "a human task its workflow marks urgent +20, high +10, low −5."
-                </li>
+                {PRIORITY_SCHEME
+                    .iter()
+                    .map(|(title, text)| view! { <li><strong>{*title}</strong>" — " {*text}</li> })
+                    .collect_view()}
             </ul>
             <p>
-                "Levels: " <span class="pill bad">"urgent"</span> " from 70 points, "
-                <span class="pill warn">"high"</span> " from 45, " <span class="pill info">"normal"</span> " from 15, "
-                <span class="pill neutral">"low"</span> " below. "
+                "Levels: "
+                {PRIORITY_LEVELS
+                    .iter()
+                    .map(|(from, level)| {
+                        view! { <span class=level_pill(level)>{*level}</span> {format!(" from {from} points, ")} }
+                    })
+                    .collect_view()} <span class="pill neutral">"low"</span> " below. "
                 "Open an item's priority pill to see its own reasons with their points, e.g. “overdue by 2 h (+40)”."
             </p>
         </details>
