@@ -193,9 +193,24 @@ mod transport {
                 .map_err(|_| ApiFailure::network("the server cannot be reached; check the connection and try again"))?;
             let status = response.status();
             let text = response.text().await.unwrap_or_default();
+            if status == 401 {
+                send_to_sign_in();
+            }
             Ok((status, text))
         })
         .await
+    }
+
+    /// The session ended while the page was open (signed out elsewhere, idle, expired, disabled): go to
+    /// the sign-in page, which brings the person back here afterwards.
+    fn send_to_sign_in() {
+        let Some(window) = web_sys::window() else { return };
+        let location = window.location();
+        let here =
+            format!("{}{}", location.pathname().unwrap_or_else(|_| "/".into()), location.search().unwrap_or_default());
+        if !here.starts_with("/sign-in") {
+            let _ = location.set_href(&format!("/sign-in?next={}", super::encode_query_value(&here)));
+        }
     }
 }
 

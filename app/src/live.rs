@@ -252,7 +252,14 @@ mod browser {
         source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         on_open.forget();
 
-        let on_error = Closure::<dyn FnMut()>::new(move || feed.connection.set(Connection::Reconnecting));
+        let on_error = Closure::<dyn FnMut()>::new(move || {
+            feed.connection.set(Connection::Reconnecting);
+            // The stream also ends when the session does; asking who is signed in then takes the tab
+            // to the sign-in page (the client does that on any 401).
+            leptos::task::spawn_local(async {
+                let _ = crate::client::get::<crate::wire::CurrentUser>("/api/auth/me").await;
+            });
+        });
         source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_error.forget();
 

@@ -30,8 +30,14 @@ test("a signed-out visitor signs in, lands where they were going, and signs out"
   expect(session?.httpOnly).toBe(true);
   expect(session?.sameSite).toBe("Strict");
 
+  // A second tab of the same browser, on a page that keeps reading.
+  const other = await context.newPage();
+  await act.openHydrated(other, "/services");
+
   await page.getByTestId("sign-out").click();
   await expect(page).toHaveURL(/\/sign-in/);
+  // The other tab notices that the session ended and asks to sign in again, to come back to its page.
+  await expect(other).toHaveURL(/\/sign-in\?next=%2Fservices/, { timeout: 20_000 });
   // The session ended on the server: the old cookie no longer opens anything.
   await context.addCookies([{ name: "switchboard_session", value: session!.value, url: baseURL! }]);
   const me = await context.request.get("/api/auth/me");

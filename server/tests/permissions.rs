@@ -48,6 +48,13 @@ impl Site {
         registry.register("calls", Arc::new(RecordingService::new(&["validate"])));
         let state = support::state_with(url, registry).await;
         assert_eq!(ensure_admin(state.runtime.store(), Some(PASSWORD)).await.unwrap(), FirstAdmin::FromEnvironment);
+        // Event streams check their caller often, so a test sees a signed-out stream end quickly.
+        let mut state = state;
+        let config = switchboard::auth::AuthConfig {
+            recheck_streams_every: std::time::Duration::from_millis(100),
+            ..(*state.access.config).clone()
+        };
+        state.access.config = Arc::new(config);
         let router = switchboard::http::router(state.clone());
         Site { state, router }
     }
@@ -282,6 +289,27 @@ async fn sessions_end_when_they_should(url: DatabaseUrl) {
     assert_eq!(site.get(&session, "/api/auth/me").await.status, StatusCode::OK);
     assert_eq!(site.post(&session, "/api/auth/sign-out", json!({})).await.status, StatusCode::NO_CONTENT);
     assert_eq!(site.get(&session, "/api/auth/me").await.status, StatusCode::UNAUTHORIZED);
+
+    // An open event stream ends when its session does.
+    let watcher = site.sign_in("admin", PASSWORD).await;
+    let request = Request::get("/api/events")
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, format!("switchboard_session={watcher}"))
+        .body(Body::empty())
+        .unwrap();
+    let stream = tower::ServiceExt::oneshot(site.router.clone(), request).await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(
+        site.post(&Caller::Cookie(watcher), "/api/auth/sign-out", json!({})).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let body =
+        tokio::time::timeout(std::time::Duration::from_secs(20), http_body_util::BodyExt::collect(stream.into_body()))
+            .await
+            .expect("the stream ends after sign-out")
+            .unwrap()
+            .to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("heartbeat"), "it was live until then");
 
     // Idle: unused for longer than the idle limit (30 minutes by default).
     let idle = site.sign_in("admin", PASSWORD).await;

@@ -75,6 +75,8 @@ pub struct AuthConfig {
     /// Failed sign-ins per username within [`AuthConfig::lockout_window`] before sign-in is refused.
     pub max_failed_sign_ins: i64,
     pub lockout_window: Duration,
+    /// How often a long-lived answer (the event stream) checks that its caller is still signed in.
+    pub recheck_streams_every: Duration,
 }
 
 impl Default for AuthConfig {
@@ -86,6 +88,7 @@ impl Default for AuthConfig {
             allowed_origins: Vec::new(),
             max_failed_sign_ins: 5,
             lockout_window: Duration::from_secs(15 * 60),
+            recheck_streams_every: Duration::from_secs(15),
         }
     }
 }
@@ -124,6 +127,24 @@ pub async fn issue_token(
         .after(&serde_json::json!({ "name": row.name, "role": row.role }));
     store.create_token(&row, &entry).await?;
     Ok((row, secret))
+}
+
+/// Resolves once the caller's session has ended (signed out, idle, expired, user disabled) or their token
+/// was revoked, checking every `every`; for long-lived answers such as the event stream, which would
+/// otherwise outlive the session that opened them. A database error counts as still signed in.
+pub async fn until_signed_out(access: Access, principal: Principal, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let live = match &principal.via {
+            Via::Session { id_hash } => {
+                access.store.live_session(id_hash, now_ms(), millis(access.config.idle)).await.map(|s| s.is_some())
+            }
+            Via::Token { id } => access.store.token_live_by_id(id).await,
+        };
+        if matches!(live, Ok(false)) {
+            return;
+        }
+    }
 }
 
 pub(crate) fn millis(duration: Duration) -> i64 {

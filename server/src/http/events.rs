@@ -2,21 +2,30 @@
 //!
 //! Each message is one [`app::wire::LiveEvent`] as JSON in the `data:` line. A new subscriber gets a
 //! heartbeat at once, so the console turns live without waiting for the next tick. Keep-alive comments
-//! hold idle proxies open; the stream ends when the server shuts down.
+//! hold idle proxies open; the stream ends when the server shuts down, and when the caller's session
+//! ends or token is revoked (checked every `AuthConfig::recheck_streams_every`, 15 s): a signed-out tab
+//! stops receiving.
 
 use std::convert::Infallible;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures::stream::{self, Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 
 use app::wire::LiveEvent;
 
+use crate::auth::Principal;
 use crate::state::AppState;
 
-pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn stream(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let bus = state.events;
+    let every = state.access.config.recheck_streams_every;
+    let signed_out = crate::auth::until_signed_out(state.access.clone(), principal, every);
     // Subscribe before taking the first heartbeat so nothing published in between is missed.
     let receiver = bus.subscribe();
     let first = LiveEvent::Heartbeat(bus.current_heartbeat());
@@ -28,7 +37,12 @@ pub async fn stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
         .chain(live)
         .filter_map(|event| async move { to_sse(&event) })
         .map(Ok)
-        .take_until(async move { bus.stopping().await });
+        .take_until(async move {
+            tokio::select! {
+                () = bus.stopping() => {}
+                () = signed_out => {}
+            }
+        });
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 

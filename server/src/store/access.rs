@@ -335,6 +335,18 @@ impl Store {
         })
     }
 
+    /// Whether the token with this id exists and is not revoked.
+    pub async fn token_live_by_id(&self, id: &str) -> Result<bool> {
+        on_pool!(self.database(), pool => {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await?;
+            Ok(found.is_some())
+        })
+    }
+
     pub async fn touch_token(&self, id: &str, now: i64) -> Result<()> {
         on_pool!(self.database(), pool => {
             sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
