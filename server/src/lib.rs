@@ -26,6 +26,10 @@
 //! # }
 //! ```
 
+// Release builds render the console without erased component types; the deepest views (the inbox
+// table) need more than the default 128 levels when the server lays out their types.
+#![recursion_limit = "512"]
+
 pub mod auth;
 pub mod bench;
 pub mod cli;
