@@ -1,0 +1,150 @@
+//! Sign-in (JSON or an HTML form, rate-limited by the audit trail's failures), sign-out, who am I.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+
+use app::wire::{CurrentUser, Role, SignIn};
+
+use super::{encode, internal, is_form, safe_next};
+use crate::auth::guard::{over_tls, see_other, session_set_cookie};
+use crate::auth::{millis, now_ms, password, secret, Principal, Via};
+use crate::error::ApiError;
+use crate::http::api::json::Body;
+use crate::http::api::time::rfc3339;
+use crate::state::AppState;
+use crate::store::access::SessionRow;
+use crate::store::AuditRow;
+
+/// `POST /api/auth/sign-in`.
+pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
+    let form = is_form(request.headers());
+    let headers = request.headers().clone();
+    let uri = request.uri().clone();
+    let body: SignIn = if form {
+        axum::extract::Form::<SignIn>::from_request(request, &state)
+            .await
+            .map_err(|rejection| {
+                ApiError::bad_request(format!("cannot read the sign-in form: {}", rejection.body_text()))
+            })?
+            .0
+    } else {
+        Body::<SignIn>::from_request(request, &state).await?.0
+    };
+    let next = safe_next(body.next.as_deref());
+    let fail = |status: ApiError, message: &str, username: &str| -> Response {
+        if form {
+            see_other(&format!(
+                "/sign-in?error={}&username={}&next={}",
+                encode(message),
+                encode(username),
+                encode(&next)
+            ))
+        } else {
+            status.into_response()
+        }
+    };
+
+    let username = body.username.trim().to_string();
+    if username.is_empty() || body.password.is_empty() {
+        let message = "enter your username and password";
+        return Ok(fail(ApiError::unprocessable(message, Vec::new()), message, &username));
+    }
+    let access = &state.access;
+    let now = now_ms();
+    let window = access.config.lockout_window;
+    let failures = access.store.failed_sign_ins_since(&username, now - millis(window)).await.map_err(internal)?;
+    if failures >= access.config.max_failed_sign_ins {
+        let minutes = window.as_secs().div_ceil(60);
+        let message = format!("too many failed sign-ins for {username}; try again in {minutes} minutes");
+        let error = ApiError::TooManyRequests { message: message.clone(), retry_after_secs: window.as_secs() };
+        return Ok(fail(error, &message, &username));
+    }
+
+    let user = access.store.user_by_name(&username).await.map_err(internal)?;
+    let password_given = body.password.clone();
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // argon2 is deliberately slow: off the async threads. Unknown users are checked against a decoy.
+    let matches = tokio::task::spawn_blocking(move || {
+        password::verify(&password_given, stored.as_deref().unwrap_or_else(|| password::decoy()))
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.into()))?;
+    let refusal = match &user {
+        None => Some("unknown username"),
+        Some(_) if !matches => Some("wrong password"),
+        Some(u) if u.disabled_at.is_some() => Some("account disabled"),
+        Some(_) => None,
+    };
+    if let Some(refusal) = refusal {
+        let entry = AuditRow::ok(&username, "session.sign_in", "session", &username, now).outcome(refusal);
+        access.store.insert_audit(&[entry]).await.map_err(internal)?;
+        let message = if refusal == "account disabled" {
+            "this account is disabled; ask an admin"
+        } else {
+            "wrong username or password"
+        };
+        return Ok(fail(ApiError::Unauthorized(message.into()), message, &username));
+    }
+    let user = user.expect("refused above when absent");
+    let role = Role::parse(&user.role).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("role {}", user.role)))?;
+
+    let token = secret::random_token();
+    let absolute = millis(access.config.absolute);
+    let remote = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let session = SessionRow {
+        id_hash: secret::hash(&token),
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + absolute,
+        ended_at: None,
+        remote: remote.clone(),
+    };
+    let entry = AuditRow::ok(&user.username, "session.sign_in", "session", &user.username, now)
+        .after(&json!({ "role": user.role, "expires_at": rfc3339(now + absolute), "remote": remote }));
+    access.store.create_session(&session, &entry).await.map_err(internal)?;
+
+    let cookie =
+        session_set_cookie(Some(&token), absolute / 1000, over_tls(&headers, &uri, access.config.secure_cookies));
+    let mut response = if form {
+        see_other(&next)
+    } else {
+        let principal = Principal {
+            name: user.username.clone(),
+            display_name: user.display_name.clone(),
+            role,
+            via: Via::Session { id_hash: session.id_hash.clone() },
+        };
+        Json(principal.current_user()).into_response()
+    };
+    response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie text is ASCII"));
+    Ok(response)
+}
+
+/// `POST /api/auth/sign-out`: ends the session on the server and clears the cookie.
+pub(super) async fn sign_out(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let Via::Session { id_hash } = &principal.via else {
+        return Err(ApiError::Conflict("an API token has no session to end; an admin revokes tokens".into()));
+    };
+    let now = now_ms();
+    let entry = AuditRow::ok(&principal.name, "session.sign_out", "session", &principal.name, now);
+    state.access.store.end_session(id_hash, now, &entry).await.map_err(internal)?;
+    let cookie = session_set_cookie(None, 0, over_tls(&headers, &uri, state.access.config.secure_cookies));
+    let mut response =
+        if is_form(&headers) { see_other("/sign-in?signed_out=1") } else { StatusCode::NO_CONTENT.into_response() };
+    response.headers_mut().append(header::SET_COOKIE, cookie.parse().expect("cookie text is ASCII"));
+    Ok(response)
+}
+
+/// `GET /api/auth/me`.
+pub(super) async fn me(Extension(principal): Extension<Principal>) -> Json<CurrentUser> {
+    Json(principal.current_user())
+}

@@ -1,0 +1,70 @@
+//! `/api/tokens`: create API tokens with a role (the secret in the answer only), list and revoke them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde_json::json;
+
+use app::wire::{CreateToken, CreatedToken, Role, TokenSummary};
+
+use super::{field, internal, invalid};
+use crate::auth::{now_ms, Principal};
+use crate::error::ApiError;
+use crate::http::api::json::Body;
+use crate::http::api::time::rfc3339;
+use crate::state::AppState;
+use crate::store::access::TokenRow;
+use crate::store::AuditRow;
+
+fn token_summary(row: &TokenRow) -> TokenSummary {
+    TokenSummary {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        role: Role::parse(&row.role).unwrap_or(Role::Support),
+        created_by: row.created_by.clone(),
+        created_at: rfc3339(row.created_at),
+        last_used_at: row.last_used_at.map(rfc3339),
+        revoked: row.revoked_at.is_some(),
+    }
+}
+
+/// `GET /api/tokens`.
+pub(super) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+    let tokens = state.access.store.list_tokens().await.map_err(internal)?;
+    Ok(Json(tokens.iter().map(token_summary).collect()))
+}
+
+/// `POST /api/tokens`: the secret is in this answer only.
+pub(super) async fn create_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Body(request): Body<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let name = request.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err(invalid(vec![field("name", "must be 1 to 64 characters")]));
+    }
+    let (row, secret) =
+        crate::auth::issue_token(&state.access.store, &name, request.role, &principal.name).await.map_err(internal)?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: token_summary(&row), secret })))
+}
+
+/// `POST /api/tokens/{id}/revoke`.
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<TokenSummary>, ApiError> {
+    let now = now_ms();
+    let entry = AuditRow::ok(&principal.name, "token.revoke", "token", &id, now)
+        .before(&json!({ "revoked": false }))
+        .after(&json!({ "revoked": true }));
+    match state.access.store.revoke_token(&id, now, &entry).await.map_err(internal)? {
+        None => return Err(ApiError::NotFound(format!("no token {id}"))),
+        Some(false) => return Err(ApiError::Conflict(format!("token {id} is revoked already"))),
+        Some(true) => {}
+    }
+    let tokens = state.access.store.list_tokens().await.map_err(internal)?;
+    let row = tokens.iter().find(|t| t.id == id).ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
+    Ok(Json(token_summary(row)))
+}
