@@ -7,3 +7,4 @@ pub mod inbox_badge;
 pub mod layout;
 pub mod page_header;
 pub mod status;
+pub mod workflow_select;

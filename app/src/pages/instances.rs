@@ -13,6 +13,7 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_query_map;
 
 use crate::client::{self, query_string};
+use crate::components::workflow_select::WorkflowSelect;
 use crate::components::{
     page_header::PageHeader,
     status::{hydrated_flag, ErrorNote, StatusPill},
@@ -20,7 +21,7 @@ use crate::components::{
 use crate::format;
 use crate::live::{on_instance_change, use_live_feed};
 use crate::pages::bulk::BulkBar;
-use crate::wire::{DefinitionSummary, InstanceChange, InstancePage};
+use crate::wire::{InstanceChange, InstancePage};
 
 /// The filter's fields, as named in the URL (and in the API's query).
 pub const FILTER_FIELDS: [&str; 7] = ["workflow", "status", "version", "key", "from", "to", "error"];
@@ -88,7 +89,6 @@ pub fn InstancesPage() -> impl IntoView {
             client::get::<InstancePage>(format!("/api/instances{}", filter.api_query(&cursor))).await
         },
     );
-    let workflows = Resource::new(|| (), |_| client::get::<Vec<DefinitionSummary>>("/api/definitions"));
 
     // Live status: the latest change of every instance seen on the feed, shown over the loaded rows.
     let feed = use_live_feed();
@@ -114,7 +114,7 @@ pub fn InstancesPage() -> impl IntoView {
             subtitle="Find any workflow run by type, status or business key — a buyer, seller, call or payout id — and act on it."
         />
         <section class="panel">
-            <FilterForm filter workflows />
+            <FilterForm filter />
         </section>
         <BulkBar filter selected />
         <section class="panel">
@@ -142,10 +142,7 @@ pub fn InstancesPage() -> impl IntoView {
 
 /// The filter form: a GET form on the page's own URL, so the filter is the link.
 #[component]
-fn FilterForm(
-    filter: Memo<InstanceFilter>,
-    workflows: Resource<Result<Vec<DefinitionSummary>, client::ApiFailure>>,
-) -> impl IntoView {
+fn FilterForm(filter: Memo<InstanceFilter>) -> impl IntoView {
     let value = move |field: &'static str| move || filter.with(|f| f.get(field));
     view! {
         <Form method="GET" action="/instances" attr:class="filters" attr:data-testid="instance-filters">
@@ -153,21 +150,7 @@ fn FilterForm(
                 <span>"Business key"</span>
                 <input type="search" name="key" placeholder="call-123, buyer-42, payout id…" prop:value=value("key") />
             </label>
-            <label>
-                <span>"Workflow"</span>
-                <select name="workflow">
-                    <option value="">"All workflows"</option>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let current = filter.with_untracked(|f| f.get("workflow"));
-                            workflows.await.unwrap_or_default().into_iter().map(|w| {
-                                let selected = w.name == current;
-                                view! { <option value=w.name.clone() selected=selected>{w.name.clone()}</option> }
-                            }).collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </label>
+            <WorkflowSelect current=Signal::derive(move || filter.with(|f| f.get("workflow"))) />
             <label class="narrow">
                 <span>"Version"</span>
                 <input type="number" min="1" name="version" placeholder="any" prop:value=value("version") />

@@ -139,7 +139,7 @@ pub async fn until_signed_out(access: Access, principal: Principal, every: Durat
             Via::Session { id_hash } => {
                 access.store.live_session(id_hash, now_ms(), millis(access.config.idle)).await.map(|s| s.is_some())
             }
-            Via::Token { id } => access.store.token_live_by_id(id).await,
+            Via::Token { id } => access.store.token(id).await.map(|t| t.is_some_and(|t| t.revoked_at.is_none())),
         };
         if matches!(live, Ok(false)) {
             return;

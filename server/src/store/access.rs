@@ -145,14 +145,25 @@ impl Store {
 
     /// Every user, by username, with their last sign-in and sessions alive at `now` (idle limit `idle_ms`).
     pub async fn list_users(&self, now: i64, idle_ms: i64) -> Result<Vec<UserListing>> {
+        self.user_listings(now, idle_ms, "").await
+    }
+
+    /// One user as [`Store::list_users`] lists them; `None` when there is no such user.
+    pub async fn user_listing(&self, username: &str, now: i64, idle_ms: i64) -> Result<Option<UserListing>> {
+        Ok(self.user_listings(now, idle_ms, username).await?.pop().filter(|_| !username.is_empty()))
+    }
+
+    /// The users named `only`, or all of them when it is empty.
+    async fn user_listings(&self, now: i64, idle_ms: i64, only: &str) -> Result<Vec<UserListing>> {
         on_pool!(self.database(), pool => {
             let rows = sqlx::query(concat!("SELECT ", user_columns!(), ", \
                  (SELECT MAX(created_at) FROM sessions s WHERE s.user_id = users.id) AS last_sign_in, \
                  (SELECT COUNT(*) FROM sessions s WHERE s.user_id = users.id AND s.ended_at IS NULL \
                   AND s.expires_at > $1 AND s.last_seen_at > $2) AS active_sessions \
-                 FROM users ORDER BY username"))
+                 FROM users WHERE ($3 = '' OR username = $3) ORDER BY username"))
             .bind(now)
             .bind(now - idle_ms)
+            .bind(only)
             .fetch_all(pool)
             .await?;
             let mut out = Vec::with_capacity(rows.len());
@@ -335,15 +346,17 @@ impl Store {
         })
     }
 
-    /// Whether the token with this id exists and is not revoked.
-    pub async fn token_live_by_id(&self, id: &str) -> Result<bool> {
+    /// The token with this id, revoked or not.
+    pub async fn token(&self, id: &str) -> Result<Option<TokenRow>> {
         on_pool!(self.database(), pool => {
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT id FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
-                    .bind(id)
-                    .fetch_optional(pool)
-                    .await?;
-            Ok(found.is_some())
+            let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(row) => Some(token_of!(row)),
+                None => None,
+            })
         })
     }
 

@@ -33,9 +33,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Me;
 use crate::client::{self, ApiFailure};
+use crate::components::workflow_select::WorkflowSelect;
 use crate::components::{charts::heartbeat_ms, page_header::PageHeader, status::ErrorNote};
 use crate::live::{inbox_refresh_tick, use_live_feed};
-use crate::wire::{DefinitionSummary, InboxCounts, InterventionList, Permission, PRIORITY_LEVELS, PRIORITY_SCHEME};
+use crate::wire::{InboxCounts, InterventionList, Permission, PRIORITY_LEVELS, PRIORITY_SCHEME};
 use detail::ItemDetail;
 use list::ItemTable;
 use query::{InboxQuery, ListKey, KINDS, PRIORITIES, VIEWS};
@@ -84,7 +85,6 @@ pub fn InterventionsPage() -> impl IntoView {
     let has_item = Memo::new(move |_| item.with(|i| !i.is_empty()));
     let feed = use_live_feed();
     let first = Resource::new(move || key.get(), load_list);
-    let workflows = Resource::new(|| (), |_| client::get::<Vec<DefinitionSummary>>("/api/definitions"));
 
     // Live: the newest list of the current view, refetched after inbox changes and after actions here.
     let latest = RwSignal::new(None::<(ListKey, Loaded)>);
@@ -144,7 +144,7 @@ pub fn InterventionsPage() -> impl IntoView {
                     view! { <Tabs query counts /> }
                 })}
             </Transition>
-            <FilterForm query workflows />
+            <FilterForm query />
         </section>
         <div class=move || if has_item.get() { "inbox-layout has-item" } else { "inbox-layout" }>
             <section class="panel inbox-list" aria-label="Inbox items">
@@ -203,10 +203,7 @@ fn Tabs(query: Memo<InboxQuery>, counts: Signal<Option<InboxCounts>>) -> impl In
 /// The filters: a GET form on the page's own URL (the view rides along hidden), so the filter is the
 /// link and works without JavaScript.
 #[component]
-fn FilterForm(
-    query: Memo<InboxQuery>,
-    workflows: Resource<Result<Vec<DefinitionSummary>, ApiFailure>>,
-) -> impl IntoView {
+fn FilterForm(query: Memo<InboxQuery>) -> impl IntoView {
     view! {
         <Form method="GET" action="/interventions" attr:class="filters inbox-filters" attr:data-testid="inbox-filters">
             <input type="hidden" name="view" prop:value=move || query.with(|q| q.view().to_string()) />
@@ -219,21 +216,7 @@ fn FilterForm(
                     }).collect_view()}
                 </select>
             </label>
-            <label>
-                <span>"Workflow"</span>
-                <select name="workflow">
-                    <option value="">"All workflows"</option>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let current = query.with_untracked(|q| q.workflow.clone());
-                            workflows.await.unwrap_or_default().into_iter().map(|w| {
-                                let selected = w.name == current;
-                                view! { <option value=w.name.clone() selected=selected>{w.name.clone()}</option> }
-                            }).collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </label>
+            <WorkflowSelect current=Signal::derive(move || query.with(|q| q.workflow.clone())) />
             <label>
                 <span>"Priority"</span>
                 <select name="priority">

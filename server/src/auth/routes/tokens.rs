@@ -64,7 +64,7 @@ pub(super) async fn revoke_token(
         Some(false) => return Err(ApiError::Conflict(format!("token {id} is revoked already"))),
         Some(true) => {}
     }
-    let tokens = state.access.store.list_tokens().await.map_err(internal)?;
-    let row = tokens.iter().find(|t| t.id == id).ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
-    Ok(Json(token_summary(row)))
+    let row = state.access.store.token(&id).await.map_err(internal)?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
+    Ok(Json(token_summary(&row)))
 }

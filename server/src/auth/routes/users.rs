@@ -37,12 +37,8 @@ fn user_facts(user: &UserRow) -> serde_json::Value {
 
 async fn listing_of(state: &AppState, username: &str) -> Result<UserSummary, ApiError> {
     let idle = millis(state.access.config.idle);
-    let users = state.access.store.list_users(now_ms(), idle).await.map_err(internal)?;
-    users
-        .iter()
-        .find(|l| l.user.username == username)
-        .map(user_summary)
-        .ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
+    let listing = state.access.store.user_listing(username, now_ms(), idle).await.map_err(internal)?;
+    listing.as_ref().map(user_summary).ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
 }
 
 /// `GET /api/users`.
