@@ -1,5 +1,5 @@
 # The two commands of the README, and a few conveniences. Each target calls a script in scripts/.
-.PHONY: run test build release dev clean
+.PHONY: run test build release dev clean cluster
 
 ## Set up, build and run the console on embedded SQLite with demo traffic (http://127.0.0.1:3000).
 run:
@@ -23,6 +23,10 @@ dev:
 	command -v cargo-leptos >/dev/null && cargo leptos --version | grep -q '0.3.10' || \
 		cargo install cargo-leptos --version 0.3.10 --locked --features no_downloads
 	PATH="$(CURDIR)/end2end/node_modules/.bin:$$PATH" cargo leptos watch
+
+## Three nodes on one local PostgreSQL (ports 3001-3003), demo traffic from the leader.
+cluster:
+	bash scripts/cluster.sh
 
 clean:
 	cargo clean

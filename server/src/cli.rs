@@ -148,6 +148,24 @@ pub struct ServeArgs {
     /// (repeat, or separate with commas in the variable).
     #[arg(long = "allowed-origin", env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
+
+    /// This node's name among several on one PostgreSQL (default: host name and listen port). Keep it
+    /// stable across restarts: a restarted node takes its own instances back at once.
+    #[arg(long, env = "SWITCHBOARD_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Cluster: how long (ms) a node may be silent before the others take its instances and its
+    /// leadership over. Takeover after a crash takes about this plus the claim interval.
+    #[arg(long, env = "SWITCHBOARD_LEASE_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(500..=600_000))]
+    pub lease_ms: u64,
+
+    /// Cluster: how often (ms) a node renews its heartbeat (and the leader its lease); well below the lease.
+    #[arg(long, env = "SWITCHBOARD_HEARTBEAT_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub heartbeat_ms: u64,
+
+    /// Cluster: how often (ms) a node looks for unowned instances and those of gone nodes.
+    #[arg(long, env = "SWITCHBOARD_CLAIM_INTERVAL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub claim_interval_ms: u64,
 }
 
 impl ServeArgs {
@@ -181,7 +199,39 @@ impl ServeArgs {
             secure_cookies: false,
             allowed_origins: Vec::new(),
             breaker_probes: 1,
+            node_id: None,
+            lease_ms: 3_000,
+            heartbeat_ms: 500,
+            claim_interval_ms: 500,
         }
+    }
+
+    /// How this node takes part in a cluster, from the flags.
+    ///
+    /// # Errors
+    /// A heartbeat that is not shorter than the lease (the node would lose its work while alive).
+    pub fn cluster(&self) -> anyhow::Result<crate::cluster::ClusterConfig> {
+        use std::time::Duration;
+        anyhow::ensure!(
+            self.heartbeat_ms * 2 <= self.lease_ms,
+            "--heartbeat-ms ({}) must be at most half of --lease-ms ({}): a node renews its lease with its heartbeat",
+            self.heartbeat_ms,
+            self.lease_ms
+        );
+        let defaults = crate::cluster::ClusterConfig::default();
+        Ok(crate::cluster::ClusterConfig {
+            node_id: match &self.node_id {
+                Some(id) => id.clone(),
+                // Tests and the benchmark listen on port 0: several runtimes of one process need apart ids.
+                None if self.listen.port() == 0 => defaults.node_id,
+                None => crate::cluster::default_node_id(self.listen),
+            },
+            address: self.listen.to_string(),
+            lease: Duration::from_millis(self.lease_ms),
+            heartbeat: Duration::from_millis(self.heartbeat_ms),
+            claim_interval: Duration::from_millis(self.claim_interval_ms),
+            ..defaults
+        })
     }
 
     /// The breaker settings every service gets.

@@ -37,6 +37,9 @@ pub enum Error {
     Connect { url: DatabaseUrl, cause: sqlx::Error },
     #[error("cannot apply migrations to database {url}: {cause}")]
     Migrate { url: DatabaseUrl, cause: sqlx::migrate::MigrateError },
+    /// Another process uses this SQLite file.
+    #[error(transparent)]
+    Locked(#[from] crate::cluster::lock::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -157,6 +160,9 @@ impl Database {
                             cause,
                         })?;
                     }
+                }
+                if let Some(file) = url.sqlite_file() {
+                    crate::cluster::lock::lock_sqlite_file(&file)?;
                 }
                 let options = SqliteConnectOptions::from_str(url.expose_secret())
                     .map_err(|cause| Error::Connect { url: url.clone(), cause })?

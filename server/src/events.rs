@@ -6,12 +6,12 @@
 //! The bus also carries the shutdown signal so open streams end and the server can stop gracefully.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use app::wire::{Heartbeat, LiveEvent};
 use chrono::{SecondsFormat, Utc};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// How many events a slow subscriber may fall behind before it skips ahead.
 const CAPACITY: usize = 1024;
@@ -25,6 +25,8 @@ pub struct EventBus {
     sender: broadcast::Sender<LiveEvent>,
     heartbeat_sequence: Arc<AtomicU64>,
     shutdown: watch::Sender<bool>,
+    /// Where [`EventBus::announce`] also sends, for the other nodes (`cluster::feed::run_outbox`).
+    outbox: Arc<OnceLock<mpsc::UnboundedSender<LiveEvent>>>,
 }
 
 impl Default for EventBus {
@@ -37,7 +39,27 @@ impl EventBus {
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(CAPACITY);
         let (shutdown, _) = watch::channel(false);
-        Self { sender, heartbeat_sequence: Arc::new(AtomicU64::new(0)), shutdown }
+        Self { sender, heartbeat_sequence: Arc::new(AtomicU64::new(0)), shutdown, outbox: Arc::default() }
+    }
+
+    /// Publishes here and, when nodes share the database, on every other node's bus too: for what
+    /// happens outside a transition (SLA breaches, inbox claims). Transitions reach the other nodes
+    /// through their commit (`runtime::writer`).
+    pub fn announce(&self, event: LiveEvent) {
+        if let Some(outbox) = self.outbox.get() {
+            let _ = outbox.send(event.clone());
+        }
+        self.publish(event);
+    }
+
+    /// Sends every later [`EventBus::announce`] to `outbox` as well (once; later calls are ignored).
+    pub fn attach_outbox(&self, outbox: mpsc::UnboundedSender<LiveEvent>) {
+        let _ = self.outbox.set(outbox);
+    }
+
+    /// How many receivers are subscribed (open event streams, mostly).
+    pub fn subscribers(&self) -> usize {
+        self.sender.receiver_count()
     }
 
     /// Sends an event to every current subscriber; with no subscribers it is dropped.
@@ -86,6 +108,11 @@ impl EventBus {
     pub async fn stopping(&self) {
         let mut receiver = self.shutdown.subscribe();
         let _ = receiver.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Whether [`EventBus::shut_down`] has been called.
+    pub fn is_stopping(&self) -> bool {
+        *self.shutdown.borrow()
     }
 
     /// Tells the heartbeat and every open stream to end.

@@ -5,6 +5,8 @@
 //!
 //! - [`auth`]: sign-in, sessions, API tokens, the route permission table and the guard on every request.
 //! - [`cli`]: the command line (`serve`, `migrate`), every flag also read from an environment variable.
+//! - [`cluster`]: several nodes on one PostgreSQL — heartbeats, instance ownership with fencing, the
+//!   leader, the live feed between nodes; one process per SQLite file.
 //! - [`db`]: [`db::Database`], the connection pool for SQLite or PostgreSQL, chosen by URL scheme, and the
 //!   embedded migrations.
 //! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
@@ -33,6 +35,7 @@
 pub mod auth;
 pub mod bench;
 pub mod cli;
+pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -22,7 +22,7 @@ use crate::http;
 use crate::marketplace::sql::SimDb;
 use crate::marketplace::{self, workflows, FaultControl, SimService};
 use crate::runtime::clock::SystemClock;
-use crate::runtime::{Runtime, RuntimeConfig};
+use crate::runtime::Runtime;
 use crate::services::{HttpService, Registry};
 use crate::state::AppState;
 use crate::store::Store;
@@ -110,7 +110,7 @@ async fn start(
         Arc::new(services),
         events.clone(),
         Arc::new(SystemClock),
-        RuntimeConfig::default(),
+        args.cluster()?,
     )
     .await?;
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
@@ -156,15 +156,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let events = state.events.clone();
     let database = state.database.clone();
+    let runtime = state.runtime.clone();
     let heartbeat = tokio::spawn(events.clone().run_heartbeat());
+    // The scheduler and the SLA checks act only while this node leads (one leader among the nodes).
     let _scheduler = state.schedules.spawn(); // fires due schedules (missed runs first)
     let _sla_checks = tokio::spawn(state.monitor.clone().run_sla_checks(args.sla_check_interval()));
-    // Started after the state is built (workflows registered); it stops with the event bus.
+    // Started after the state is built (workflows registered); runs on the leader, stops with the bus.
     let traffic = if args.no_demo {
         tracing::info!("demo traffic is off (--no-demo)");
         None
     } else {
-        Some(crate::traffic::Traffic::spawn(state.clone(), crate::traffic::TrafficConfig::demo(args.demo_rate)))
+        Some(tokio::spawn(demo_traffic_while_leading(state.clone(), args.demo_rate)))
     };
     tracing::info!(
         "Switchboard {} listening on http://{} (database {})",
@@ -183,10 +185,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("the HTTP server failed")?;
     let _ = heartbeat.await;
     if let Some(traffic) = traffic {
-        traffic.finish().await; // before the pool closes: it restores any fault it set
+        let _ = traffic.await; // before the pool closes: it restores any fault it set
     }
+    runtime.leave().await; // hand the instances back: other nodes take over at once
     database.close().await;
     Ok(())
+}
+
+/// Runs the demo traffic while this node leads: started when it becomes leader, finished (faults it set
+/// restored) when it stops leading or the server stops.
+async fn demo_traffic_while_leading(state: AppState, rate: f64) {
+    let mut leadership = state.runtime.node().leadership();
+    loop {
+        tokio::select! {
+            _ = leadership.wait_for(|leading| *leading) => {}
+            () = state.events.stopping() => return,
+        }
+        tracing::info!("this node leads: starting the demo traffic");
+        let config = crate::traffic::TrafficConfig::demo(rate);
+        let traffic = crate::traffic::Traffic::spawn_while(state.clone(), config, Some(leadership.clone()));
+        traffic.finish().await; // ends when this node stops leading or the server stops
+        if state.events.is_stopping() {
+            return;
+        }
+        tracing::info!("this node no longer leads: the demo traffic stopped here");
+    }
 }
 
 /// The console works without the bundle (server-rendered pages), but nothing hydrates: say so early.

@@ -334,12 +334,16 @@ async fn in_flight_instances_recover_on_a_new_runtime_with_effects_applied_once(
     }
     let mut registry = Registry::new();
     registry.register("calls", Arc::new(Hanging));
-    let first = support::state_with(&url, registry).await.runtime;
+    let first_state = support::state_with(&url, registry).await;
+    let first = first_state.runtime.clone();
     first.register_definition(support::call_saga(), "test").await.unwrap();
     let mut ids = Vec::new();
     for number in 1..=6 {
         ids.push(start_call(&first, number).await.id);
     }
+    // The first one "dies": its heartbeat stops (on PostgreSQL its lease then runs out; on SQLite the
+    // next process takes everything at start).
+    first_state.events.shut_down();
 
     // A second runtime on the same database recovers them and finishes them.
     let service = calls_service();

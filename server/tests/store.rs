@@ -303,6 +303,7 @@ async fn a_batch_of_new_instances_reads_back_field_for_field(url: DatabaseUrl) {
             interventions_closed: Vec::new(),
             audit: Vec::new(),
             facts: Vec::new(),
+            lease: None,
         },
         TransitionWrite { instance: Some(bare.clone()), journal: Some(journal_bare.clone()), ..Default::default() },
         TransitionWrite {

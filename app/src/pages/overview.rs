@@ -3,7 +3,7 @@
 //!
 //! Instances per status (every two seconds), throughput over the last two hours, where the SLA targets
 //! stand (met, at risk, breached), the five worst bottlenecks, the instances waiting for a person, and
-//! the latest failures — each linking to the page that says more. Every panel reloads on the live
+//! the latest failures — each linking to the page that says more — and the nodes that share the database. Every panel reloads on the live
 //! feed's heartbeat (every few seconds) inside a `<Transition>`: the old numbers stay until the new ones
 //! arrive, and tiles and lists keep their size, so nothing on the screen jumps. SLA breaches and
 //! recoveries reload the SLA tiles at once. The server renders the page complete; the browser then
@@ -20,7 +20,7 @@ use crate::format;
 use crate::live::use_live_feed;
 use crate::pages::bottlenecks::{rule_figure, rule_words};
 use crate::pages::sla::standing::{standing, tally, Metric, Standing};
-use crate::wire::{Bottlenecks, Dashboard, Heartbeat, InstancePage, SlaReport};
+use crate::wire::{Bottlenecks, ClusterNodes, Dashboard, Heartbeat, InstancePage, NodeState, SlaReport};
 
 /// Heartbeats between two reloads of the panels other than the counters.
 const PANEL_BEATS: u64 = 5;
@@ -56,10 +56,85 @@ pub fn OverviewPage() -> impl IntoView {
             <QueuePanel tick />
             <FailuresPanel tick />
         </div>
+        <NodesPanel tick />
         <div class="grid two">
             <LivePanel />
             <SystemPanel />
         </div>
+    }
+}
+
+/// The nodes sharing the database: which is up, which leads, what each drives. On SQLite, the one node.
+#[component]
+fn NodesPanel(tick: Memo<Option<u64>>) -> impl IntoView {
+    let nodes = Resource::new(move || tick.get(), |_| client::get::<ClusterNodes>("/api/cluster/nodes"));
+    view! {
+        <section class="panel" data-testid="cluster-nodes">
+            <Transition fallback=|| view! { <h2>"Nodes"</h2><p class="muted">"Reading the nodes…"</p> }>
+                {move || Suspend::new(async move {
+                    match nodes.await {
+                        Err(error) => view! { <h2>"Nodes"</h2><ErrorNote what="Cannot read the nodes" error /> }.into_any(),
+                        Ok(cluster) => {
+                            let up = cluster.nodes.iter().filter(|node| node.state == NodeState::Up).count();
+                            let summary = if cluster.shared {
+                                format!(
+                                    "{up} of {} up · a silent node's runs move to the others after {}",
+                                    cluster.nodes.len(),
+                                    format::duration(cluster.lease_ms as f64)
+                                )
+                            } else {
+                                "One node on the embedded SQLite database (run on PostgreSQL for several).".to_string()
+                            };
+                            let this_node = cluster.this_node.clone();
+                            view! {
+                                <div class="panel-head spaced">
+                                    <h2>"Nodes"</h2>
+                                    <span class="muted small" data-testid="cluster-summary">{summary}</span>
+                                </div>
+                                <div class="table-scroll">
+                                    <table class="table compact nodes-table">
+                                        <thead><tr>
+                                            <th>"Node"</th><th>"State"</th><th>"Address"</th><th>"Up since"</th>
+                                            <th class="num">"Last heartbeat"</th><th class="num">"Runs driven"</th>
+                                            <th class="num" title="Runs taken over from gone nodes, or handed back">"Taken over"</th>
+                                            <th class="num" title="Runs moved here because a person acted on this node">"Moved here"</th>
+                                            <th class="num" title="Writes refused because the run had moved to another node">"Fenced"</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {cluster.nodes.into_iter().map(|node| {
+                                                let tone = match node.state {
+                                                    NodeState::Up => "pill ok",
+                                                    NodeState::Silent => "pill warn",
+                                                    NodeState::Stopped => "pill neutral",
+                                                };
+                                                let here = node.id == this_node;
+                                                view! {
+                                                    <tr data-testid="cluster-node">
+                                                        <td class="nowrap">
+                                                            <span class="mono">{node.id.clone()}</span>
+                                                            {node.leader.then(|| view! { <span class="pill info node-tag">"leader"</span> })}
+                                                            {here.then(|| view! { <span class="pill neutral node-tag">"this console"</span> })}
+                                                        </td>
+                                                        <td><span class=tone>{node.state.label()}</span></td>
+                                                        <td class="mono">{node.address.clone()}</td>
+                                                        <td class="nowrap">{format::short_time(&node.started_at)}</td>
+                                                        <td class="num">{format!("{} ago", format::duration(node.heartbeat_age_ms as f64))}</td>
+                                                        <td class="num">{format::count(node.owned)}</td>
+                                                        <td class="num">{format::count(node.claimed)}</td>
+                                                        <td class="num">{format::count(node.moved_in)}</td>
+                                                        <td class="num">{format::count(node.fenced_writes)}</td>
+                                                    </tr>
+                                                }
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -7,6 +7,7 @@
 //! workflow API's.
 
 pub mod access;
+pub mod cluster;
 pub mod interventions;
 pub mod monitoring;
 pub mod schedules;
@@ -16,6 +17,7 @@ pub mod workflows;
 use serde::{Deserialize, Serialize};
 
 pub use access::*;
+pub use cluster::*;
 pub use interventions::*;
 pub use monitoring::*;
 pub use schedules::*;

@@ -48,6 +48,8 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/api/events", may(P::View)),
     rule("POST", "/api/system_info", may(P::View)),
     rule("POST", "/api/instance_counts", may(P::View)),
+    // The nodes sharing the database.
+    rule("GET", "/api/cluster/nodes", may(P::View)),
     // Definitions.
     rule("GET", "/api/definitions", may(P::View)),
     rule("POST", "/api/definitions", may(P::ManageDefinitions)),

@@ -12,10 +12,13 @@
 //! `PEER switchboard-<backend>-<mode> workflows=N concurrency=C wall_s=x wf_per_s=x steps_per_s=x
 //! start_p50_ms=x start_p99_ms=x e2e_p50_ms=x e2e_p99_ms=x failed=n compensated=n`
 //!
+//! `--nodes 1,2,3` (with `--postgres-url`) runs the saga on several nodes sharing one database, then
+//! times takeovers and the live feed between nodes (bench/cluster.rs).
 //! `--monitoring URL` instead measures the monitoring endpoints over a stored history (bench/monitoring.rs).
 //! `--waiting N` instead measures memory: N instances asleep on a one-day timer, then the peak RSS.
 //! Figures only; nothing here asserts on speed.
 
+mod cluster;
 mod monitoring;
 mod report;
 mod saga;
@@ -68,6 +71,13 @@ pub struct BenchArgs {
     /// Requests per endpoint with --monitoring.
     #[arg(long, default_value_t = 50)]
     pub requests: u64,
+    /// Instead of the single-node runs, run the saga on this many nodes sharing the PostgreSQL database
+    /// of --postgres-url (comma-separated counts, e.g. `1,2,3`), then measure takeovers and the feed.
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<usize>,
+    /// With --nodes: how many node deaths to time (takeover by a survivor).
+    #[arg(long, default_value_t = 20)]
+    pub kills: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -86,6 +96,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.concurrency == 0 || args.workflows == 0 {
         bail!("--workflows and --concurrency must be at least 1");
+    }
+    if !args.nodes.is_empty() {
+        let Some(url) = &args.postgres_url else { bail!("--nodes needs --postgres-url: nodes share a PostgreSQL database") };
+        return cluster::run(url, &args.nodes, args.workflows, args.concurrency, args.kills).await;
     }
     let mut backends: Vec<Backend> = Vec::new();
     if !args.no_sqlite {

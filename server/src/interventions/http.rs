@@ -637,7 +637,7 @@ fn audit_row(me: &str, action: &str, row: &InboxRow, now: i64) -> AuditRow {
 }
 
 fn publish(state: &AppState, row: &InboxRow, change: &str, assignee: Option<&str>) {
-    state.events.publish(LiveEvent::Intervention(InterventionChange {
+    state.events.announce(LiveEvent::Intervention(InterventionChange {
         id: row.id.clone(),
         instance_id: (!row.instance_id.is_empty()).then(|| row.instance_id.clone()),
         change: change.into(),

@@ -115,6 +115,7 @@ impl Monitor {
             to_ms: period.to_ms,
             workflow,
             states,
+            shard: None,
         };
         Ok(self.store().rollups_between(&range).await?)
     }
@@ -492,7 +493,7 @@ impl Monitor {
                     };
                     self.store().insert_sla_breach(&row, intervention.as_ref()).await?;
                     if let Some(opened) = &intervention {
-                        self.bus.publish(LiveEvent::Intervention(app::wire::InterventionChange {
+                        self.bus.announce(LiveEvent::Intervention(app::wire::InterventionChange {
                             id: opened.id.clone(),
                             instance_id: None,
                             change: "opened".into(),
@@ -515,7 +516,7 @@ impl Monitor {
         for change in &changes {
             tracing::info!(target_id = %change.target_id, workflow = %change.workflow, metric = %change.metric,
                 status = ?change.status, actual = change.actual, "SLA status changed");
-            self.bus.publish(LiveEvent::Sla(change.clone()));
+            self.bus.announce(LiveEvent::Sla(change.clone()));
         }
         Ok(changes)
     }
@@ -528,6 +529,9 @@ impl Monitor {
             tokio::select! {
                 () = &mut stop => return,
                 () = tokio::time::sleep(interval) => {}
+            }
+            if !self.runtime.node().is_leader() {
+                continue; // the leader checks for every node
             }
             if let Err(error) = self.check_slas().await {
                 tracing::warn!(%error, "the SLA check failed; trying again at the next interval");

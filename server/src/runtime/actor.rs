@@ -20,6 +20,7 @@ use super::clock::RuntimeEnv;
 use super::effects::{self, StepTiming};
 use super::writer::CommitError;
 use super::{convert, lock, Error, Inner, Result};
+use crate::store::write::Lease;
 use crate::store::InstanceRow;
 
 /// An event for an instance, with what the runtime knows about how it came about.
@@ -79,12 +80,26 @@ pub(crate) fn deliver(inner: &Arc<Inner>, instance_id: &str, delivery: Delivery)
     tokio::spawn(run(inner.clone(), instance_id.to_string(), None, receiver));
 }
 
-/// Starts the driver of an instance that was just created or recovered, with its state in hand.
+/// Starts the driver of an instance that was just created, with its state in hand.
 pub(crate) fn spawn_loaded(inner: &Arc<Inner>, definition: Arc<Definition>, instance: Instance, row: InstanceRow) {
     let (queue, receiver) = mpsc::unbounded_channel();
     let id = row.id.clone();
     lock(&inner.actors.queues).insert(id.clone(), queue);
     tokio::spawn(run(inner.clone(), id, Some(Loaded { definition, instance, row }), receiver));
+}
+
+/// Starts the driver of an instance taken over, unless it has one; `false` if it had.
+pub(crate) fn spawn_loaded_if_absent(inner: &Arc<Inner>, loaded: Loaded) -> bool {
+    let mut queues = lock(&inner.actors.queues);
+    if queues.contains_key(&loaded.row.id) {
+        return false;
+    }
+    let (queue, receiver) = mpsc::unbounded_channel();
+    let id = loaded.row.id.clone();
+    queues.insert(id.clone(), queue);
+    drop(queues);
+    tokio::spawn(run(inner.clone(), id, Some(loaded), receiver));
+    true
 }
 
 async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queue: mpsc::UnboundedReceiver<Delivery>) {
@@ -118,10 +133,39 @@ async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queu
         }
         let Some(state) = loaded.as_mut() else { continue };
         if let Err(error) = step(&inner, state, delivery).await {
-            // The write failed: what is in memory may be ahead of the database. Start again from the
-            // database with the next event.
-            tracing::error!(instance = %id, %error, "an instance transition was not persisted");
-            loaded = None;
+            // What is in memory may be ahead of the database (the write failed) or behind it (the
+            // instance moved): start again from the database.
+            if let CommitError::Failed(_) = error {
+                tracing::error!(instance = %id, %error, "an instance transition was not persisted; reloading it");
+            }
+            loaded = reload(&inner, &id).await;
+        }
+    }
+}
+
+/// Reads the instance again after a write that did not land, and re-issues what it has outstanding —
+/// the event that was lost may have been a service's answer that nobody sends again; the call, re-issued
+/// with its key, brings the same answer. `None` when the instance is no longer this node's (or gone).
+/// While the database cannot be read, tries again with back-off.
+async fn reload(inner: &Arc<Inner>, id: &str) -> Option<Loaded> {
+    let mut backoff = std::time::Duration::from_millis(100);
+    loop {
+        match load(inner, id).await {
+            Ok(state) => {
+                let now = inner.clock.now_ms();
+                let outstanding = engine::outstanding_effects(&state.definition, &state.instance, now);
+                effects::execute(inner, id, &outstanding, now);
+                return Some(state);
+            }
+            Err(Error::Commit(CommitError::Fenced) | Error::InstanceNotFound(_)) => return None,
+            Err(error) => {
+                tracing::warn!(instance = %id, %error, "cannot reload an instance; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = inner.bus.stopping() => return None,
+                }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+            }
         }
     }
 }
@@ -153,13 +197,14 @@ async fn step(inner: &Arc<Inner>, state: &mut Loaded, delivery: Delivery) -> Res
             return Ok(());
         }
     };
-    let (write, row) = match effects::transition_write(&state.definition, &state.row, &transition, &delivery, now) {
+    let (mut write, row) = match effects::transition_write(&state.definition, &state.row, &transition, &delivery, now) {
         Ok(prepared) => prepared,
         Err(error) => {
             delivery.answer(Err(error));
             return Ok(());
         }
     };
+    write.lease = Some(Lease { owner: inner.node.id().to_string(), epoch: state.row.lease_epoch });
     if let Err(error) = inner.writer.commit(write).await {
         delivery.answer(Err(error.clone().into()));
         return Err(error);
@@ -185,7 +230,7 @@ fn is_answer(event: &Event) -> bool {
 }
 
 /// Whether answers are on their way, so the driver should wait for them rather than retire.
-fn keeps_moving(instance: &Instance) -> bool {
+pub(crate) fn keeps_moving(instance: &Instance) -> bool {
     matches!(instance.status_kind(), StatusKind::Running | StatusKind::Compensating | StatusKind::Created)
 }
 
@@ -200,15 +245,22 @@ fn retire(inner: &Inner, id: &str, queue: &mpsc::UnboundedReceiver<Delivery>) ->
     }
 }
 
-/// Reads an instance and its definition version from the store.
+/// Reads an instance and its definition version from the store, if this node owns it: an event for an
+/// instance another node drives (a timer or an answer that arrived after it moved) is refused with
+/// [`CommitError::Fenced`] and dropped.
 pub(crate) async fn load(inner: &Inner, id: &str) -> Result<Loaded> {
     let row = inner.store.instance(id).await?.ok_or_else(|| Error::InstanceNotFound(id.to_string()))?;
-    loaded_from_row(inner, row)
+    if row.lease_owner.as_deref() != Some(inner.node.id()) {
+        return Err(Error::Commit(CommitError::Fenced));
+    }
+    loaded_from_row(inner, row).await
 }
 
-pub(crate) fn loaded_from_row(inner: &Inner, row: InstanceRow) -> Result<Loaded> {
+/// The instance of a row with its definition version (read from the store if another node registered
+/// it since this one started).
+pub(crate) async fn loaded_from_row(inner: &Inner, row: InstanceRow) -> Result<Loaded> {
     let instance = convert::instance_of(&row)?;
     let version = u32::try_from(row.version).map_err(|_| Error::Corrupt(format!("version {}", row.version)))?;
-    let definition = inner.definitions.get(&row.workflow, Some(version))?;
+    let definition = inner.definitions.get_or_refresh(&inner.store, &row.workflow, Some(version)).await?;
     Ok(Loaded { definition, instance, row })
 }

@@ -106,3 +106,23 @@ pub fn instance_change(row: &InstanceRow) -> InstanceChange {
         updated_at_ms: row.updated_at,
     }
 }
+
+/// What a written transition shows on a live stream: the instance's change, and each intervention it
+/// opened or closed (the same events [`super::Inner::announce`] publishes on the node that made it).
+pub fn live_events_of(write: &crate::store::TransitionWrite) -> Vec<app::wire::LiveEvent> {
+    use app::wire::{InterventionChange, LiveEvent};
+    let Some(row) = &write.instance else { return Vec::new() };
+    let mut events = vec![LiveEvent::Instance(instance_change(row))];
+    let change = |id: &str, change: &str, status: &str| {
+        LiveEvent::Intervention(InterventionChange {
+            id: id.to_string(),
+            instance_id: Some(row.id.clone()),
+            change: change.into(),
+            status: status.into(),
+            assignee: None,
+        })
+    };
+    events.extend(write.interventions_opened.iter().map(|opened| change(&opened.id, "opened", "open")));
+    events.extend(write.interventions_closed.iter().map(|closed| change(&closed.id, "resolved", "resolved")));
+    events
+}

@@ -42,6 +42,49 @@ impl DefinitionCache {
         Ok(cache)
     }
 
+    /// Adds the versions registered since this cache read the store (by another node), if the number
+    /// of stored versions changed. Versions are never edited, so new ones are all there is to learn.
+    pub async fn refresh(&self, store: &Store) -> Result<()> {
+        let stored = store.definition_count().await?;
+        if usize::try_from(stored).unwrap_or(0) == self.len() {
+            return Ok(());
+        }
+        let known: std::collections::HashSet<(String, u32)> =
+            self.all().iter().map(|definition| (definition.name.clone(), definition.version)).collect();
+        for row in store.definitions().await? {
+            let version = u32::try_from(row.version).unwrap_or_default();
+            if known.contains(&(row.name.clone(), version)) {
+                continue;
+            }
+            match serde_json::from_str::<Definition>(&row.body) {
+                Ok(definition) => self.insert(Arc::new(definition)),
+                Err(error) => tracing::error!(name = %row.name, version = row.version, %error, "unreadable definition"),
+            }
+        }
+        Ok(())
+    }
+
+    /// How many versions the cache holds.
+    pub fn len(&self) -> usize {
+        let versions = self.versions.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        versions.values().map(BTreeMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`DefinitionCache::get`], reading versions registered on another node first if it is missing.
+    pub async fn get_or_refresh(&self, store: &Store, name: &str, version: Option<u32>) -> Result<Arc<Definition>> {
+        match self.get(name, version) {
+            Err(Error::UnknownWorkflow(_) | Error::UnknownVersion { .. }) => {
+                self.refresh(store).await?;
+                self.get(name, version)
+            }
+            found => found,
+        }
+    }
+
     /// A version, or the latest when `version` is `None`.
     pub fn get(&self, name: &str, version: Option<u32>) -> Result<Arc<Definition>> {
         let versions = self.versions.read().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -88,7 +131,7 @@ pub(crate) async fn register(inner: &Inner, mut body: Value, actor: &str) -> Res
             if canonical_text(&stored)? == canonical {
                 let version = u32::try_from(latest.version).unwrap_or_default();
                 return Ok(Registered {
-                    definition: inner.definitions.get(&definition.name, Some(version))?,
+                    definition: inner.definitions.get_or_refresh(&inner.store, &definition.name, Some(version)).await?,
                     created: false,
                 });
             }

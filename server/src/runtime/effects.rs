@@ -16,7 +16,7 @@ use engine::{Definition, Effect, Event, Transition};
 use super::actor::{self, Delivery};
 use super::convert;
 use super::timers::{HORIZON_MS, SCAN_INTERVAL};
-use super::{Error, Inner, Result, RuntimeConfig};
+use super::{Error, Inner, Result};
 use crate::monitoring::facts;
 use crate::services::ServiceRequest;
 use crate::store::write::ClosedIntervention;
@@ -64,13 +64,13 @@ pub(crate) fn start_write(
     start_key: Option<String>,
     keys: std::collections::BTreeMap<String, String>,
     now: i64,
-    config: &RuntimeConfig,
+    node_id: &str,
 ) -> Result<(TransitionWrite, InstanceRow)> {
-    let lease_ms = i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX);
+    // A new instance is owned by the node that starts it, for as long as that node's heartbeat lasts.
     let row = InstanceRow {
         start_key,
-        lease_owner: Some(config.node_id.clone()),
-        lease_expires_at: Some(now.saturating_add(lease_ms)),
+        lease_owner: Some(node_id.to_string()),
+        lease_expires_at: None,
         lease_epoch: 1,
         ..convert::instance_row(&transition.instance, None, 1, now)?
     };
@@ -400,13 +400,13 @@ impl Call {
     }
 }
 
-/// Fires timers as they come due, and scans the table for timers coming within the horizon.
+/// Fires timers as they come due, and scans the table for this node's timers coming within the horizon.
 pub(crate) async fn run_timers(inner: Arc<Inner>) {
     let mut next_scan = Instant::now();
     loop {
         let now = inner.clock.now_ms();
         if Instant::now() >= next_scan {
-            match inner.store.timers_due(now + HORIZON_MS, 50_000).await {
+            match inner.store.timers_due_for(inner.node.id(), now + HORIZON_MS, 50_000).await {
                 Ok(rows) => {
                     for timer in rows {
                         inner.timers.schedule(&timer.id, &timer.instance_id, timer.fire_at, now);

@@ -14,7 +14,13 @@
 //! - [`effects`]: turns a transition into a [`crate::store::TransitionWrite`] and, once durable, into
 //!   service calls and timers.
 //! - [`definitions`]: the cache of registered definitions and registration (validation, versioning).
-//! - [`timers`], [`writer`], [`clock`], [`recovery`], [`convert`].
+//! - [`recovery`]: taking instances over — at start, and from nodes that are gone — and re-issuing
+//!   their in-flight calls.
+//! - [`timers`], [`writer`], [`clock`], [`convert`].
+//!
+//! Several runtimes (nodes) may share one PostgreSQL database (see [`crate::cluster`]): each drives
+//! the instances it owns, every write is fenced by the instance's lease, and a command for an instance
+//! another node drives moves it here ([`Runtime::send`]).
 
 pub mod actor;
 pub mod clock;
@@ -35,6 +41,7 @@ use tokio::sync::{oneshot, Notify};
 use app::wire::LiveEvent;
 use engine::{Definition, EngineError, Event, FieldProblem, Problem};
 
+use crate::cluster::{self, Node};
 use crate::events::EventBus;
 use crate::services::Registry;
 use crate::store::{self, InstanceRow, Store};
@@ -83,20 +90,8 @@ impl From<EngineError> for Error {
     }
 }
 
-/// Settings of the runtime.
-#[derive(Clone, Debug)]
-pub struct RuntimeConfig {
-    /// This process's name in lease columns.
-    pub node_id: String,
-    /// How long a lease lasts before another process may take the instance over.
-    pub lease: Duration,
-}
-
-impl Default for RuntimeConfig {
-    fn default() -> Self {
-        Self { node_id: format!("node-{}", std::process::id()), lease: Duration::from_secs(30) }
-    }
-}
+/// Settings of the runtime: how its node takes part in the cluster (one node on SQLite).
+pub type RuntimeConfig = cluster::ClusterConfig;
 
 /// A request to start an instance.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -141,7 +136,7 @@ pub(crate) struct Inner {
     pub services: Arc<Registry>,
     pub bus: EventBus,
     pub clock: Arc<dyn Clock>,
-    pub config: RuntimeConfig,
+    pub node: Arc<Node>,
     pub writer: Writer,
     pub definitions: DefinitionCache,
     pub actors: Actors,
@@ -170,13 +165,17 @@ impl Runtime {
         config: RuntimeConfig,
     ) -> Result<Self> {
         let definitions = DefinitionCache::load(&store).await?;
+        let shared = matches!(store.database(), crate::db::Database::Postgres(_));
+        let node = Arc::new(Node::new(config, shared));
+        cluster::membership::join(&node, store.database()).await?;
+        cluster::membership::beat(&node, store.database(), &bus).await; // know the leader from the start
         let inner = Arc::new(Inner {
-            writer: Writer::spawn(store.clone()),
+            writer: Writer::spawn_for(store.clone(), node.clone()),
             store,
             services,
             bus,
             clock,
-            config,
+            node,
             definitions,
             actors: Actors::default(),
             timers: TimerQueue::default(),
@@ -186,10 +185,30 @@ impl Runtime {
         });
         let recovered = recovery::recover(&inner).await?;
         if recovered > 0 {
-            tracing::info!(instances = recovered, "recovered instances that were in flight");
+            tracing::info!(instances = recovered, "took over instances that were in flight");
         }
+        let database = inner.store.database().clone();
         tokio::spawn(effects::run_timers(inner.clone()));
+        tokio::spawn(cluster::membership::run(inner.node.clone(), database.clone(), inner.bus.clone()));
+        if inner.node.shared {
+            tokio::spawn(recovery::run(inner.clone()));
+            tokio::spawn(cluster::feed::run_reader(inner.node.clone(), database.clone(), inner.bus.clone()));
+            let (outbox, announcements) = tokio::sync::mpsc::unbounded_channel();
+            inner.bus.attach_outbox(outbox);
+            tokio::spawn(cluster::feed::run_outbox(inner.node.clone(), database, announcements));
+        }
         Ok(Self { inner })
+    }
+
+    /// This node: its id, whether it leads, its counters.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.inner.node
+    }
+
+    /// Leaves the cluster gracefully (SIGTERM): hands this node's instances back and gives up the
+    /// leadership, so other nodes take over at once. Writes still in flight here are fenced.
+    pub async fn leave(&self) {
+        cluster::membership::leave(&self.inner.node, self.inner.store.database()).await;
     }
 
     pub fn store(&self) -> &Store {
@@ -228,7 +247,7 @@ impl Runtime {
     /// Starts an instance. Returns once the start is durable; the first steps run after that.
     pub async fn start_instance(&self, request: StartRequest) -> Result<Started> {
         let inner = &self.inner;
-        let definition = inner.definitions.get(&request.workflow, request.version)?;
+        let definition = inner.definitions.get_or_refresh(&inner.store, &request.workflow, request.version).await?;
         engine::validate_input(&definition, &request.input).map_err(Error::InvalidInput)?;
         let start_key = request.idempotency_key.as_ref().map(|key| format!("{}:{key}", request.workflow));
         let _claim = match &start_key {
@@ -247,8 +266,18 @@ impl Runtime {
         let transition = engine::start(&definition, &id, request.input, &mut RuntimeEnv::at(now))?;
         let mut keys = transition.instance.business_keys.clone();
         keys.extend(request.business_keys);
-        let (write, row) = effects::start_write(&definition, &transition, start_key, keys, now, &inner.config)?;
-        inner.writer.commit(write).await?;
+        let start_key_for_retry = start_key.clone();
+        let (write, row) = effects::start_write(&definition, &transition, start_key, keys, now, inner.node.id())?;
+        if let Err(error) = inner.writer.commit(write).await {
+            // Another node may have started the same key at the same moment: the start key is unique,
+            // so its start won and this one was refused; answer with that instance.
+            if let Some(key) = &start_key_for_retry {
+                if let Some(existing) = inner.store.instance_by_start_key(key).await? {
+                    return Ok(Started { instance: existing, created: false });
+                }
+            }
+            return Err(error.into());
+        }
         actor::spawn_loaded(inner, definition.clone(), transition.instance.clone(), row.clone());
         effects::after_commit(inner, &row, &transition, now);
         Ok(Started { instance: row, created: true })
@@ -268,10 +297,40 @@ impl Runtime {
     }
 
     /// Delivers any event to an instance and waits for the resulting transition to be durable.
+    ///
+    /// Commands (operator actions, decisions, resolutions) may reach any node: an instance that another
+    /// node drives is first moved here ([`cluster::sql::take_one`] bumps its epoch, so the other node's
+    /// writes for it are fenced), and its in-flight calls are re-issued here. The caller gets the answer
+    /// one node would give.
     pub async fn send(&self, instance_id: &str, event: Event) -> Result<InstanceRow> {
-        let (reply, answer) = oneshot::channel();
-        actor::deliver(&self.inner, instance_id, Delivery { event, timing: None, reply: Some(reply) });
-        answer.await.map_err(|_| Error::Rejected("the instance's driver stopped".into()))?
+        const MOVES: u32 = 5;
+        let mut moves = 0;
+        loop {
+            self.take_over(instance_id).await?;
+            let (reply, answer) = oneshot::channel();
+            let delivery = Delivery { event: event.clone(), timing: None, reply: Some(reply) };
+            actor::deliver(&self.inner, instance_id, delivery);
+            match answer.await.map_err(|_| Error::Rejected("the instance's driver stopped".into()))? {
+                // Moved away between the take-over and the write (another node's command): again.
+                Err(Error::Commit(CommitError::Fenced)) if moves < MOVES => moves += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Makes this node the instance's owner, if it is not. Alone on its database (SQLite) a node owns
+    /// every instance already: it took them all at start and owns what it starts.
+    async fn take_over(&self, instance_id: &str) -> Result<()> {
+        let node = &self.inner.node;
+        if !node.shared {
+            return Ok(());
+        }
+        if let Some(row) = cluster::sql::take_one(self.inner.store.database(), node.id(), instance_id).await? {
+            node.stats.moved_in.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(instance = instance_id, "moved here for a command");
+            recovery::adopt(&self.inner, row).await;
+        }
+        Ok(())
     }
 
     /// Waits until the instance has settled — finished, failed, or waiting for a person — or the
@@ -285,8 +344,27 @@ impl Runtime {
         if is_settled(&current) {
             return Ok(current);
         }
-        match tokio::time::timeout(timeout, settled).await {
-            Ok(Ok(row)) => Ok(row),
+        // The watcher hears of this node's transitions; another node's (nodes sharing PostgreSQL) are
+        // read from the store every little while.
+        let poll = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if let Ok(Some(row)) = self.inner.store.instance(instance_id).await {
+                    if is_settled(&row) {
+                        return row;
+                    }
+                }
+            }
+        };
+        let waited = async {
+            tokio::select! {
+                Ok(row) = settled => Some(row),
+                row = poll, if self.inner.node.shared => Some(row),
+                else => None,
+            }
+        };
+        match tokio::time::timeout(timeout, waited).await {
+            Ok(Some(row)) => Ok(row),
             _ => Ok(self.inner.store.instance(instance_id).await?.unwrap_or(current)),
         }
     }

@@ -1,42 +1,117 @@
-//! Recovery at start: every instance that was moving when the process stopped moves again.
+//! Taking instances over: at start, and whenever a node is gone.
 //!
-//! The journal is the truth and the instance row its cache, written in the same transaction, so the
-//! stored instance is exactly as of its last durable transition. Its in-flight calls are re-issued as the
-//! engine describes them ([`engine::outstanding_effects`]): same step, same attempt, same idempotency key
-//! — a service that already applied the effect answers with its first result and applies nothing twice.
-//! Timers need nothing here (the timer task finds them in their table), nor do interventions (rows).
+//! The journal is the truth and the instance row its cache, written in the same transaction, so a
+//! stored instance is exactly as of its last durable transition. A node that takes an instance over
+//! (its own after a restart, a gone node's, one handed back at a graceful shutdown) bumps its epoch
+//! ([`sql::claim`]) and re-issues its in-flight calls as the engine describes them
+//! ([`engine::outstanding_effects`]): same step, same attempt, same idempotency key — a service that
+//! already applied the effect answers with its first result and applies nothing twice. Timers need
+//! nothing here (the owner's timer scan finds them in their table), nor do interventions (rows).
+//!
+//! On SQLite (one process per file) a start takes every live instance. On PostgreSQL a start takes
+//! this node's own instances from its previous life, unowned ones and gone nodes'; then [`run`] looks
+//! again every claim interval, a batch at a time, so nodes that look at the same moment share the work.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::actor;
 use super::effects;
 use super::{Inner, Result};
+use crate::cluster::sql;
+use crate::store::InstanceRow;
 
-/// Claims and restarts every in-flight instance; returns how many.
+/// How often owners that are no registered node at all are looked for (a slower query).
+const UNKNOWN_OWNERS_EVERY: Duration = Duration::from_secs(30);
+
+/// Takes over what this node should drive at start; returns how many instances it took.
 pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<usize> {
-    let rows = inner.store.instances_in_flight().await?;
-    if rows.is_empty() {
-        return Ok(0);
+    let database = inner.store.database();
+    let me = inner.node.id();
+    // Ours from a previous life (same node id) or, on SQLite, anybody's: hand them to nobody first, so
+    // the claim below bumps their epochs (fencing a previous incarnation that might still be running).
+    let text = if inner.node.shared {
+        "UPDATE instances SET lease_owner = NULL WHERE lease_owner = $1 AND status IN "
+    } else {
+        "UPDATE instances SET lease_owner = NULL WHERE ($1 = $1) AND status IN "
+    };
+    let text = sqlx::AssertSqlSafe(format!("{text}{}", sql::LIVE_STATUSES));
+    match database {
+        crate::db::Database::Sqlite(pool) => sqlx::query(text).bind(me).execute(pool).await.map(drop),
+        crate::db::Database::Postgres(pool) => sqlx::query(text).bind(me).execute(pool).await.map(drop),
+    }
+    .map_err(crate::store::Error::from)?;
+    claim_round(inner, true, true).await
+}
+
+/// Looks for unowned instances and gone nodes' instances every claim interval until the bus stops.
+pub(crate) async fn run(inner: Arc<Inner>) {
+    let mut unknown_checked = Instant::now();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(inner.node.config.claim_interval) => {}
+            () = inner.bus.stopping() => return,
+        }
+        let look_for_unknown = unknown_checked.elapsed() >= UNKNOWN_OWNERS_EVERY;
+        if look_for_unknown {
+            unknown_checked = Instant::now();
+        }
+        // Versions registered on other nodes, before their instances arrive here.
+        if let Err(error) = inner.definitions.refresh(&inner.store).await {
+            tracing::warn!(%error, "cannot read the definitions registered elsewhere");
+        }
+        if let Err(error) = claim_round(&inner, false, look_for_unknown).await {
+            tracing::warn!(%error, "cannot claim instances");
+        }
+    }
+}
+
+/// Claims a batch (or, with `until_empty`, every batch there is) of unowned and gone nodes' instances.
+async fn claim_round(inner: &Arc<Inner>, until_empty: bool, look_for_unknown: bool) -> Result<usize> {
+    let database = inner.store.database();
+    let node = &inner.node;
+    let mut gone = sql::gone_nodes(database, node.id(), node.config.lease_ms()).await?;
+    if look_for_unknown {
+        gone.extend(sql::unknown_owners(database).await?);
+    }
+    let mut taken = 0;
+    loop {
+        let rows = sql::claim(database, node.id(), &gone, node.config.claim_batch).await?;
+        let count = rows.len();
+        if count > 0 {
+            tracing::info!(node = node.id(), instances = count, "took instances over");
+        }
+        taken += count;
+        node.stats.claimed.fetch_add(count as u64, Ordering::Relaxed);
+        for row in rows {
+            adopt(inner, row).await;
+        }
+        if !until_empty || (count as i64) < node.config.claim_batch {
+            return Ok(taken);
+        }
+    }
+}
+
+/// Starts driving an instance this node just took: a moving one gets a driver and its in-flight calls
+/// again; a waiting one needs nothing in memory.
+pub(crate) async fn adopt(inner: &Arc<Inner>, row: InstanceRow) {
+    let loaded = match actor::loaded_from_row(inner, row).await {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            tracing::error!(%error, "cannot take an instance over");
+            return;
+        }
+    };
+    if !actor::keeps_moving(&loaded.instance) {
+        return;
     }
     let now = inner.clock.now_ms();
-    let lease_ms = i64::try_from(inner.config.lease.as_millis()).unwrap_or(i64::MAX);
-    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-    inner.store.claim(&ids, &inner.config.node_id, now.saturating_add(lease_ms)).await?;
-
-    let mut recovered = 0;
-    for row in rows {
-        let loaded = match actor::loaded_from_row(inner, row) {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                tracing::error!(%error, "cannot recover an instance");
-                continue;
-            }
-        };
-        let outstanding = engine::outstanding_effects(&loaded.definition, &loaded.instance, now);
-        let id = loaded.row.id.clone();
-        actor::spawn_loaded(inner, loaded.definition, loaded.instance, loaded.row);
+    let outstanding = engine::outstanding_effects(&loaded.definition, &loaded.instance, now);
+    let id = loaded.row.id.clone();
+    // A driver already here holds an older epoch: its next write is fenced, and it then reloads and
+    // re-issues what is outstanding itself.
+    if actor::spawn_loaded_if_absent(inner, loaded) {
         effects::execute(inner, &id, &outstanding, now);
-        recovered += 1;
     }
-    Ok(recovered)
 }

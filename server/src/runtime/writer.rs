@@ -2,33 +2,56 @@
 //!
 //! Callers hand a [`TransitionWrite`] to [`Writer::commit`] and wait. The writer takes everything that
 //! queued up while the previous transaction was being written (up to [`MAX_BATCH`]), writes it in one
-//! transaction with [`Store::commit`], and then answers every waiter. Under load a transaction carries
-//! many transitions, so throughput is bounded by the storage's bandwidth rather than by one fsync per
-//! step; with little load a transition is written at once, alone.
+//! transaction, and then answers every waiter. Under load a transaction carries many transitions, so
+//! throughput is bounded by the storage's bandwidth rather than by one fsync per step; with little load
+//! a transition is written at once, alone.
+//!
+//! In the transaction, before writing, the leases of the batch's instances are checked under a row
+//! lock (`BatchTx::fenced`): a write whose instance moved to another node writes nothing and is
+//! answered [`CommitError::Fenced`], while the rest of the batch is written. A batch that fails is
+//! tried again with back-off when the error is transient; if it still fails, each write is tried alone,
+//! so one write that cannot be written does not fail the others.
 //!
 //! The writer also keeps monitoring's rollups ([`crate::monitoring::rollup`]): it adds the facts of a
 //! batch to the rollup rows of their buckets and writes the changed rows in the batch's transaction, so
-//! the rollups always count exactly the committed transitions. The rows of the newest buckets stay in
-//! memory ([`RollupCache`]); a bucket not in memory is read from the database the first time a batch
-//! touches it. This relies on this writer being the only one writing rollups to the database (one
-//! process per database, as today).
+//! the rollups always count exactly the committed transitions. Each writer owns its rows (its node's
+//! shard, `Node::rollup_shard`): with several nodes on one database each adds only to its own rows, and
+//! readers add the shards up. The rows of the newest buckets stay in memory ([`RollupCache`]); a bucket
+//! not in memory is read from the database the first time a batch touches it.
+//!
+//! When a console is open on another node, the batch's live events are appended to the cluster feed in
+//! the same transaction (`cluster::feed`).
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cluster::{self, Node};
 use crate::monitoring::rollup::{Rollups, RESOLUTIONS};
 use crate::store::rollups::RollupRows;
-use crate::store::{Store, TransitionWrite};
+use crate::store::{self, Store, TransitionWrite};
 
 /// At most this many transitions per transaction.
 pub const MAX_BATCH: usize = 2_000;
 
-/// Why a write did not become durable. The message comes from the database.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("the transition was not written: {0}")]
-pub struct CommitError(pub String);
+/// How many times a batch is written again after a transient error, before its writes are tried alone.
+const RETRIES: u32 = 3;
+/// The first back-off; each next one is four times longer.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Why a write did not become durable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// The instance moved to another node (its lease was taken): nothing of this write was written.
+    #[error("the instance is driven by another node now; this node's write was refused (fenced)")]
+    Fenced,
+    /// The database did not take it; the message comes from the database.
+    #[error("the transition was not written: {0}")]
+    Failed(String),
+}
 
 type Request = (TransitionWrite, oneshot::Sender<Result<(), CommitError>>);
 
@@ -37,6 +60,10 @@ type Request = (TransitionWrite, oneshot::Sender<Result<(), CommitError>>);
 pub struct WriterStats {
     pub transactions: AtomicU64,
     pub transitions: AtomicU64,
+    /// Writes refused because their instance had moved to another node.
+    pub fenced: AtomicU64,
+    /// Batches written again after a transient error.
+    pub retries: AtomicU64,
     /// Time spent in `Store::commit`, microseconds (rollup preparation included).
     pub commit_micros: AtomicU64,
     /// Of which: adding the batch's facts to the rollup rows (before the SQL), microseconds.
@@ -51,19 +78,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current runtime.
+    /// Starts a writer for a database this process has to itself (no leases checked, shard `''`).
     pub fn spawn(store: Store) -> Self {
+        let shared = false;
+        Self::spawn_for(store, Arc::new(Node::new(cluster::ClusterConfig::default(), shared)))
+    }
+
+    /// Starts the writer task of `node` on the current runtime.
+    pub fn spawn_for(store: Store, node: Arc<Node>) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(run(store, receiver, stats.clone()));
+        tokio::spawn(run(store, node, receiver, stats.clone()));
         Self { sender, stats }
     }
 
     /// Resolves once the write is durable (committed), or with the reason it is not.
     pub async fn commit(&self, write: TransitionWrite) -> Result<(), CommitError> {
         let (ack, done) = oneshot::channel();
-        self.sender.send((write, ack)).map_err(|_| CommitError("the writer has stopped".into()))?;
-        done.await.map_err(|_| CommitError("the writer stopped before answering".into()))?
+        self.sender.send((write, ack)).map_err(|_| CommitError::Failed("the writer has stopped".into()))?;
+        done.await.map_err(|_| CommitError::Failed("the writer stopped before answering".into()))?
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -83,12 +116,11 @@ impl RollupCache {
     /// Buckets kept per resolution.
     const KEEP: i64 = 3;
 
-    /// Adds `delta` to the cached rows of its keys, reading buckets it has not seen first. The rows are
-    /// changed in place: if the batch is then not committed, [`RollupCache::forget`] must be called.
-    pub(crate) async fn add(&mut self, store: &Store, delta: &Rollups) -> crate::store::Result<()> {
+    /// Reads the stored rows (of `shard`) of the buckets `delta` touches that are not in memory yet.
+    pub(crate) async fn load(&mut self, store: &Store, delta: &Rollups, shard: &str) -> crate::store::Result<()> {
         for (resolution_ms, bucket_ms) in delta.buckets() {
             if self.loaded.insert((resolution_ms, bucket_ms)) {
-                match store.rollup_bucket(resolution_ms, bucket_ms).await {
+                match store.rollup_bucket(resolution_ms, bucket_ms, shard).await {
                     Ok(stored) => self.rows.merge(&stored),
                     Err(error) => {
                         self.loaded.remove(&(resolution_ms, bucket_ms));
@@ -97,13 +129,19 @@ impl RollupCache {
                 }
             }
         }
-        self.rows.merge(delta);
         Ok(())
     }
 
-    /// The cached rows of the keys `delta` touches, to write.
-    pub(crate) fn touched<'a>(&'a self, delta: &'a Rollups) -> RollupRows<'a> {
+    /// Adds `delta` (whose buckets were [`RollupCache::load`]ed) to the cached rows, in place: if the
+    /// batch is then not committed, [`RollupCache::forget`] must be called.
+    pub(crate) fn add(&mut self, delta: &Rollups) {
+        self.rows.merge(delta);
+    }
+
+    /// The cached rows of the keys `delta` touches, to write as `shard`'s.
+    pub(crate) fn touched<'a>(&'a self, delta: &'a Rollups, shard: &'a str) -> RollupRows<'a> {
         RollupRows {
+            shard,
             workflows: delta.workflows.keys().filter_map(|k| self.rows.workflows.get_key_value(k)).collect(),
             states: delta.states.keys().filter_map(|k| self.rows.states.get_key_value(k)).collect(),
         }
@@ -129,7 +167,12 @@ impl RollupCache {
     }
 }
 
-async fn run(store: Store, mut receiver: mpsc::UnboundedReceiver<Request>, stats: Arc<WriterStats>) {
+async fn run(
+    store: Store,
+    node: Arc<Node>,
+    mut receiver: mpsc::UnboundedReceiver<Request>,
+    stats: Arc<WriterStats>,
+) {
     let mut rollups = RollupCache::default();
     let mut writes = Vec::with_capacity(MAX_BATCH);
     let mut acks = Vec::with_capacity(MAX_BATCH);
@@ -146,28 +189,121 @@ async fn run(store: Store, mut receiver: mpsc::UnboundedReceiver<Request>, stats
             }
         }
         let began = std::time::Instant::now();
-        let delta = Rollups::of(writes.iter().flat_map(|write| &write.facts));
-        let prepared = rollups.add(&store, &delta).await;
-        stats.rollup_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
-        let outcome = match prepared {
-            Ok(()) => store.commit_with_rollups(&writes, &rollups.touched(&delta)).await,
-            Err(error) => Err(error),
-        };
-        match &outcome {
-            Ok(()) => rollups.trim(),
-            Err(_) => rollups.forget(),
-        }
-        let outcome = outcome.map_err(|error| {
-            tracing::error!(%error, transitions = writes.len(), "a group commit failed");
-            CommitError(error.to_string())
-        });
+        let outcomes = commit_batch(&store, &node, &mut rollups, &writes, &stats).await;
         stats.commit_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats.transitions.fetch_add(writes.len() as u64, Ordering::Relaxed);
-        for ack in acks.drain(..) {
+        for (ack, outcome) in acks.drain(..).zip(outcomes) {
             // A waiter that gave up (its request was cancelled) needs no answer.
-            let _ = ack.send(outcome.clone());
+            let _ = ack.send(outcome);
         }
         writes.clear();
     }
+}
+
+/// Writes a batch: retried on transient errors, then write by write; one outcome per write, in order.
+async fn commit_batch(
+    store: &Store,
+    node: &Node,
+    rollups: &mut RollupCache,
+    writes: &[TransitionWrite],
+    stats: &WriterStats,
+) -> Vec<Result<(), CommitError>> {
+    let all: Vec<&TransitionWrite> = writes.iter().collect();
+    let error = match commit_retrying(store, node, rollups, &all, stats).await {
+        Ok(fenced) => return writes.iter().map(|write| outcome_of(node, stats, write, &fenced)).collect(),
+        Err(error) => error,
+    };
+    if writes.len() == 1 {
+        return vec![Err(CommitError::Failed(error.to_string()))];
+    }
+    tracing::warn!(%error, transitions = writes.len(), "a group commit failed; writing its transitions one by one");
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        outcomes.push(match commit_retrying(store, node, rollups, &[write], stats).await {
+            Ok(fenced) => outcome_of(node, stats, write, &fenced),
+            Err(error) => {
+                tracing::error!(%error, "a transition could not be written");
+                Err(CommitError::Failed(error.to_string()))
+            }
+        });
+    }
+    outcomes
+}
+
+fn outcome_of(node: &Node, stats: &WriterStats, write: &TransitionWrite, fenced: &HashSet<String>) -> Result<(), CommitError> {
+    match write.instance.as_ref().filter(|row| fenced.contains(&row.id)) {
+        Some(row) => {
+            stats.fenced.fetch_add(1, Ordering::Relaxed);
+            node.fenced(&row.id);
+            Err(CommitError::Fenced)
+        }
+        None => Ok(()),
+    }
+}
+
+/// [`commit_once`], again after a back-off while the error is transient.
+async fn commit_retrying(
+    store: &Store,
+    node: &Node,
+    rollups: &mut RollupCache,
+    writes: &[&TransitionWrite],
+    stats: &WriterStats,
+) -> store::Result<HashSet<String>> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 0;
+    loop {
+        match commit_once(store, node, rollups, writes, stats).await {
+            Ok(fenced) => return Ok(fenced),
+            Err(error) => {
+                // The cached rows may be ahead of the stored ones now.
+                rollups.forget();
+                attempt += 1;
+                if attempt > RETRIES || !error.is_transient() {
+                    return Err(error);
+                }
+                tracing::warn!(%error, attempt, "a commit failed on a transient error; trying again");
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff).await;
+                backoff *= 4;
+            }
+        }
+    }
+}
+
+/// One transaction: check the leases, write what is still this node's with its rollups (and feed
+/// the other nodes' consoles), commit. Returns the instances whose writes were fenced.
+async fn commit_once(
+    store: &Store,
+    node: &Node,
+    rollups: &mut RollupCache,
+    writes: &[&TransitionWrite],
+    stats: &WriterStats,
+) -> store::Result<HashSet<String>> {
+    let began = std::time::Instant::now();
+    let shard = node.rollup_shard();
+    let all = Rollups::of(writes.iter().flat_map(|write| &write.facts));
+    rollups.load(store, &all, shard).await?;
+    let mut tx = store.begin_batch().await?;
+    let fenced = tx.fenced(writes).await?;
+    let is_kept = |write: &&&TransitionWrite| write.instance.as_ref().is_none_or(|row| !fenced.contains(&row.id));
+    let (kept, delta): (Vec<&TransitionWrite>, Rollups) = if fenced.is_empty() {
+        (writes.to_vec(), all)
+    } else {
+        let kept: Vec<&TransitionWrite> = writes.iter().filter(is_kept).copied().collect();
+        let delta = Rollups::of(kept.iter().flat_map(|write| &write.facts));
+        (kept, delta)
+    };
+    rollups.add(&delta);
+    stats.rollup_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+    tx.write(&kept, &rollups.touched(&delta, shard)).await?;
+    if node.others_listen() {
+        let events: Vec<app::wire::LiveEvent> = kept.iter().flat_map(|write| super::convert::live_events_of(write)).collect();
+        if !events.is_empty() {
+            tx.feed(node.id(), chrono::Utc::now().timestamp_millis(), &cluster::feed::encode(&events)).await?;
+        }
+    }
+    tx.commit().await?;
+    rollups.trim();
+    Ok(fenced)
 }

@@ -358,6 +358,12 @@ impl Scheduler {
         let scheduler = self.clone();
         tokio::spawn(async move {
             loop {
+                // Of several nodes on one database, the leader fires the schedules (the conditional
+                // claim keeps a slot single even if two nodes both believed they led for a moment).
+                if !scheduler.inner.runtime.node().is_leader() {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
                 if let Err(error) = scheduler.tick().await {
                     tracing::error!(%error, "the scheduler could not fire due schedules");
                 }

@@ -58,6 +58,12 @@ impl Store {
         }))
     }
 
+    /// How many versions are registered (other nodes compare it with what they hold).
+    pub async fn definition_count(&self) -> Result<i64> {
+        let query = "SELECT CAST(COUNT(*) AS BIGINT) FROM definitions";
+        Ok(on_pool!(self.database(), pool => sqlx::query_scalar(query).fetch_one(pool).await?))
+    }
+
     /// Every version of every definition, by name then version.
     pub async fn definitions(&self) -> Result<Vec<DefinitionRow>> {
         let query = concat!("SELECT ", columns!(), " FROM definitions ORDER BY name, version");

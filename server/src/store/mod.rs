@@ -55,6 +55,21 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+impl Error {
+    /// Whether trying the same thing again soon may work: the connection broke or timed out, or the
+    /// database gave up on a lock (PostgreSQL serialization failure or deadlock, SQLite busy).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            Error::Database(sqlx::Error::Database(db)) => matches!(
+                db.code().as_deref(),
+                Some("40001" | "40P01" | "55P03" | "57P01" | "08000" | "08003" | "08006" | "5" | "6" | "261" | "517")
+            ),
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Runs the same code against whichever pool the database holds; `$pool` names the pool inside.

@@ -270,6 +270,17 @@ impl Store {
         Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
     }
 
+    /// Timers due by `until` of the instances `owner` drives, earliest first, at most `limit`: each
+    /// node fires only its own instances' timers.
+    pub async fn timers_due_for(&self, owner: &str, until: i64, limit: i64) -> Result<Vec<TimerRow>> {
+        let query = "SELECT t.id, t.instance_id, t.fire_at, t.purpose FROM timers t \
+                     JOIN instances i ON i.id = t.instance_id \
+                     WHERE t.fire_at <= $1 AND i.lease_owner = $3 ORDER BY t.fire_at LIMIT $2";
+        Ok(on_pool!(self.database(), pool => {
+            sqlx::query_as(query).bind(until).bind(limit).bind(owner).fetch_all(pool).await?
+        }))
+    }
+
     /// Timers that fire at or before `until`, soonest first.
     pub async fn timers_due(&self, until: i64, limit: i64) -> Result<Vec<TimerRow>> {
         let query =

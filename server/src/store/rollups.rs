@@ -50,9 +50,9 @@ fn sketch(text: &str) -> Result<DurationSketch> {
 fn into_rollups(workflows: Vec<WorkflowRollupRow>, states: Vec<StateRollupRow>) -> Result<Rollups> {
     let mut rollups = Rollups::default();
     for row in workflows {
-        rollups.workflows.insert(
-            WorkflowKey { resolution_ms: row.resolution_ms, bucket_ms: row.bucket_ms, workflow: row.workflow },
-            WorkflowCounts {
+        let key = WorkflowKey { resolution_ms: row.resolution_ms, bucket_ms: row.bucket_ms, workflow: row.workflow };
+        // Several writers' shards of one key add up (sketches merge exactly).
+        rollups.workflows.entry(key).or_default().merge(&WorkflowCounts {
                 started: row.started,
                 completed: row.completed,
                 failed: row.failed,
@@ -60,18 +60,16 @@ fn into_rollups(workflows: Vec<WorkflowRollupRow>, states: Vec<StateRollupRow>) 
                 cancelled: row.cancelled,
                 interventions: row.interventions,
                 duration: sketch(&row.duration)?,
-            },
-        );
+        });
     }
     for row in states {
-        rollups.states.insert(
-            StateKey {
-                resolution_ms: row.resolution_ms,
-                bucket_ms: row.bucket_ms,
-                workflow: row.workflow,
-                state: row.state,
-            },
-            StateCounts {
+        let key = StateKey {
+            resolution_ms: row.resolution_ms,
+            bucket_ms: row.bucket_ms,
+            workflow: row.workflow,
+            state: row.state,
+        };
+        rollups.states.entry(key).or_default().merge(&StateCounts {
                 entered: row.entered,
                 attempts: row.attempts,
                 failures: row.failures,
@@ -82,8 +80,7 @@ fn into_rollups(workflows: Vec<WorkflowRollupRow>, states: Vec<StateRollupRow>) 
                 time_in_state: sketch(&row.time_in_state)?,
                 attempt_duration: sketch(&row.attempt_duration)?,
                 queue_wait: sketch(&row.queue_wait)?,
-            },
-        );
+        });
     }
     Ok(rollups)
 }
@@ -103,7 +100,8 @@ macro_rules! state_columns {
 /// The range condition both reads use.
 macro_rules! range_condition {
     () => {
-        " WHERE resolution_ms = $1 AND bucket_ms >= $2 AND bucket_ms < $3 AND ($4 IS NULL OR workflow = $4)"
+        " WHERE resolution_ms = $1 AND bucket_ms >= $2 AND bucket_ms < $3 AND ($4 IS NULL OR workflow = $4) \
+         AND ($5 IS NULL OR shard = $5)"
     };
 }
 
@@ -116,17 +114,20 @@ pub struct RollupRange<'a> {
     pub to_ms: i64,
     pub workflow: Option<&'a str>,
     pub states: bool,
+    /// One writer's rows only (see [`RollupRows::shard`]); `None` adds up every writer's.
+    pub shard: Option<&'a str>,
 }
 
 impl Store {
-    /// Every row of one bucket (all workflow types and states).
-    pub async fn rollup_bucket(&self, resolution_ms: i64, bucket_ms: i64) -> Result<Rollups> {
+    /// Every row of one bucket (all workflow types and states) that one writer (`shard`) wrote.
+    pub async fn rollup_bucket(&self, resolution_ms: i64, bucket_ms: i64, shard: &str) -> Result<Rollups> {
         self.rollups_between(&RollupRange {
             resolution_ms,
             from_ms: bucket_ms,
             to_ms: bucket_ms + 1,
             workflow: None,
             states: true,
+            shard: Some(shard),
         })
         .await
     }
@@ -139,6 +140,7 @@ impl Store {
                 .bind(range.from_ms)
                 .bind(range.to_ms)
                 .bind(range.workflow)
+                .bind(range.shard)
                 .fetch_all(pool)
                 .await?;
             let states: Vec<StateRollupRow> = if range.states {
@@ -147,6 +149,7 @@ impl Store {
                     .bind(range.from_ms)
                     .bind(range.to_ms)
                     .bind(range.workflow)
+                    .bind(range.shard)
                     .fetch_all(pool)
                     .await?
             } else {
@@ -158,14 +161,16 @@ impl Store {
     }
 
     /// The stored rows of the keys `delta` touches, with `delta` added: what to write for history
-    /// counted in bulk (`switchboard seed`, the backfill), one range read per resolution.
+    /// counted in bulk (`switchboard seed`, the backfill), one range read per resolution. Bulk counts
+    /// go to the single-node shard `''`.
     pub async fn stored_plus(&self, delta: &Rollups) -> Result<Rollups> {
         let mut stored = Rollups::default();
         for resolution_ms in crate::monitoring::rollup::RESOLUTIONS {
             let buckets: Vec<i64> =
                 delta.buckets().into_iter().filter(|(r, _)| *r == resolution_ms).map(|(_, b)| b).collect();
             let (Some(&from_ms), Some(&last)) = (buckets.iter().min(), buckets.iter().max()) else { continue };
-            let range = RollupRange { resolution_ms, from_ms, to_ms: last + 1, workflow: None, states: true };
+            let range =
+                RollupRange { resolution_ms, from_ms, to_ms: last + 1, workflow: None, states: true, shard: Some("") };
             stored.merge(&self.rollups_between(&range).await?);
         }
         stored.retain_keys_of(delta);
@@ -189,6 +194,9 @@ impl Store {
 /// Rollup rows to write, borrowed (from a [`Rollups`] or from the writer's cache).
 #[derive(Debug, Default)]
 pub struct RollupRows<'a> {
+    /// The writer whose rows these are: the node's id when several nodes share the database, `''` for
+    /// one node and for bulk counts.
+    pub shard: &'a str,
     pub workflows: Vec<(&'a WorkflowKey, &'a WorkflowCounts)>,
     pub states: Vec<(&'a StateKey, &'a StateCounts)>,
 }
@@ -201,7 +209,11 @@ impl RollupRows<'_> {
 
 impl<'a> From<&'a Rollups> for RollupRows<'a> {
     fn from(rollups: &'a Rollups) -> Self {
-        RollupRows { workflows: rollups.workflows.iter().collect(), states: rollups.states.iter().collect() }
+        RollupRows {
+            shard: "",
+            workflows: rollups.workflows.iter().collect(),
+            states: rollups.states.iter().collect(),
+        }
     }
 }
 
@@ -209,15 +221,16 @@ impl<'a> From<&'a Rollups> for RollupRows<'a> {
 macro_rules! write_rollups {
     ($conn:expr, $rows:expr) => {{
         let rows: &$crate::store::rollups::RollupRows<'_> = $rows;
-        for chunk in rows.workflows.chunks(Store::MAX_BIND_VALUES / 10) {
+        for chunk in rows.workflows.chunks(Store::MAX_BIND_VALUES / 11) {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO workflow_rollups (resolution_ms, bucket_ms, workflow, started, completed, failed, \
+                "INSERT INTO workflow_rollups (resolution_ms, bucket_ms, workflow, shard, started, completed, failed, \
                  compensated, cancelled, interventions, duration) ",
             );
             query.push_values(chunk, |mut row, (key, counts)| {
                 row.push_bind(key.resolution_ms)
                     .push_bind(key.bucket_ms)
                     .push_bind(key.workflow.clone())
+                    .push_bind(rows.shard)
                     .push_bind(counts.started)
                     .push_bind(counts.completed)
                     .push_bind(counts.failed)
@@ -227,15 +240,15 @@ macro_rules! write_rollups {
                     .push_bind(counts.duration.to_text());
             });
             query.push(
-                " ON CONFLICT (resolution_ms, bucket_ms, workflow) DO UPDATE SET started = excluded.started, \
+                " ON CONFLICT (resolution_ms, bucket_ms, workflow, shard) DO UPDATE SET started = excluded.started, \
                  completed = excluded.completed, failed = excluded.failed, compensated = excluded.compensated, \
                  cancelled = excluded.cancelled, interventions = excluded.interventions, duration = excluded.duration",
             );
             query.build().execute(&mut *$conn).await?;
         }
-        for chunk in rows.states.chunks(Store::MAX_BIND_VALUES / 14) {
+        for chunk in rows.states.chunks(Store::MAX_BIND_VALUES / 15) {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO state_rollups (resolution_ms, bucket_ms, workflow, state, entered, attempts, failures, \
+                "INSERT INTO state_rollups (resolution_ms, bucket_ms, workflow, state, shard, entered, attempts, failures, \
                  retries, compensations, compensation_failures, interventions, time_in_state, attempt_duration, \
                  queue_wait) ",
             );
@@ -244,6 +257,7 @@ macro_rules! write_rollups {
                     .push_bind(key.bucket_ms)
                     .push_bind(key.workflow.clone())
                     .push_bind(key.state.clone())
+                    .push_bind(rows.shard)
                     .push_bind(counts.entered)
                     .push_bind(counts.attempts)
                     .push_bind(counts.failures)
@@ -256,7 +270,7 @@ macro_rules! write_rollups {
                     .push_bind(counts.queue_wait.to_text());
             });
             query.push(
-                " ON CONFLICT (resolution_ms, bucket_ms, workflow, state) DO UPDATE SET entered = excluded.entered, \
+                " ON CONFLICT (resolution_ms, bucket_ms, workflow, state, shard) DO UPDATE SET entered = excluded.entered, \
                  attempts = excluded.attempts, failures = excluded.failures, retries = excluded.retries, \
                  compensations = excluded.compensations, compensation_failures = excluded.compensation_failures, \
                  interventions = excluded.interventions, time_in_state = excluded.time_in_state, \

@@ -123,8 +123,14 @@ pub struct Traffic {
 impl Traffic {
     /// Starts the generator on its own task.
     pub fn spawn(state: AppState, config: TrafficConfig) -> Self {
+        Self::spawn_while(state, config, None)
+    }
+
+    /// Starts the generator, to run while `leading` says `true` (and the server runs): the demo
+    /// traffic of a cluster comes from its leader only.
+    pub fn spawn_while(state: AppState, config: TrafficConfig, leading: Option<watch::Receiver<bool>>) -> Self {
         let (progress, started) = watch::channel(0);
-        let task = tokio::spawn(run(state, config, progress));
+        let task = tokio::spawn(run(state, config, progress, leading));
         Self { task, started }
     }
 
@@ -151,9 +157,27 @@ struct Episode {
     until: Instant,
 }
 
-async fn run(state: AppState, config: TrafficConfig, progress: watch::Sender<u64>) -> Report {
+async fn run(
+    state: AppState,
+    config: TrafficConfig,
+    progress: watch::Sender<u64>,
+    leading: Option<watch::Receiver<bool>>,
+) -> Report {
     let events = state.events.clone();
-    let stop = events.stopping();
+    let stop = async move {
+        let no_longer_leading = async move {
+            match leading {
+                Some(mut leading) => {
+                    let _ = leading.wait_for(|leading| !*leading).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = events.stopping() => {}
+            () = no_longer_leading => {}
+        }
+    };
     tokio::pin!(stop);
     if let Some(ambient) = config.ambient {
         let _ = state.faults.set_all(ambient);

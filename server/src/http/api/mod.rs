@@ -4,6 +4,7 @@
 //! body), call one runtime or store method, convert to wire types. Errors become responses in
 //! `crate::error` only.
 
+mod cluster;
 mod definitions;
 mod instances;
 pub mod json;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(crate::schedules::router())
         .merge(services::router())
         .merge(monitoring::router())
+        .merge(cluster::router())
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -1,0 +1,205 @@
+//! `switchboard bench --nodes 1,2,3 --postgres-url …`: the call saga on several nodes sharing one
+//! PostgreSQL database, the takeover time when a node dies, and the latency of the live feed between
+//! nodes. Figures only.
+//!
+//! The nodes are runtimes in this process, each with its own pool, bus, heartbeat and writer — what
+//! separate processes on one machine would have, minus the process boundary. A node "dies" by stopping
+//! its heartbeat, claims and timers at once (as kill -9 would, to the others); the drivers it had stay
+//! in memory with calls that never answer, so nothing it did can help the survivor.
+//!
+//! Lines:
+//! - `PEER switchboard-postgres-<n>nodes-inprocess …` (as the single-node runs; clients round-robin
+//!   over the nodes);
+//! - `CLUSTER takeover kills=K lease_ms=L median_ms=x max_ms=x` — from the kill to the first
+//!   transition of one of the dead node's instances on the survivor;
+//! - `CLUSTER feed events=N p50_ms=x p95_ms=x max_ms=x` — from a transition durable on node A to its
+//!   event on node B's bus.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+
+use app::wire::LiveEvent;
+
+use super::report::{Outcomes, Run};
+use super::{bench_args, in_process_call, saga, Backend};
+use crate::serve::build_state_with;
+use crate::services::{Registry, Service, ServiceRequest, ServiceResult};
+use crate::state::AppState;
+
+/// Instances in flight on a node when it dies.
+const IN_FLIGHT_AT_KILL: u64 = 20;
+
+/// Runs every part for each node count, on fresh databases.
+pub async fn run(admin: &str, node_counts: &[usize], workflows: u64, concurrency: u64, kills: u32) -> anyhow::Result<()> {
+    let backend = Backend::Postgres(admin.to_string());
+    for &count in node_counts {
+        anyhow::ensure!(count >= 1, "--nodes counts start at 1");
+        let database = backend.fresh().await?;
+        let run = throughput(&database.url, count, workflows, concurrency).await?;
+        println!("{}", run.line(&format!("postgres-{count}nodes"), super::Mode::InProcess));
+        database.drop_it().await;
+    }
+    if kills > 0 {
+        let database = backend.fresh().await?;
+        takeovers(&database.url, kills).await?;
+        database.drop_it().await;
+    }
+    let database = backend.fresh().await?;
+    feed_latency(&database.url, 200).await?;
+    database.drop_it().await;
+    Ok(())
+}
+
+/// A node: the application state on the shared database, its own pool and bus.
+async fn node(url: &crate::db::DatabaseUrl, services: Registry) -> anyhow::Result<AppState> {
+    let mut args = bench_args(url);
+    args.lease_ms = 3_000;
+    build_state_with(&args, services).await
+}
+
+async fn throughput(url: &crate::db::DatabaseUrl, count: usize, workflows: u64, concurrency: u64) -> anyhow::Result<Run> {
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut nodes = Vec::new();
+    for _ in 0..count {
+        nodes.push(node(url, saga::services(calls.clone())).await?);
+    }
+    nodes[0].runtime.register_definition(saga::definition(), "bench").await?;
+    let next = Arc::new(AtomicU64::new(1));
+    let began = Instant::now();
+    let mut clients = Vec::new();
+    for client in 0..concurrency {
+        let next = next.clone();
+        let runtime = nodes[client as usize % count].runtime.clone();
+        clients.push(tokio::spawn(async move {
+            let mut samples = Outcomes::default();
+            loop {
+                let number = next.fetch_add(1, Ordering::Relaxed);
+                if number > workflows {
+                    return anyhow::Ok(samples);
+                }
+                let submitted = Instant::now();
+                let (started_at, status) = in_process_call(&runtime, number, submitted).await?;
+                samples.record(started_at, submitted.elapsed(), &status);
+            }
+        }));
+    }
+    let mut outcomes = Outcomes::default();
+    for client in clients {
+        outcomes.merge(client.await??);
+    }
+    let wall = began.elapsed();
+    for node in &nodes {
+        node.events.shut_down();
+    }
+    for node in nodes {
+        node.database.close().await;
+    }
+    Ok(Run { workflows, concurrency, wall, calls: calls.load(Ordering::Relaxed), outcomes })
+}
+
+/// A service whose calls never answer: the calls a node had in flight when it died.
+struct Hanging;
+
+impl Service for Hanging {
+    fn actions(&self) -> Option<std::collections::BTreeSet<String>> {
+        None
+    }
+
+    fn call(&self, _: ServiceRequest) -> BoxFuture<'_, ServiceResult> {
+        Box::pin(std::future::pending())
+    }
+}
+
+fn hanging_services() -> Registry {
+    let mut registry = Registry::new();
+    registry.register("calls", Arc::new(Hanging));
+    registry
+}
+
+/// `kills` times: a node starts instances whose calls hang, dies; the survivor's first transition of one
+/// of them ends the measurement.
+async fn takeovers(url: &crate::db::DatabaseUrl, kills: u32) -> anyhow::Result<()> {
+    let survivor = node(url, saga::services(Arc::new(AtomicU64::new(0)))).await?;
+    survivor.runtime.register_definition(saga::definition(), "bench").await?;
+    let mut times = Vec::new();
+    let mut number = 1_000_000;
+    for _ in 0..kills {
+        let doomed = node(url, hanging_services()).await?;
+        let mut ids = HashSet::new();
+        for _ in 0..IN_FLIGHT_AT_KILL {
+            number += 1;
+            ids.insert(doomed.runtime.start_instance(saga::start_request(number)).await?.instance.id);
+        }
+        let mut stream = survivor.events.subscribe();
+        let killed = Instant::now();
+        doomed.events.shut_down();
+        let deadline = killed + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, stream.recv()).await {
+                Ok(Ok(LiveEvent::Instance(change))) if ids.contains(&change.id) => break,
+                Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(error)) => anyhow::bail!("the survivor's bus closed: {error}"),
+                Err(_) => anyhow::bail!("no takeover within 60 s"),
+            }
+        }
+        times.push(killed.elapsed().as_secs_f64() * 1_000.0);
+        doomed.database.close().await;
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "CLUSTER takeover kills={} lease_ms=3000 median_ms={:.0} max_ms={:.0}",
+        times.len(),
+        times[times.len() / 2],
+        times.last().copied().unwrap_or(f64::NAN)
+    );
+    survivor.events.shut_down();
+    survivor.database.close().await;
+    Ok(())
+}
+
+/// From a start durable on node A to its event on node B's bus, `samples` times.
+async fn feed_latency(url: &crate::db::DatabaseUrl, samples: u32) -> anyhow::Result<()> {
+    let a = node(url, hanging_services()).await?;
+    let b = node(url, hanging_services()).await?;
+    a.runtime.register_definition(saga::definition(), "bench").await?;
+    let mut stream = b.events.subscribe();
+    // A learns at its next heartbeat that a console listens on B.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !a.runtime.node().others_listen() {
+        anyhow::ensure!(Instant::now() < deadline, "node A never saw B's subscriber");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut latencies = Vec::new();
+    for number in 0..u64::from(samples) {
+        let id = a.runtime.start_instance(saga::start_request(2_000_000 + number)).await?.instance.id;
+        let durable = Instant::now();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), stream.recv()).await {
+                Ok(Ok(LiveEvent::Instance(change))) if change.id == id => break,
+                Ok(Ok(_)) => {}
+                other => anyhow::bail!("no event on B for an instance started on A: {other:?}"),
+            }
+        }
+        latencies.push(durable.elapsed().as_secs_f64() * 1_000.0);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "CLUSTER feed events={} p50_ms={:.1} p95_ms={:.1} max_ms={:.1}",
+        latencies.len(),
+        at(0.5),
+        at(0.95),
+        latencies.last().copied().unwrap_or(f64::NAN)
+    );
+    for node in [a, b] {
+        node.events.shut_down();
+        node.database.close().await;
+    }
+    Ok(())
+}
