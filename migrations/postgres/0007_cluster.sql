@@ -13,7 +13,7 @@ CREATE TABLE cluster_nodes (
     started_at   BIGINT NOT NULL,
     heartbeat_at BIGINT NOT NULL,
     stopped_at   BIGINT,                        -- set by a graceful shutdown (its leases were handed back)
-    subscribers  BIGINT NOT NULL DEFAULT 0      -- open event streams: other nodes publish to the feed while > 0,
+    subscribers  BIGINT NOT NULL DEFAULT 0,     -- open event streams: other nodes publish to the feed while > 0
     -- The node's counters as of its last heartbeat (shown on the overview): writes fenced because the
     -- instance had moved, instances taken over, instances moved here by a command.
     fenced_writes BIGINT NOT NULL DEFAULT 0,

@@ -205,6 +205,7 @@ on_postgres!(leadership_moves_when_the_leader_goes_and_at_once_when_it_leaves);
 on_postgres!(one_nodes_transitions_reach_another_nodes_stream);
 on_postgres!(rollups_written_by_two_nodes_equal_the_rollup_of_all_facts);
 on_postgres!(a_graceful_leave_hands_instances_back_at_once);
+on_postgres!(an_overloaded_node_hands_waiting_work_to_the_others);
 
 mod tests {
     use super::*;
@@ -481,6 +482,42 @@ mod tests {
             outcome.expect("committed");
         }
         assert_eq!(store.all_rollups().await.unwrap(), Rollups::of(&all));
+    }
+
+    pub async fn an_overloaded_node_hands_waiting_work_to_the_others(url: DatabaseUrl) {
+        let calls = Calls::new(true);
+        let a = Node::start(&url, "a", &calls).await;
+        let b = Node::start(&url, "b", &calls).await;
+        a.runtime.register_definition(review_saga(), "test").await.unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..80 {
+            let request = StartRequest { workflow: "review".into(), input: json!({}), ..StartRequest::default() };
+            ids.push(a.runtime.start_instance(request).await.unwrap().instance.id);
+        }
+        let owned_by = |node: &'static str| {
+            let (store, ids) = (b.store().clone(), ids.clone());
+            async move {
+                let mut owned = 0;
+                for id in &ids {
+                    owned += usize::from(instance(&store, id).await.lease_owner.as_deref() == Some(node));
+                }
+                owned
+            }
+        };
+        eventually("b took a share of a's waiting runs", || async { owned_by("b").await >= 20 }).await;
+        let (on_a, on_b) = (owned_by("a").await, owned_by("b").await);
+        assert_eq!(on_a + on_b, ids.len(), "every run has exactly one live owner");
+        // Still one decision away from done, wherever they are.
+        let intervention = b.store().interventions_of(&ids[0]).await.unwrap().remove(0);
+        let decision = engine::Event::HumanDecided {
+            intervention_id: intervention.id,
+            decision: "approve".into(),
+            data: Value::Null,
+            actor: "reviewer".into(),
+            reason: "fine".into(),
+        };
+        a.runtime.send(&ids[0], decision).await.expect("decided");
+        assert_eq!(a.runtime.wait_settled(&ids[0], WITHIN).await.unwrap().status, "completed");
     }
 
     pub async fn a_graceful_leave_hands_instances_back_at_once(url: DatabaseUrl) {

@@ -239,6 +239,28 @@ pub async fn take_one(database: &Database, me: &str, id: &str) -> Result<Option<
     Ok(on_pool!(database, pool => sqlx::query_as(text).bind(me).bind(id).fetch_optional(pool).await?))
 }
 
+/// How many live instances each live node owns, and how many have no live owner: what a node compares
+/// its own share with. Pairs of (node id, owned), live nodes only.
+pub async fn shares(database: &Database, lease_ms: i64) -> Result<Vec<(String, i64)>> {
+    let text = "SELECT n.id, CAST((SELECT COUNT(*) FROM instances i WHERE i.lease_owner = n.id AND i.status IN LIVE_STATUSES) AS BIGINT) \
+                FROM cluster_nodes n WHERE n.stopped_at IS NULL AND n.heartbeat_at >= NOW_MS - $1 ORDER BY n.id";
+    Ok(on_pool!(database, pool => sqlx::query_as(sql(database, text)).bind(lease_ms).fetch_all(pool).await?))
+}
+
+/// Hands up to `limit` of `me`'s waiting instances back (owner cleared) for the other nodes to claim:
+/// an overloaded node sheds work that has nothing in memory. Returns how many.
+pub async fn hand_back_waiting(database: &Database, me: &str, limit: i64) -> Result<u64> {
+    let pick = "SELECT id FROM instances WHERE lease_owner = $1 AND status IN ('waiting', 'needs_intervention') \
+                ORDER BY id LIMIT $2";
+    Ok(match database {
+        Database::Postgres(pool) => {
+            let text = format!("UPDATE instances SET lease_owner = NULL WHERE id IN ({pick} FOR UPDATE SKIP LOCKED)");
+            sqlx::query(AssertSqlSafe(text)).bind(me).bind(limit).execute(pool).await?.rows_affected()
+        }
+        Database::Sqlite(_) => 0, // one node: nobody to hand work to
+    })
+}
+
 /// One row of the live feed: the events of one commit on `node`.
 #[derive(Clone, Debug, FromRow)]
 pub struct FeedRow {

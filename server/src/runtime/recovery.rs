@@ -24,6 +24,11 @@ use crate::store::InstanceRow;
 
 /// How often owners that are no registered node at all are looked for (a slower query).
 const UNKNOWN_OWNERS_EVERY: Duration = Duration::from_secs(30);
+/// How often a node compares its share of the live instances with the other nodes'.
+const BALANCE_EVERY: Duration = Duration::from_secs(5);
+/// A node hands waiting work back when it owns more than its fair share by this factor, plus a margin.
+const OVERLOAD_FACTOR: f64 = 1.25;
+const OVERLOAD_MARGIN: i64 = 20;
 
 /// Takes over what this node should drive at start; returns how many instances it took.
 pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<usize> {
@@ -48,6 +53,9 @@ pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<usize> {
 /// Looks for unowned instances and gone nodes' instances every claim interval until the bus stops.
 pub(crate) async fn run(inner: Arc<Inner>) {
     let mut unknown_checked = Instant::now();
+    let mut balanced = Instant::now();
+    // After handing work back, leave it to the others for a while instead of claiming it again.
+    let mut claim_again_at = Instant::now();
     loop {
         tokio::select! {
             () = tokio::time::sleep(inner.node.config.claim_interval) => {}
@@ -61,10 +69,45 @@ pub(crate) async fn run(inner: Arc<Inner>) {
         if let Err(error) = inner.definitions.refresh(&inner.store).await {
             tracing::warn!(%error, "cannot read the definitions registered elsewhere");
         }
-        if let Err(error) = claim_round(&inner, false, look_for_unknown).await {
-            tracing::warn!(%error, "cannot claim instances");
+        if Instant::now() >= claim_again_at {
+            if let Err(error) = claim_round(&inner, false, look_for_unknown).await {
+                tracing::warn!(%error, "cannot claim instances");
+            }
+        }
+        if balanced.elapsed() >= BALANCE_EVERY {
+            balanced = Instant::now();
+            match shed_excess(&inner).await {
+                Ok(0) => {}
+                Ok(_) => claim_again_at = Instant::now() + 4 * inner.node.config.claim_interval,
+                Err(error) => tracing::warn!(%error, "cannot compare this node's share of the work"),
+            }
         }
     }
+}
+
+/// Spreads work over the nodes: a node that owns clearly more than its fair share of the live
+/// instances (all live instances over live nodes) hands back waiting ones — they hold nothing in
+/// memory — and the other nodes claim them. Moving instances stay where they run; new work spreads by
+/// where it is started (a load balancer in front of the nodes), and waiting work by this.
+async fn shed_excess(inner: &Arc<Inner>) -> Result<u64> {
+    let node = &inner.node;
+    let shares = sql::shares(inner.store.database(), node.config.lease_ms()).await?;
+    if shares.len() < 2 {
+        return Ok(0);
+    }
+    let total: i64 = shares.iter().map(|(_, owned)| owned).sum();
+    let fair = total / shares.len() as i64;
+    let mine = shares.iter().find(|(id, _)| id == node.id()).map_or(0, |(_, owned)| *owned);
+    if (mine as f64) <= fair as f64 * OVERLOAD_FACTOR + OVERLOAD_MARGIN as f64 {
+        return Ok(0);
+    }
+    let excess = (mine - fair).min(node.config.claim_batch);
+    let handed = sql::hand_back_waiting(inner.store.database(), node.id(), excess).await?;
+    if handed > 0 {
+        node.stats.handed_back.fetch_add(handed, Ordering::Relaxed);
+        tracing::info!(node = node.id(), instances = handed, mine, fair, "handed waiting instances back to spread the work");
+    }
+    Ok(handed)
 }
 
 /// Claims a batch (or, with `until_empty`, every batch there is) of unowned and gone nodes' instances.
