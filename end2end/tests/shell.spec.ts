@@ -74,3 +74,22 @@ test("the health endpoint answers JSON", async ({ request }) => {
   expect(response.status()).toBe(200);
   expect(await response.json()).toMatchObject({ status: "ok", backend: BACKEND.name, database_reachable: true });
 });
+
+test("the overview lists the node this console runs on, leading, with its heartbeat", async ({ page }) => {
+  await act.openHydrated(page, "/");
+  const nodes = page.getByTestId("cluster-nodes");
+  await expect(nodes.getByRole("heading", { name: "Nodes" })).toBeVisible();
+  // The test server is one node on either backend: up, leading, and the one this console talks to.
+  const rows = nodes.getByTestId("cluster-node");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("this console");
+  await expect(rows.first()).toContainText("leader", { timeout: 15_000 });
+  await expect(rows.first()).toContainText("up");
+  await expect(rows.first()).toContainText(/\d+ ms ago|\d+(\.\d+)? s ago/);
+  const summary = nodes.getByTestId("cluster-summary");
+  if (BACKEND.label === "PostgreSQL") {
+    await expect(summary).toContainText("1 of 1 up");
+  } else {
+    await expect(summary).toContainText("One node on the embedded SQLite database");
+  }
+});

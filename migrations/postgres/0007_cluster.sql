@@ -40,6 +40,17 @@ CREATE TABLE cluster_events (
     events TEXT   NOT NULL
 );
 
+-- Operators' settings of services, the same on every node (server/src/cluster/controls.rs): simulated
+-- faults and the last breaker action. Each node applies a row's change once, by its version.
+CREATE TABLE service_controls (
+    name            TEXT   PRIMARY KEY NOT NULL,
+    faults          TEXT,                       -- FaultSettings as JSON; NULL: never set
+    faults_version  BIGINT NOT NULL DEFAULT 0,
+    breaker         TEXT,                       -- 'trip' or 'reset'; NULL: never acted on
+    breaker_version BIGINT NOT NULL DEFAULT 0,
+    updated_at      BIGINT NOT NULL
+);
+
 -- Finding the work of a node that is gone: live instances by owner.
 CREATE INDEX instances_live_owner ON instances (lease_owner)
     WHERE status IN ('created', 'running', 'waiting', 'compensating', 'needs_intervention');

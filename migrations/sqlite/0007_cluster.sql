@@ -32,6 +32,16 @@ CREATE TABLE cluster_events (
     events TEXT   NOT NULL
 );
 
+-- Operators' settings of services, the same on every node (server/src/cluster/controls.rs).
+CREATE TABLE service_controls (
+    name            TEXT   PRIMARY KEY NOT NULL,
+    faults          TEXT,
+    faults_version  BIGINT NOT NULL DEFAULT 0,
+    breaker         TEXT,
+    breaker_version BIGINT NOT NULL DEFAULT 0,
+    updated_at      BIGINT NOT NULL
+);
+
 CREATE INDEX instances_live_owner ON instances (lease_owner)
     WHERE status IN ('created', 'running', 'waiting', 'compensating', 'needs_intervention');
 

@@ -116,7 +116,7 @@ async fn start(
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
     let monitor = crate::monitoring::monitor::Monitor::new(runtime.clone(), events.clone());
     let access = crate::auth::Access { store: runtime.store().clone(), config: Arc::new(args.auth_config()) };
-    Ok(AppState {
+    let state = AppState {
         leptos_options,
         database,
         database_url: url,
@@ -127,7 +127,11 @@ async fn start(
         schedules,
         monitor,
         access,
-    })
+        controls: Arc::default(),
+    };
+    // Faults and breaker actions set on any node (or before a restart) hold here too.
+    tokio::spawn(crate::cluster::controls::run_sync(state.clone()));
+    Ok(state)
 }
 
 /// Says how to sign in the first time; a generated password is printed here, once, and never stored.

@@ -206,6 +206,7 @@ on_postgres!(one_nodes_transitions_reach_another_nodes_stream);
 on_postgres!(rollups_written_by_two_nodes_equal_the_rollup_of_all_facts);
 on_postgres!(a_graceful_leave_hands_instances_back_at_once);
 on_postgres!(an_overloaded_node_hands_waiting_work_to_the_others);
+on_postgres!(fault_settings_and_breaker_actions_hold_on_every_node);
 
 mod tests {
     use super::*;
@@ -518,6 +519,57 @@ mod tests {
         };
         a.runtime.send(&ids[0], decision).await.expect("decided");
         assert_eq!(a.runtime.wait_settled(&ids[0], WITHIN).await.unwrap().status, "completed");
+    }
+
+    pub async fn fault_settings_and_breaker_actions_hold_on_every_node(url: DatabaseUrl) {
+        use axum::body::Body;
+        use axum::http::Request;
+        use engine::breaker::BreakerState;
+        use support::reply::Reply;
+
+        let calls = Calls::new(true);
+        let registry = || {
+            let mut registry = Registry::new();
+            registry.register("calls", Arc::new(GatedService { record: calls.record.clone(), open: calls.gate.subscribe() }));
+            registry
+        };
+        let a = support::state_with(&url, registry()).await;
+        let b = support::state_with(&url, registry()).await;
+        for node in [&a, &b] {
+            node.faults.handle("calls"); // simulated, so its faults can be set
+        }
+        let post = |path: &str, body: Value| {
+            Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap()
+        };
+        let router = support::admin_router(&a);
+        let faults = json!({"latency": {"p50_ms": 5, "p99_ms": 50}, "failure_rate": 0.5, "timeout_rate": 0.0, "lost_reply_rate": 0.0});
+        let reply = Reply::exchange(&router, post("/api/services/calls/faults", faults)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        eventually("b runs with the faults set on a", || async {
+            b.faults.get("calls").is_some_and(|settings| settings.failure_rate == 0.5)
+        })
+        .await;
+        let reply = Reply::exchange(&router, post("/api/services/calls/breaker", json!({"action": "trip"}))).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let breaker_on_b = || b.runtime.services().breaker_state("calls", b.runtime.now_ms());
+        eventually("b's breaker is tripped", || async { breaker_on_b() == Some(BreakerState::Open) }).await;
+        let reply = Reply::exchange(&router, post("/api/services/calls/breaker", json!({"action": "reset"}))).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        eventually("b's breaker is closed again", || async { breaker_on_b() == Some(BreakerState::Closed) }).await;
+        // A node that starts later applies what was set before it.
+        let c = support::state_with(&url, registry()).await;
+        c.faults.handle("calls");
+        eventually("a late node runs with the shared faults", || async {
+            c.faults.get("calls").is_some_and(|settings| settings.failure_rate == 0.5)
+        })
+        .await;
+        // Each change has its audit entry (written with it).
+        let filter = switchboard::store::audit::AuditFilter { limit: 50, ..Default::default() };
+        let audit = a.runtime.store().audit(&filter).await.unwrap();
+        let actions: Vec<&str> = audit.iter().map(|entry| entry.action.as_str()).collect();
+        for action in ["service.faults", "service.breaker_trip", "service.breaker_reset"] {
+            assert!(actions.contains(&action), "{action} audited: {actions:?}");
+        }
     }
 
     pub async fn a_graceful_leave_hands_instances_back_at_once(url: DatabaseUrl) {

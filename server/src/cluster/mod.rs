@@ -15,10 +15,13 @@
 //!   ([`sql::take_one`]): the caller's answer is the one a single node gives.
 //! - **Leader** ([`sql::hold_lease`]): one node holds the `leader` lease and runs the schedules, the SLA
 //!   checks, the demo traffic and the housekeeping.
+//! - **Service settings** ([`controls`]): simulated faults and breaker trips/resets set on one node hold
+//!   on every node.
 //! - **Feed** ([`feed`]): each group commit appends its live events to `cluster_events` in the same
 //!   transaction and NOTIFYs; every node reads the rows after its cursor (the notification is only a
 //!   wake-up) and publishes them on its own bus, so every console shows every node's transitions.
 
+pub mod controls;
 pub mod feed;
 pub mod lock;
 pub mod membership;

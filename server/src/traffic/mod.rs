@@ -180,7 +180,9 @@ async fn run(
     };
     tokio::pin!(stop);
     if let Some(ambient) = config.ambient {
-        let _ = state.faults.set_all(ambient);
+        for (service, _) in state.faults.list() {
+            set_shared_faults(&state, &service, ambient).await;
+        }
     }
     let driver = Driver {
         runtime: state.runtime.clone(),
@@ -223,10 +225,10 @@ async fn run(
             _ = ticker.tick() => {}
         }
         if episode.as_ref().is_some_and(|episode| Instant::now() >= episode.until) {
-            end_episode(&state, episode.take());
+            end_episode(&state, episode.take()).await;
         }
         if episode.is_none() && config.fault_chance > 0.0 && mix.rng().f64() < config.fault_chance {
-            episode = begin_episode(&state, mix.rng(), config.fault_duration);
+            episode = begin_episode(&state, mix.rng(), config.fault_duration).await;
             report.fault_episodes += u32::from(episode.is_some());
         }
         let plan = mix.next(&mut driver.market());
@@ -238,7 +240,7 @@ async fn run(
         let started = driver.start(slot, plan, &mut followers).await;
         record(&mut report, &progress, started);
     }
-    end_episode(&state, episode.take());
+    end_episode(&state, episode.take()).await;
     if stopped {
         // Shutting down: the instances themselves are durable and resume on the next start; only
         // the following stops.
@@ -272,7 +274,7 @@ async fn drain(followers: &mut JoinSet<()>, stop: &mut Pin<&mut impl Future<Outp
 }
 
 /// Makes one simulated service slow or unreliable. `None` when none of the candidates is simulated.
-fn begin_episode(state: &AppState, rng: &mut fastrand::Rng, duration: Duration) -> Option<Episode> {
+async fn begin_episode(state: &AppState, rng: &mut fastrand::Rng, duration: Duration) -> Option<Episode> {
     let candidates: Vec<&str> =
         FAULTY_SERVICES.iter().copied().filter(|name| state.faults.get(name).is_some()).collect();
     if candidates.is_empty() {
@@ -285,14 +287,29 @@ fn begin_episode(state: &AppState, rng: &mut fastrand::Rng, duration: Duration) 
     } else {
         FaultSettings { latency: Latency { p50_ms: 300, p99_ms: 2_500 }, timeout_rate: 0.05, ..before }
     };
-    state.faults.set(service, trouble).ok()?;
+    if !set_shared_faults(state, service, trouble).await {
+        return None;
+    }
     tracing::info!(service, ?trouble, "demo fault episode begins");
     Some(Episode { service: service.to_string(), before, until: Instant::now() + duration })
 }
 
-fn end_episode(state: &AppState, episode: Option<Episode>) {
+/// Sets a simulated service's faults here and for every other node (the demo traffic runs on the
+/// leader; its fault episodes hold everywhere). `false` if the settings were refused.
+async fn set_shared_faults(state: &AppState, service: &str, settings: FaultSettings) -> bool {
+    if state.faults.set(service, settings).is_err() {
+        return false;
+    }
+    match crate::cluster::controls::store_faults(state.runtime.store(), service, &settings, None).await {
+        Ok(version) => crate::cluster::controls::mark_applied(state, service, Some(version), None),
+        Err(error) => tracing::warn!(%error, service, "cannot share the demo's fault settings with the other nodes"),
+    }
+    true
+}
+
+async fn end_episode(state: &AppState, episode: Option<Episode>) {
     if let Some(episode) = episode {
-        let _ = state.faults.set(&episode.service, episode.before);
+        set_shared_faults(state, &episode.service, episode.before).await;
         tracing::info!(service = episode.service, "demo fault episode ends");
     }
 }

@@ -15,6 +15,7 @@ use engine::breaker::BreakerState;
 use super::json::Body;
 use super::time::rfc3339;
 use crate::auth::Principal;
+use crate::cluster::controls;
 use crate::error::ApiError;
 use crate::marketplace::faults::{self, FaultSettings, Latency};
 use crate::services::CallSummary;
@@ -47,20 +48,23 @@ async fn breaker(
     let registry = state.runtime.services();
     let now = state.runtime.now_ms();
     let before = registry.breaker_state(&name, now).map(|b| serde_json::json!({ "breaker": breaker_of(b) }));
-    let (known, action) = match command.action {
-        BreakerAction::Trip => (registry.trip_breaker(&name), "service.breaker_trip"),
-        BreakerAction::Reset => (registry.reset_breaker(&name), "service.breaker_reset"),
+    let (known, action, shared) = match command.action {
+        BreakerAction::Trip => (registry.trip_breaker(&name), "service.breaker_trip", controls::BreakerAction::Trip),
+        BreakerAction::Reset => (registry.reset_breaker(&name), "service.breaker_reset", controls::BreakerAction::Reset),
     };
     if !known {
         return Err(ApiError::NotFound(format!("no service named `{name}`")));
     }
     tracing::info!(service = name, action = ?command.action, "circuit breaker changed by an operator");
-    // The breaker lives in memory: the entry is written right after the change.
     let after = registry.breaker_state(&name, now).map(|b| serde_json::json!({ "breaker": breaker_of(b) }));
     let mut entry = AuditRow::ok(&principal.name, action, "service", &name, now);
     entry.before = before.map(|v| v.to_string());
     entry.after = after.map(|v| v.to_string());
-    state.runtime.store().insert_audit(&[entry]).await.map_err(|e| ApiError::Internal(e.into()))?;
+    // Shared with every node, the audit entry in the same transaction.
+    let version = controls::store_breaker(state.runtime.store(), &name, shared, Some(entry))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    controls::mark_applied(&state, &name, None, Some(version));
     status_of(&state, &name, state.runtime.now_ms())
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no service named `{name}`")))
@@ -123,7 +127,11 @@ async fn set_faults(
             let entry = AuditRow::ok(&principal.name, "service.faults", "service", &name, state.runtime.now_ms())
                 .before(&serde_json::to_value(before).unwrap_or_default())
                 .after(&serde_json::to_value(body).unwrap_or_default());
-            state.runtime.store().insert_audit(&[entry]).await.map_err(|e| ApiError::Internal(e.into()))?;
+            // Shared with every node, the audit entry in the same transaction.
+            let version = controls::store_faults(state.runtime.store(), &name, &settings, Some(entry))
+                .await
+                .map_err(|e| ApiError::Internal(e.into()))?;
+            controls::mark_applied(&state, &name, Some(version), None);
             Ok(Json(body))
         }
         Err(faults::Error::Invalid { field, problem }) => Err(ApiError::unprocessable(
