@@ -14,7 +14,9 @@ CREATE TABLE cluster_nodes (
     -- instance had moved, instances taken over, instances moved here by a command.
     fenced_writes BIGINT NOT NULL DEFAULT 0,
     claimed       BIGINT NOT NULL DEFAULT 0,
-    moved_in      BIGINT NOT NULL DEFAULT 0
+    moved_in      BIGINT NOT NULL DEFAULT 0,
+    -- Its per-service call figures and breaker states (JSON, by service name), for the Services page.
+    services      TEXT   NOT NULL DEFAULT '{}'
 );
 
 CREATE TABLE cluster_leases (

@@ -563,6 +563,19 @@ mod tests {
             c.faults.get("calls").is_some_and(|settings| settings.failure_rate == 0.5)
         })
         .await;
+        // The Services page shows every live node's figures for each service.
+        let listed = || async {
+            let reply = Reply::exchange(&router, Request::get("/api/services").body(Body::empty()).unwrap()).await;
+            let services: Vec<app::wire::ServiceStatus> = serde_json::from_value(reply.body).unwrap();
+            let calls = services.into_iter().find(|service| service.name == "calls").expect("listed");
+            calls.nodes.into_iter().map(|node| (node.node, node.this_node)).collect::<Vec<_>>()
+        };
+        let (a_id, b_id) = (a.runtime.node().id().to_string(), b.runtime.node().id().to_string());
+        eventually("a lists the service on both nodes", || async {
+            let nodes = listed().await;
+            nodes.contains(&(a_id.clone(), true)) && nodes.contains(&(b_id.clone(), false))
+        })
+        .await;
         // Each change has its audit entry (written with it).
         let filter = switchboard::store::audit::AuditFilter { limit: 50, ..Default::default() };
         let audit = a.runtime.store().audit(&filter).await.unwrap();
@@ -603,6 +616,52 @@ mod tests {
         assert!(a_row.stopped_at.is_some() && a_row.owned == 0, "{a_row:?}");
     }
 }
+
+/// A write that cannot be written (here: a journal row that exists already) fails alone: the other
+/// writes of its group commit are written, and the writer goes on (issue 13, item 8).
+async fn a_write_that_fails_on_its_own_does_not_fail_its_batch(url: DatabaseUrl) {
+    let calls = Calls::new(false);
+    let database = switchboard::db::open(&url).await.expect("database");
+    let bus = EventBus::new();
+    let runtime = Runtime::start(Store::new(database), calls.registry(), bus, Arc::new(SystemClock), ClusterConfig::default())
+        .await
+        .expect("runtime");
+    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    let request = |n: i64| StartRequest {
+        workflow: "call-processing".into(),
+        input: json!({"call_id": format!("c{n}"), "number": n}),
+        ..StartRequest::default()
+    };
+    let good = runtime.start_instance(request(1)).await.unwrap().instance;
+    let bad = runtime.start_instance(request(2)).await.unwrap().instance;
+    let store = runtime.store().clone();
+    let write = |row: &InstanceRow, seq: i64| TransitionWrite {
+        lease: Some(Lease { owner: runtime.node().id().to_string(), epoch: row.lease_epoch }),
+        instance: Some(InstanceRow { journal_seq: seq, ..row.clone() }),
+        journal: Some(JournalRow {
+            instance_id: row.id.clone(),
+            seq,
+            at: 0,
+            event: "test".into(),
+            actor: None,
+            reason: None,
+            entries: "[]".into(),
+        }),
+        ..TransitionWrite::default()
+    };
+    let writer = Writer::spawn_for(store.clone(), runtime.node().clone());
+    // `bad` repeats journal row 1, which its start wrote: a conflict no retry can fix.
+    let (first, second, third) =
+        tokio::join!(writer.commit(write(&good, 50)), writer.commit(write(&bad, 1)), writer.commit(write(&good, 51)));
+    assert_eq!(first, Ok(()));
+    assert!(matches!(second, Err(CommitError::Failed(_))), "{second:?}");
+    assert_eq!(third, Ok(()));
+    assert_eq!(instance(&store, &good.id).await.journal_seq, 51);
+    assert_eq!(instance(&store, &bad.id).await.journal_seq, 1, "the failed write changed nothing");
+    // The writer still writes.
+    assert_eq!(writer.commit(write(&bad, 60)).await, Ok(()));
+}
+on_both!(a_write_that_fails_on_its_own_does_not_fail_its_batch);
 
 /// A second `switchboard serve` on the SQLite file of a running one exits 1, naming the file and the pid
 /// that holds it (issue 13).

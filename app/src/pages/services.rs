@@ -20,7 +20,7 @@ use crate::format;
 use crate::live::use_live_feed;
 use crate::wire::{
     BreakerAction, BreakerCommand, BreakerStatus, DefinitionSummary, DefinitionVersion, Permission, ServiceFaults,
-    ServiceLatency, ServiceStatus,
+    ServiceLatency, ServiceOnNode, ServiceStatus,
 };
 
 /// Which workflow steps call each service: service name → `(workflow, state)`.
@@ -234,6 +234,7 @@ fn ServiceCard(
                 <div><dt>"p95"</dt><dd>{stat(|s| format::maybe_duration(s.calls.latency_p95_ms))}</dd></div>
                 <div><dt>"p99"</dt><dd>{stat(|s| format::maybe_duration(s.calls.latency_p99_ms))}</dd></div>
             </dl>
+            {move || status.with(|s| s.as_ref().filter(|s| s.nodes.len() > 1).map(|s| view! { <NodeFigures nodes=s.nodes.clone() /> }))}
             <p class="muted small">{stat(|s| format!(
                 "{} calls, {} failed in the last {} min.",
                 format::count(s.calls.calls as i64),
@@ -300,6 +301,32 @@ fn ServiceCard(
         </article>
     }
     .into_any()
+}
+
+/// With several nodes: the service's calls and breaker on each (calls and automatic breaker states
+/// are per node; an operator's trip or reset and the simulated faults hold on all of them).
+#[component]
+fn NodeFigures(nodes: Vec<ServiceOnNode>) -> impl IntoView {
+    view! {
+        <table class="table compact node-figures" data-testid="service-nodes">
+            <caption class="small muted">"By node (calls and breakers are each node's own)"</caption>
+            <thead><tr><th>"Node"</th><th>"Breaker"</th><th class="num">"Calls"</th><th class="num">"Errors"</th><th class="num">"p95"</th></tr></thead>
+            <tbody>
+                {nodes.into_iter().map(|node| {
+                    let (word, tone) = breaker_words(node.breaker);
+                    view! {
+                        <tr>
+                            <td class="mono">{node.node.clone()}{node.this_node.then_some(" (this console)")}</td>
+                            <td><span class=format!("pill {tone}")>{word}</span></td>
+                            <td class="num">{format::count(node.calls as i64)}</td>
+                            <td class="num">{if node.calls == 0 { "—".to_string() } else { format::percent(Some(node.error_rate)) }}</td>
+                            <td class="num">{format::maybe_duration(node.latency_p95_ms)}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
 }
 
 /// The simulated service's faults: presets for the common cases and a form for exact values.

@@ -18,6 +18,25 @@ pub struct ServiceStatus {
     /// The calls of the last five minutes (all zero from a server that predates them).
     #[serde(default)]
     pub calls: ServiceCallStats,
+    /// The same figures on every live node sharing the database, this one included (as of each node's
+    /// last heartbeat): calls and automatic breaker states are per node. One entry on a single node.
+    #[serde(default)]
+    pub nodes: Vec<ServiceOnNode>,
+}
+
+/// One service's calls and breaker on one node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceOnNode {
+    pub node: String,
+    /// Whether it is the node that answered.
+    pub this_node: bool,
+    pub breaker: BreakerStatus,
+    /// Calls in the last five minutes, and of those failed.
+    pub calls: u64,
+    pub failures: u64,
+    pub error_rate: f64,
+    pub latency_p95_ms: Option<f64>,
+    pub calls_per_minute: f64,
 }
 
 /// A service's calls over a sliding window (the last five minutes), counted in memory by the server

@@ -38,8 +38,11 @@ pub async fn join(node: &Node, database: &Database) -> crate::store::Result<()> 
     Ok(())
 }
 
+/// What a node reports of its services with each heartbeat (JSON; see `runtime::Runtime::start`).
+pub type ServicesReport = Arc<dyn Fn() -> String + Send + Sync>;
+
 /// Renews the heartbeat and the leadership until the bus stops.
-pub async fn run(node: Arc<Node>, database: Database, bus: EventBus) {
+pub async fn run(node: Arc<Node>, database: Database, bus: EventBus, services: ServicesReport) {
     let mut ticker = tokio::time::interval(node.config.heartbeat);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_prune = Instant::now();
@@ -48,7 +51,7 @@ pub async fn run(node: Arc<Node>, database: Database, bus: EventBus) {
             _ = ticker.tick() => {}
             () = bus.stopping() => return,
         }
-        beat(&node, &database, &bus).await;
+        beat(&node, &database, &bus, &services()).await;
         if node.is_leader() && last_prune.elapsed() >= PRUNE_EVERY {
             last_prune = Instant::now();
             if let Err(error) = sql::prune(&database, KEEP_MS).await {
@@ -59,13 +62,14 @@ pub async fn run(node: Arc<Node>, database: Database, bus: EventBus) {
 }
 
 /// One heartbeat: the node's row, the leader lease, whether other consoles listen.
-pub async fn beat(node: &Node, database: &Database, bus: &EventBus) {
+pub async fn beat(node: &Node, database: &Database, bus: &EventBus, services: &str) {
     let id = node.id();
     let count = |counter: &std::sync::atomic::AtomicU64| {
         i64::try_from(counter.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i64::MAX)
     };
     let report = sql::Report {
         subscribers: i64::try_from(bus.subscribers()).unwrap_or(i64::MAX),
+        services,
         fenced_writes: count(&node.stats.fenced_writes),
         claimed: count(&node.stats.claimed),
         moved_in: count(&node.stats.moved_in),

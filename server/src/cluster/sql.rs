@@ -49,6 +49,8 @@ pub struct NodeRow {
     pub fenced_writes: i64,
     pub claimed: i64,
     pub moved_in: i64,
+    /// Per-service figures as of its last heartbeat (JSON).
+    pub services: String,
     /// Live instances it owns (computed when listing).
     pub owned: i64,
     /// The database clock when the list was read, to judge heartbeats by.
@@ -87,9 +89,11 @@ pub async fn register(
 }
 
 /// What a heartbeat reports besides being alive.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Report {
+#[derive(Clone, Copy, Debug)]
+pub struct Report<'a> {
     pub subscribers: i64,
+    /// The node's per-service figures, JSON.
+    pub services: &'a str,
     pub fenced_writes: i64,
     pub claimed: i64,
     pub moved_in: i64,
@@ -97,9 +101,9 @@ pub struct Report {
 
 /// Renews this node's heartbeat; `false` when the row is gone or belongs to another incarnation (then
 /// the caller registers again).
-pub async fn heartbeat(database: &Database, id: &str, incarnation: &str, report: Report) -> Result<bool> {
+pub async fn heartbeat(database: &Database, id: &str, incarnation: &str, report: Report<'_>) -> Result<bool> {
     let text = "UPDATE cluster_nodes SET heartbeat_at = NOW_MS, subscribers = $3, fenced_writes = $4, claimed = $5, \
-                moved_in = $6, stopped_at = NULL WHERE id = $1 AND incarnation = $2";
+                moved_in = $6, services = $7, stopped_at = NULL WHERE id = $1 AND incarnation = $2";
     let updated = on_pool!(database, pool => {
         sqlx::query(sql(database, text))
             .bind(id)
@@ -108,6 +112,7 @@ pub async fn heartbeat(database: &Database, id: &str, incarnation: &str, report:
             .bind(report.fenced_writes)
             .bind(report.claimed)
             .bind(report.moved_in)
+            .bind(report.services)
             .execute(pool)
             .await?
             .rows_affected()
@@ -176,7 +181,7 @@ pub async fn stop(database: &Database, id: &str, incarnation: &str) -> Result<u6
 /// Every registered node with the live instances it owns, by id.
 pub async fn nodes(database: &Database) -> Result<Vec<NodeRow>> {
     let text = "SELECT n.id, n.incarnation, n.address, n.pid, n.started_at, n.heartbeat_at, n.stopped_at, n.subscribers, \
-                n.fenced_writes, n.claimed, n.moved_in, \
+                n.fenced_writes, n.claimed, n.moved_in, n.services, \
                 CAST((SELECT COUNT(*) FROM instances i WHERE i.lease_owner = n.id AND i.status IN LIVE_STATUSES) AS BIGINT) AS owned, \
                 CAST(NOW_MS AS BIGINT) AS now \
                 FROM cluster_nodes n ORDER BY n.id";

@@ -168,7 +168,7 @@ impl Runtime {
         let shared = matches!(store.database(), crate::db::Database::Postgres(_));
         let node = Arc::new(Node::new(config, shared));
         cluster::membership::join(&node, store.database()).await?;
-        cluster::membership::beat(&node, store.database(), &bus).await; // know the leader from the start
+        cluster::membership::beat(&node, store.database(), &bus, "{}").await; // know the leader from the start
         let inner = Arc::new(Inner {
             writer: Writer::spawn_for(store.clone(), node.clone()),
             store,
@@ -189,7 +189,11 @@ impl Runtime {
         }
         let database = inner.store.database().clone();
         tokio::spawn(effects::run_timers(inner.clone()));
-        tokio::spawn(cluster::membership::run(inner.node.clone(), database.clone(), inner.bus.clone()));
+        let report = {
+            let (services, clock) = (inner.services.clone(), inner.clock.clone());
+            Arc::new(move || services.figures_json(clock.now_ms())) as cluster::membership::ServicesReport
+        };
+        tokio::spawn(cluster::membership::run(inner.node.clone(), database.clone(), inner.bus.clone(), report));
         if inner.node.shared {
             tokio::spawn(recovery::run(inner.clone()));
             tokio::spawn(cluster::feed::run_reader(inner.node.clone(), database.clone(), inner.bus.clone()));

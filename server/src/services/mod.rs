@@ -162,6 +162,35 @@ impl Registry {
         self.services.get(service).map(|entry| lock(&entry.breaker).reset()).is_some()
     }
 
+    /// Every service's calls and breaker over the five minutes up to `now_ms`, as JSON by name: what a
+    /// node reports with its heartbeat for the other nodes' Services page.
+    pub fn figures_json(&self, now_ms: i64) -> String {
+        let figures: BTreeMap<&str, app::wire::ServiceOnNode> = self
+            .services
+            .iter()
+            .map(|(name, entry)| {
+                let summary = lock(&entry.stats).summary(now_ms);
+                let breaker = match lock(&entry.breaker).state(now_ms) {
+                    BreakerState::Closed => app::wire::BreakerStatus::Closed,
+                    BreakerState::Open => app::wire::BreakerStatus::Open,
+                    BreakerState::HalfOpen => app::wire::BreakerStatus::HalfOpen,
+                };
+                let figures = app::wire::ServiceOnNode {
+                    node: String::new(),
+                    this_node: false,
+                    breaker,
+                    calls: summary.calls,
+                    failures: summary.failures,
+                    error_rate: summary.error_rate,
+                    latency_p95_ms: summary.latency_p95_ms,
+                    calls_per_minute: summary.calls_per_minute,
+                };
+                (name.as_str(), figures)
+            })
+            .collect();
+        serde_json::to_string(&figures).unwrap_or_else(|_| "{}".into())
+    }
+
     /// The service's call statistics over the five minutes up to `now_ms`.
     pub fn call_stats(&self, service: &str, now_ms: i64) -> Option<CallSummary> {
         self.services.get(service).map(|entry| lock(&entry.stats).summary(now_ms))

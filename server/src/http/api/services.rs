@@ -6,9 +6,11 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
+use std::collections::BTreeMap;
+
 use app::wire::{
     BreakerAction, BreakerCommand, BreakerStatus, FieldError, ServiceCallStats, ServiceFailure, ServiceFaults,
-    ServiceLatency, ServiceStatus,
+    ServiceLatency, ServiceOnNode, ServiceStatus,
 };
 use engine::breaker::BreakerState;
 
@@ -30,12 +32,52 @@ pub fn router() -> Router<AppState> {
         .route("/api/services/{name}/faults", get(faults).post(set_faults))
 }
 
-/// `GET /api/services`: every registered service, by name.
+/// `GET /api/services`: every registered service, by name, with its figures on every live node.
 async fn list(State(state): State<AppState>) -> Json<Vec<ServiceStatus>> {
     // The runtime's clock: the one the calls were counted and the breakers driven with.
     let now = state.runtime.now_ms();
-    let services = state.runtime.services().names().filter_map(|name| status_of(&state, name, now)).collect();
+    let mut services: Vec<ServiceStatus> =
+        state.runtime.services().names().filter_map(|name| status_of(&state, name, now)).collect();
+    let others = other_nodes(&state).await;
+    let here = state.runtime.node().id().to_string();
+    for service in &mut services {
+        service.nodes.push(ServiceOnNode {
+            node: here.clone(),
+            this_node: true,
+            breaker: service.breaker,
+            calls: service.calls.calls,
+            failures: service.calls.failures,
+            error_rate: service.calls.error_rate,
+            latency_p95_ms: service.calls.latency_p95_ms,
+            calls_per_minute: service.calls.calls_per_minute,
+        });
+        for (node, figures) in &others {
+            if let Some(on_node) = figures.get(&service.name) {
+                service.nodes.push(ServiceOnNode { node: node.clone(), this_node: false, ..on_node.clone() });
+            }
+        }
+    }
     Json(services)
+}
+
+/// The per-service figures the other live nodes reported with their last heartbeat. Empty alone, or
+/// when the nodes cannot be read (the page then shows this node's figures only).
+async fn other_nodes(state: &AppState) -> Vec<(String, BTreeMap<String, ServiceOnNode>)> {
+    let node = state.runtime.node();
+    if !node.shared {
+        return Vec::new();
+    }
+    let rows = match crate::cluster::sql::nodes(state.runtime.store().database()).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the other nodes' service figures");
+            return Vec::new();
+        }
+    };
+    rows.into_iter()
+        .filter(|row| row.id != node.id() && row.stopped_at.is_none() && row.now - row.heartbeat_at <= node.config.lease_ms())
+        .filter_map(|row| serde_json::from_str(&row.services).ok().map(|figures| (row.id, figures)))
+        .collect()
 }
 
 /// `POST /api/services/{name}/breaker` with `{"action": "trip" | "reset"}`: answers with the service.
@@ -76,7 +118,7 @@ fn status_of(state: &AppState, name: &str, now: i64) -> Option<ServiceStatus> {
     let breaker = registry.breaker_state(name, now).map(breaker_of)?;
     let calls = registry.call_stats(name, now).map(calls_of)?;
     let faults = state.faults.get(name).map(wire_of);
-    Some(ServiceStatus { name: name.to_string(), breaker, simulated: faults.is_some(), faults, calls })
+    Some(ServiceStatus { name: name.to_string(), breaker, simulated: faults.is_some(), faults, calls, nodes: Vec::new() })
 }
 
 fn calls_of(summary: CallSummary) -> ServiceCallStats {
