@@ -19,6 +19,8 @@ CREATE TABLE cluster_nodes (
     fenced_writes BIGINT NOT NULL DEFAULT 0,
     claimed       BIGINT NOT NULL DEFAULT 0,
     moved_in      BIGINT NOT NULL DEFAULT 0,
+    -- Live runs it owned when it last counted (every few seconds): how nodes compare their shares.
+    owned         BIGINT NOT NULL DEFAULT 0,
     -- Its per-service call figures and breaker states (JSON, by service name), for the Services page.
     services      TEXT   NOT NULL DEFAULT '{}'
 );

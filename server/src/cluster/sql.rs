@@ -167,7 +167,7 @@ pub async fn stop(database: &Database, id: &str, incarnation: &str) -> Result<u6
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(sql(database, "UPDATE cluster_nodes SET stopped_at = NOW_MS, subscribers = 0 WHERE id = $1 AND incarnation = $2"))
+        sqlx::query(sql(database, "UPDATE cluster_nodes SET stopped_at = NOW_MS, subscribers = 0, owned = 0 WHERE id = $1 AND incarnation = $2"))
             .bind(id)
             .bind(incarnation)
             .execute(&mut *tx)
@@ -244,11 +244,17 @@ pub async fn take_one(database: &Database, me: &str, id: &str) -> Result<Option<
     Ok(on_pool!(database, pool => sqlx::query_as(text).bind(me).bind(id).fetch_optional(pool).await?))
 }
 
-/// How many live instances each live node owns, and how many have no live owner: what a node compares
-/// its own share with. Pairs of (node id, owned), live nodes only.
+/// Counts the live instances `me` owns and records the count in its row (every few seconds, so that
+/// comparing shares reads N rows instead of counting everybody's instances N times).
+pub async fn count_owned(database: &Database, me: &str) -> Result<i64> {
+    let text = "UPDATE cluster_nodes SET owned = (SELECT COUNT(*) FROM instances WHERE lease_owner = $1 \
+                AND status IN LIVE_STATUSES) WHERE id = $1 RETURNING owned";
+    Ok(on_pool!(database, pool => sqlx::query_scalar(sql(database, text)).bind(me).fetch_optional(pool).await?).unwrap_or(0))
+}
+
+/// How many live instances each live node owned at its last count: (node id, owned), live nodes only.
 pub async fn shares(database: &Database, lease_ms: i64) -> Result<Vec<(String, i64)>> {
-    let text = "SELECT n.id, CAST((SELECT COUNT(*) FROM instances i WHERE i.lease_owner = n.id AND i.status IN LIVE_STATUSES) AS BIGINT) \
-                FROM cluster_nodes n WHERE n.stopped_at IS NULL AND n.heartbeat_at >= NOW_MS - $1 ORDER BY n.id";
+    let text = "SELECT id, owned FROM cluster_nodes WHERE stopped_at IS NULL AND heartbeat_at >= NOW_MS - $1 ORDER BY id";
     Ok(on_pool!(database, pool => sqlx::query_as(sql(database, text)).bind(lease_ms).fetch_all(pool).await?))
 }
 

@@ -91,6 +91,7 @@ pub(crate) async fn run(inner: Arc<Inner>) {
 /// where it is started (a load balancer in front of the nodes), and waiting work by this.
 async fn shed_excess(inner: &Arc<Inner>) -> Result<u64> {
     let node = &inner.node;
+    sql::count_owned(inner.store.database(), node.id()).await?;
     let shares = sql::shares(inner.store.database(), node.config.lease_ms()).await?;
     if shares.len() < 2 {
         return Ok(0);
