@@ -102,15 +102,19 @@ pub struct Node {
     /// Whether a console on another node is open (then commits feed `cluster_events`).
     others_listen: AtomicBool,
     last_heartbeat: Mutex<Instant>,
+    /// `node id/incarnation prefix`: see [`Node::rollup_shard`].
+    shard: String,
     pub stats: ClusterStats,
 }
 
 impl Node {
     pub fn new(config: ClusterConfig, shared: bool) -> Self {
         let (leader, _) = watch::channel(false);
+        let incarnation = uuid::Uuid::new_v4().simple().to_string();
         Self {
+            shard: format!("{}/{}", config.node_id, &incarnation[..8]),
             config,
-            incarnation: uuid::Uuid::new_v4().simple().to_string(),
+            incarnation,
             shared,
             leader,
             others_listen: AtomicBool::new(false),
@@ -147,10 +151,12 @@ impl Node {
         self.others_listen.store(listen, Ordering::Relaxed);
     }
 
-    /// Rollup rows this node writes: its own shard when nodes share the database, `''` alone.
+    /// Rollup rows this node writes: its own shard when nodes share the database, `''` alone. The
+    /// shard names the incarnation too: a node restarted under the same id while its old process still
+    /// writes (it was stopped, then continued) must not add to the same rows from two caches.
     pub fn rollup_shard(&self) -> &str {
         if self.shared {
-            &self.config.node_id
+            &self.shard
         } else {
             ""
         }
