@@ -36,15 +36,14 @@ pub(crate) async fn recover(inner: &Arc<Inner>) -> Result<usize> {
     let me = inner.node.id();
     // Ours from a previous life (same node id) or, on SQLite, anybody's: hand them to nobody first, so
     // the claim below bumps their epochs (fencing a previous incarnation that might still be running).
-    let text = if inner.node.shared {
-        "UPDATE instances SET lease_owner = NULL WHERE lease_owner = $1 AND status IN "
-    } else {
-        "UPDATE instances SET lease_owner = NULL WHERE ($1 = $1) AND status IN "
-    };
-    let text = sqlx::AssertSqlSafe(format!("{text}{}", sql::LIVE_STATUSES));
+    let text = sqlx::AssertSqlSafe(format!(
+        "UPDATE instances SET lease_owner = NULL WHERE status IN {} AND (lease_owner = $1 OR $2)",
+        sql::LIVE_STATUSES
+    ));
+    let everybody = !inner.node.shared;
     match database {
-        crate::db::Database::Sqlite(pool) => sqlx::query(text).bind(me).execute(pool).await.map(drop),
-        crate::db::Database::Postgres(pool) => sqlx::query(text).bind(me).execute(pool).await.map(drop),
+        crate::db::Database::Sqlite(pool) => sqlx::query(text).bind(me).bind(everybody).execute(pool).await.map(drop),
+        crate::db::Database::Postgres(pool) => sqlx::query(text).bind(me).bind(everybody).execute(pool).await.map(drop),
     }
     .map_err(crate::store::Error::from)?;
     claim_round(inner, true, true).await
