@@ -193,7 +193,12 @@ impl Database {
             }
             Backend::Postgres => {
                 let options = PgConnectOptions::from_str(url.expose_secret())
-                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?;
+                    .map_err(|cause| Error::Connect { url: url.clone(), cause })?
+                    // A node stopped (SIGSTOP) or cut off in the middle of a group commit holds the row
+                    // locks of its batch; PostgreSQL ends such a transaction after this long, so the
+                    // other nodes can take those instances over. Our transactions never sit idle that
+                    // long otherwise (a commit that is cut off this way fails and is tried again).
+                    .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_MS)]);
                 probe::<sqlx::PgConnection>(url, &options).await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
@@ -251,6 +256,9 @@ impl Database {
         }
     }
 }
+
+/// PostgreSQL's `idle_in_transaction_session_timeout` for every connection, ms (see `Database::connect`).
+const IDLE_IN_TRANSACTION_MS: &str = "2500";
 
 /// How often the write-ahead log is copied into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);

@@ -159,6 +159,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// Reports a call that ended without telling anything about the service (its caller was late, not
+    /// the service): frees its half-open probe slot, counts neither a success nor a failure.
+    pub fn record_abandoned(&mut self) {
+        if let Phase::HalfOpen { in_flight, .. } = &mut self.phase {
+            *in_flight = in_flight.saturating_sub(1);
+        }
+    }
+
     /// Reports a failed call (errors that say nothing about the service's health, such as a
     /// validation error, should not be reported).
     pub fn record_failure(&mut self, now_ms: i64) {
@@ -180,6 +188,18 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_abandoned_probe_frees_its_slot_without_a_verdict() {
+        let config = BreakerConfig { failure_threshold: 1, open_ms: 10, half_open_probes: 1 };
+        let mut b = CircuitBreaker::new(config);
+        b.record_failure(0);
+        assert!(b.allow(10), "half-open: one probe");
+        assert!(!b.allow(10), "the slot is taken");
+        b.record_abandoned();
+        assert_eq!(b.state(11), BreakerState::HalfOpen, "no verdict");
+        assert!(b.allow(11), "the slot is free again");
+    }
 
     #[test]
     fn opens_after_threshold_consecutive_failures() {

@@ -54,6 +54,11 @@ impl Actors {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether the instance has a driver here.
+    pub fn has(&self, id: &str) -> bool {
+        lock(&self.queues).contains_key(id)
+    }
 }
 
 /// What a driver task holds: the instance as last persisted.

@@ -189,6 +189,7 @@ impl Runtime {
         }
         let database = inner.store.database().clone();
         tokio::spawn(effects::run_timers(inner.clone()));
+        tokio::spawn(recovery::run_stranded_sweep(inner.clone()));
         let report = {
             let (services, clock) = (inner.services.clone(), inner.clock.clone());
             Arc::new(move || services.figures_json(clock.now_ms())) as cluster::membership::ServicesReport
@@ -272,19 +273,30 @@ impl Runtime {
         keys.extend(request.business_keys);
         let start_key_for_retry = start_key.clone();
         let (write, row) = effects::start_write(&definition, &transition, start_key, keys, now, inner.node.id())?;
-        if let Err(error) = inner.writer.commit(write).await {
-            // Another node may have started the same key at the same moment: the start key is unique,
-            // so its start won and this one was refused; answer with that instance.
-            if let Some(key) = &start_key_for_retry {
-                if let Some(existing) = inner.store.instance_by_start_key(key).await? {
-                    return Ok(Started { instance: existing, created: false });
+        // The commit and what follows it run on their own task: a caller that goes away (a client
+        // hanging up) must not leave a committed instance without its driver.
+        let committed = {
+            let (inner, row) = (self.inner.clone(), row.clone());
+            tokio::spawn(async move {
+                inner.writer.commit(write).await?;
+                actor::spawn_loaded(&inner, definition.clone(), transition.instance.clone(), row.clone());
+                effects::after_commit(&inner, &row, &transition, now);
+                Ok::<(), CommitError>(())
+            })
+        };
+        match committed.await.map_err(|error| Error::Rejected(format!("the start was interrupted: {error}")))? {
+            Ok(()) => Ok(Started { instance: row, created: true }),
+            Err(error) => {
+                // Another node may have started the same key at the same moment: the start key is
+                // unique, so its start won and this one was refused; answer with that instance.
+                if let Some(key) = &start_key_for_retry {
+                    if let Some(existing) = inner.store.instance_by_start_key(key).await? {
+                        return Ok(Started { instance: existing, created: false });
+                    }
                 }
+                Err(error.into())
             }
-            return Err(error.into());
         }
-        actor::spawn_loaded(inner, definition.clone(), transition.instance.clone(), row.clone());
-        effects::after_commit(inner, &row, &transition, now);
-        Ok(Started { instance: row, created: true })
     }
 
     /// Applies an operator action and returns the instance once the change is durable.

@@ -110,6 +110,34 @@ async fn shed_excess(inner: &Arc<Inner>) -> Result<u64> {
     Ok(handed)
 }
 
+/// How often a node looks for its own moving instances that have no driver in memory.
+const STRANDED_EVERY: Duration = Duration::from_secs(30);
+
+/// A safety net, on every node: an instance this node owns that is moving (running, compensating) but
+/// has had no driver here and no transition for a while is adopted again — its outstanding calls are
+/// re-issued with their keys. Nothing should strand an instance; if something does, it moves again
+/// within a minute instead of at the next restart.
+pub(crate) async fn run_stranded_sweep(inner: Arc<Inner>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(STRANDED_EVERY) => {}
+            () = inner.bus.stopping() => return,
+        }
+        let quiet_since = inner.clock.now_ms() - STRANDED_EVERY.as_millis() as i64;
+        match inner.store.moving_instances_of(inner.node.id(), quiet_since).await {
+            Ok(rows) => {
+                for row in rows {
+                    if !inner.actors.has(&row.id) {
+                        tracing::warn!(instance = %row.id, "a moving instance had no driver; adopting it again");
+                        adopt(&inner, row).await;
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot look for stranded instances"),
+        }
+    }
+}
+
 /// Claims a batch (or, with `until_empty`, every batch there is) of unowned and gone nodes' instances.
 async fn claim_round(inner: &Arc<Inner>, until_empty: bool, look_for_unknown: bool) -> Result<usize> {
     let database = inner.store.database();

@@ -68,6 +68,11 @@ impl ServiceBreaker {
         self.breaker.record_failure(now_ms);
     }
 
+    /// See [`CircuitBreaker::record_abandoned`].
+    pub fn record_abandoned(&mut self) {
+        self.breaker.record_abandoned();
+    }
+
     /// Forces it open until [`reset`](Self::reset).
     pub fn trip(&mut self) {
         self.mode = Mode::ForcedOpen;

@@ -212,7 +212,29 @@ struct InFlight<'a> {
 }
 
 impl InFlight<'_> {
+    /// Whether the call ran out its time while this process was not running: it lasted well past its
+    /// deadline, so no one was there to end it on time (SIGSTOP, a long pause).
+    fn caller_was_late(&self) -> bool {
+        self.started.elapsed() > self.timeout + LATE_CALLER
+    }
+
+    /// Not the service's fault: the breaker frees the probe slot without a verdict, and the statistics
+    /// leave the call out. Otherwise every call of a stopped node would "time out" at once when the node
+    /// continues, and open the breaker of a healthy service on that node.
+    fn abandon(&mut self) {
+        self.settled = true;
+        lock(&self.entry.breaker).record_abandoned();
+        tracing::warn!(
+            action = %self.action,
+            "a call's deadline passed while this process was not running; not counted against the service"
+        );
+    }
+
     fn settle(&mut self, outcome: Result<(), &ServiceError>) {
+        if matches!(outcome, Err(error) if error.kind == ErrorKind::Timeout) && self.caller_was_late() {
+            self.abandon();
+            return;
+        }
         self.settled = true;
         let latency = self.started.elapsed();
         {
@@ -232,6 +254,10 @@ impl InFlight<'_> {
         lock(&self.entry.stats).record(ended_at, outcome);
     }
 }
+
+/// A call dropped this much later than its deadline was not timed out by the service: the caller's
+/// process was stopped or starved (SIGSTOP, a long pause) and woke up past the deadline.
+const LATE_CALLER: Duration = Duration::from_secs(1);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {

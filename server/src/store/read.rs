@@ -270,6 +270,18 @@ impl Store {
         Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
     }
 
+    /// The instances `owner` drives that are moving (created, running, compensating) and had no
+    /// transition since `quiet_since` (epoch ms).
+    pub async fn moving_instances_of(&self, owner: &str, quiet_since: i64) -> Result<Vec<InstanceRow>> {
+        let query = concat!(
+            "SELECT ",
+            instance_columns!(),
+            " FROM instances WHERE lease_owner = $1 AND status IN ('created', 'running', 'compensating') \
+             AND updated_at < $2 ORDER BY id LIMIT 1000"
+        );
+        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(owner).bind(quiet_since).fetch_all(pool).await?))
+    }
+
     /// Timers due by `until` of the instances `owner` drives, earliest first, at most `limit`: each
     /// node fires only its own instances' timers.
     pub async fn timers_due_for(&self, owner: &str, until: i64, limit: i64) -> Result<Vec<TimerRow>> {
