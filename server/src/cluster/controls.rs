@@ -130,11 +130,10 @@ pub fn apply(state: &AppState, rows: &[ControlRow]) {
         if row.faults_version > seen.0 {
             seen.0 = row.faults_version;
             match row.faults.as_deref().map(serde_json::from_str::<FaultSettings>) {
-                Some(Ok(settings)) => {
-                    if state.faults.set(&row.name, settings).is_ok() {
-                        tracing::debug!(service = row.name, "simulated faults changed on another node; applied here");
-                    }
+                Some(Ok(settings)) if state.faults.set(&row.name, settings).is_ok() => {
+                    tracing::debug!(service = row.name, "simulated faults changed on another node; applied here");
                 }
+                Some(Ok(_)) => {} // not simulated on this node (replaced by `--service`)
                 Some(Err(error)) => tracing::warn!(service = row.name, %error, "unreadable shared fault settings"),
                 None => {}
             }
