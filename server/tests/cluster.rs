@@ -154,6 +154,16 @@ async fn all_final(store: &Store, ids: &[String]) -> bool {
     true
 }
 
+/// Whether `owner` owns every one of `ids`.
+async fn all_owned_by(store: &Store, ids: &[String], owner: &str) -> bool {
+    for id in ids {
+        if instance(store, id).await.lease_owner.as_deref() != Some(owner) {
+            return false;
+        }
+    }
+    true
+}
+
 /// The journal's events of an instance, in order.
 async fn journal_events(store: &Store, id: &str) -> Vec<String> {
     store.journal(id).await.expect("journal").into_iter().map(|row: JournalRow| row.event).collect()
@@ -304,14 +314,7 @@ mod tests {
         }
         let b = Node::start(&url, "b", &calls).await;
         a.kill();
-        eventually("b owns every instance of a", || async {
-            for id in &ids {
-                if instance(b.store(), id).await.lease_owner.as_deref() != Some("b") {
-                    return false;
-                }
-            }
-            true
-        })
+        eventually("b owns every instance of a", || all_owned_by(b.store(), &ids, "b"))
         .await;
         // Now both a's hanging calls and b's re-issued ones answer; a's answers must not land.
         calls.open();
@@ -599,14 +602,7 @@ mod tests {
             assert_ne!(instance(a.store(), id).await.lease_owner.as_deref(), Some("a"), "handed back");
         }
         a.kill();
-        eventually("b took the handed-back instances", || async {
-            for id in &ids {
-                if instance(b.store(), id).await.lease_owner.as_deref() != Some("b") {
-                    return false;
-                }
-            }
-            true
-        })
+        eventually("b took the handed-back instances", || all_owned_by(b.store(), &ids, "b"))
         .await;
         calls.open();
         eventually("they completed on b", || all_final(b.store(), &ids)).await;

@@ -24,8 +24,8 @@ use futures::future::BoxFuture;
 
 use app::wire::LiveEvent;
 
-use super::report::{Outcomes, Run};
-use super::{bench_args, in_process_call, saga, Backend};
+use super::report::Run;
+use super::{bench_args, drive, saga, Backend, Target};
 use crate::serve::build_state_with;
 use crate::services::{Registry, Service, ServiceRequest, ServiceResult};
 use crate::state::AppState;
@@ -68,29 +68,9 @@ async fn throughput(url: &crate::db::DatabaseUrl, count: usize, workflows: u64, 
         nodes.push(node(url, saga::services(calls.clone())).await?);
     }
     nodes[0].runtime.register_definition(saga::definition(), "bench").await?;
-    let next = Arc::new(AtomicU64::new(1));
     let began = Instant::now();
-    let mut clients = Vec::new();
-    for client in 0..concurrency {
-        let next = next.clone();
-        let runtime = nodes[client as usize % count].runtime.clone();
-        clients.push(tokio::spawn(async move {
-            let mut samples = Outcomes::default();
-            loop {
-                let number = next.fetch_add(1, Ordering::Relaxed);
-                if number > workflows {
-                    return anyhow::Ok(samples);
-                }
-                let submitted = Instant::now();
-                let (started_at, status) = in_process_call(&runtime, number, submitted).await?;
-                samples.record(started_at, submitted.elapsed(), &status);
-            }
-        }));
-    }
-    let mut outcomes = Outcomes::default();
-    for client in clients {
-        outcomes.merge(client.await??);
-    }
+    let targets: Vec<Target> = nodes.iter().map(|node| Target::InProcess(node.runtime.clone())).collect();
+    let outcomes = drive(&targets, workflows, concurrency).await?;
     let wall = began.elapsed();
     for node in &nodes {
         node.events.shut_down();

@@ -137,37 +137,16 @@ async fn throughput(url: &DatabaseUrl, mode: Mode, workflows: u64, concurrency: 
     let state = build_state_with(&bench_args(url), saga::services(calls.clone())).await?;
     state.runtime.register_definition(saga::definition(), "bench").await?;
 
-    let next = Arc::new(AtomicU64::new(1));
     let began = Instant::now();
-    let mut clients = Vec::new();
     let server = match mode {
         Mode::Http => Some(HttpTarget::start(state.clone()).await?),
         _ => None,
     };
-    for _ in 0..concurrency {
-        let next = next.clone();
-        let runtime = state.runtime.clone();
-        let target = server.as_ref().map(HttpTarget::client);
-        clients.push(tokio::spawn(async move {
-            let mut samples = Outcomes::default();
-            loop {
-                let number = next.fetch_add(1, Ordering::Relaxed);
-                if number > workflows {
-                    return anyhow::Ok(samples);
-                }
-                let submitted = Instant::now();
-                let (started_at, status) = match &target {
-                    None => in_process_call(&runtime, number, submitted).await?,
-                    Some(client) => client.call(number, submitted).await?,
-                };
-                samples.record(started_at, submitted.elapsed(), &status);
-            }
-        }));
-    }
-    let mut outcomes = Outcomes::default();
-    for client in clients {
-        outcomes.merge(client.await??);
-    }
+    let target = match &server {
+        Some(server) => Target::Http(server.client()),
+        None => Target::InProcess(state.runtime.clone()),
+    };
+    let outcomes = drive(&[target], workflows, concurrency).await?;
     let wall = began.elapsed();
     let stats = state.runtime.writer_stats();
     let transactions = stats.transactions.load(Ordering::Relaxed).max(1);
@@ -186,6 +165,44 @@ async fn throughput(url: &DatabaseUrl, mode: Mode, workflows: u64, concurrency: 
     state.events.shut_down();
     state.database.close().await;
     Ok(Run { workflows, concurrency, wall, calls: calls.load(Ordering::Relaxed), outcomes })
+}
+
+/// Where a benchmark client sends its workflows.
+#[derive(Clone)]
+enum Target {
+    InProcess(Runtime),
+    Http(HttpClient),
+}
+
+/// Runs `workflows` call sagas with `concurrency` closed-loop clients — client i on target i mod n —
+/// each starting a workflow, waiting for its result, and starting the next.
+async fn drive(targets: &[Target], workflows: u64, concurrency: u64) -> anyhow::Result<Outcomes> {
+    let next = Arc::new(AtomicU64::new(1));
+    let mut clients = Vec::new();
+    for client in 0..concurrency {
+        let next = next.clone();
+        let target = targets[client as usize % targets.len()].clone();
+        clients.push(tokio::spawn(async move {
+            let mut samples = Outcomes::default();
+            loop {
+                let number = next.fetch_add(1, Ordering::Relaxed);
+                if number > workflows {
+                    return anyhow::Ok(samples);
+                }
+                let submitted = Instant::now();
+                let (started_at, status) = match &target {
+                    Target::InProcess(runtime) => in_process_call(runtime, number, submitted).await?,
+                    Target::Http(client) => client.call(number, submitted).await?,
+                };
+                samples.record(started_at, submitted.elapsed(), &status);
+            }
+        }));
+    }
+    let mut outcomes = Outcomes::default();
+    for client in clients {
+        outcomes.merge(client.await??);
+    }
+    Ok(outcomes)
 }
 
 async fn in_process_call(runtime: &Runtime, number: u64, submitted: Instant) -> anyhow::Result<(Duration, String)> {
