@@ -2,10 +2,9 @@
 //! PostgreSQL database, the takeover time when a node dies, and the latency of the live feed between
 //! nodes. Figures only.
 //!
-//! The nodes are runtimes in this process, each with its own pool, bus, heartbeat and writer — what
-//! separate processes on one machine would have, minus the process boundary. A node "dies" by stopping
-//! its heartbeat, claims and timers at once (as kill -9 would, to the others); the drivers it had stay
-//! in memory with calls that never answer, so nothing it did can help the survivor.
+//! For throughput the nodes are runtimes in this process, each with its own pool, bus, heartbeat and
+//! writer — what separate processes on one machine would have, minus the process boundary. For
+//! takeovers the node that dies is a real `switchboard serve` process, killed with SIGKILL.
 //!
 //! Lines:
 //! - `PEER switchboard-postgres-<n>nodes-inprocess …` (as the single-node runs; clients round-robin
@@ -100,23 +99,57 @@ fn hanging_services() -> Registry {
     registry
 }
 
-/// `kills` times: a node starts instances whose calls hang, dies; the survivor's first transition of one
-/// of them ends the measurement.
+/// `kills` times: a real `switchboard serve` process (this binary) joins the database, starts
+/// instances whose calls hang (its `calls` service is an HTTP server here that never answers), and is
+/// killed with SIGKILL; the time runs from the kill to the survivor's first transition of one of them.
 async fn takeovers(url: &crate::db::DatabaseUrl, kills: u32) -> anyhow::Result<()> {
     let survivor = node(url, saga::services(Arc::new(AtomicU64::new(0)))).await?;
     survivor.runtime.register_definition(saga::definition(), "bench").await?;
+    let hanging = hanging_http_service().await?;
+    let (_, token) =
+        crate::auth::issue_token(survivor.runtime.store(), "bench-takeover", app::wire::Role::Admin, "bench").await?;
+    let client = reqwest::Client::new();
+    let folder = tempfile_folder()?;
     let mut times = Vec::new();
     let mut number = 1_000_000;
-    for _ in 0..kills {
-        let doomed = node(url, hanging_services()).await?;
+    for round in 0..kills {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let log = std::fs::File::create(folder.join(format!("doomed-{round}.log")))?;
+        let mut doomed = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--no-demo", "--node-id", "doomed", "--lease-ms", "3000"])
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", url.expose_secret()])
+            .args(["--service", &format!("calls=http://{hanging}")])
+            .env("SWITCHBOARD_ADMIN_PASSWORD", "bench-admin-password")
+            .env("SWITCHBOARD_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()?;
+        let ready = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{base}/api/health")).send().await.is_err() {
+            anyhow::ensure!(Instant::now() < ready, "the node to kill did not start (log in {})", folder.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let mut ids = HashSet::new();
         for _ in 0..IN_FLIGHT_AT_KILL {
             number += 1;
-            ids.insert(doomed.runtime.start_instance(saga::start_request(number)).await?.instance.id);
+            let request = saga::start_request(number);
+            let started: serde_json::Value = client
+                .post(format!("{base}/api/instances"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"workflow": request.workflow, "input": request.input}))
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            ids.insert(started["id"].as_str().unwrap_or_default().to_string());
         }
         let mut stream = survivor.events.subscribe();
         let killed = Instant::now();
-        doomed.events.shut_down();
+        doomed.kill()?; // SIGKILL
+        let _ = doomed.wait();
         let deadline = killed + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -128,18 +161,36 @@ async fn takeovers(url: &crate::db::DatabaseUrl, kills: u32) -> anyhow::Result<(
             }
         }
         times.push(killed.elapsed().as_secs_f64() * 1_000.0);
-        doomed.database.close().await;
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "CLUSTER takeover kills={} lease_ms=3000 median_ms={:.0} max_ms={:.0}",
+        "CLUSTER takeover kills={} lease_ms=3000 claim_interval_ms=500 median_ms={:.0} max_ms={:.0} (SIGKILL of a real node)",
         times.len(),
         times[times.len() / 2],
         times.last().copied().unwrap_or(f64::NAN)
     );
+    let _ = std::fs::remove_dir_all(&folder);
     survivor.events.shut_down();
     survivor.database.close().await;
     Ok(())
+}
+
+/// An HTTP service that accepts every call and never answers: the calls a node had in flight when it died.
+async fn hanging_http_service() -> anyhow::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let app = axum::Router::new().fallback(|| std::future::pending::<&'static str>());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(address)
+}
+
+/// A folder for the killed nodes' logs.
+fn tempfile_folder() -> anyhow::Result<std::path::PathBuf> {
+    let folder = std::env::temp_dir().join(format!("switchboard-takeover-{}", crate::runtime::clock::new_id()));
+    std::fs::create_dir_all(&folder)?;
+    Ok(folder)
 }
 
 /// From a start durable on node A to its event on node B's bus, `samples` times.
