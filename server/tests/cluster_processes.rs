@@ -7,9 +7,10 @@
 //! survivor's event stream showing the transitions of instances started on every node.
 //!
 //! In-process models of the same scenarios are in `cluster.rs`; this test drives the real binary, as
-//! `crash.rs` does for one node, and reuses its recording service ([`Recorder`], [`start_service`]):
-//! an idempotent HTTP service keyed on the `Idempotency-Key` header. Repeats (calls re-issued by the
-//! node that took an instance over) are only counted; one step applied under two keys is the failure.
+//! `crash.rs` does for one node, and shares its recording service (`support/recorder.rs`: an idempotent
+//! HTTP service keyed on the `Idempotency-Key` header) and process wrapper (`support/process.rs`).
+//! Repeats (calls re-issued by the node that took an instance over) are only counted, per phase of the
+//! scenario; one step applied under two keys is the failure.
 //!
 //! Every step of the scenario is triggered by a condition — effects applied (counted in the service),
 //! a node seen silent while the others claim its instances — never by elapsed time, except the freeze
@@ -22,30 +23,23 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
-use std::net::SocketAddr;
-use std::path::{Path as FsPath, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use futures::StreamExt;
-use serde_json::{json, Value};
-use tokio::sync::watch;
 
-use app::wire::{ClusterNode, ClusterNodes, HistoryEntry, InstanceDetail, InstancePage, LiveEvent, NodeState};
+use app::wire::{ClusterNode, ClusterNodes, HistoryEntry, InstancePage, LiveEvent, NodeState};
+use support::client::{
+    assert_no_effect_problems, history, history_text, register_definition, sort_starts, token_client, Started,
+};
+use support::process::{tail, Launch, Server};
+use support::recorder::{expected_applied, expected_status, fails, start_service, Recorder, FAILING_EVERY};
 
 /// How many sagas run: the first half before node-1 is killed, the second half after its instances
 /// were taken over (so node-2 has work in flight when it is frozen).
 const WORKFLOWS: i64 = 240;
 const FIRST_HALF: i64 = WORKFLOWS / 2;
-/// Calls whose number is divisible by this have their billing refused (HTTP 400) and must compensate.
-const FAILING_EVERY: i64 = 20;
 /// Node-1 is killed once the service has applied this share of the first half's expected effects.
 const KILL_AT_PERCENT: usize = 30;
 /// Node-2 is frozen once the service has applied this share of the second half's expected effects on
@@ -85,6 +79,8 @@ const PHASES: [&str; 5] = ["all up", "node-1 killed", "node-2 frozen", "node-2 t
 
 /// The password of the `admin` the first node creates on the empty database.
 const ADMIN_PASSWORD: &str = "cluster test admin password";
+/// Call `number` is started under the idempotency key `{START_KEY_PREFIX}-{number}`.
+const START_KEY_PREFIX: &str = "cluster-test-call";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_a_kill_a_freeze_and_a_restart() {
@@ -93,319 +89,38 @@ async fn three_nodes_survive_a_kill_a_freeze_and_a_restart() {
     cluster_scenario(database.url.expose_secret()).await;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// The saga and what it must do (as in crash.rs)
-// ---------------------------------------------------------------------------------------------------
-
-/// `(state, action, compensation action)` of the saga's tasks.
-const TASKS: &[(&str, &str, Option<&str>)] = &[
-    ("validate-caller", "validate", None),
-    ("find-buyer", "find_buyer", Some("release_reservation")),
-    ("connect-call", "connect", Some("disconnect")),
-    ("start-billing", "start_billing", Some("cancel_meter")),
-];
-
-fn fails(number: i64) -> bool {
-    number % FAILING_EVERY == 0
-}
-
-/// What the service must have seen for a call, in order: `(action, refused)`, one key each.
-fn expected_effects(number: i64) -> Vec<(&'static str, bool)> {
-    if fails(number) {
-        vec![
-            ("validate", false),
-            ("find_buyer", false),
-            ("connect", false),
-            ("start_billing", true),
-            ("disconnect", false),
-            ("release_reservation", false),
-        ]
-    } else {
-        vec![("validate", false), ("find_buyer", false), ("connect", false), ("start_billing", false)]
-    }
-}
-
-fn expected_status(number: i64) -> &'static str {
-    if fails(number) {
-        "compensated"
-    } else {
-        "completed"
-    }
-}
-
-/// The effects (refusals excluded) the given sagas apply.
-fn expected_applied(numbers: impl Iterator<Item = i64>) -> usize {
-    numbers.map(|number| expected_effects(number).iter().filter(|(_, refused)| !refused).count()).sum()
-}
-
 /// The node (0, 1, 2 for node-1, node-2, node-3) a call is started on: round-robin.
 fn origin(number: i64) -> usize {
     ((number - 1) % 3) as usize
-}
-
-/// The instance a key belongs to and the action it may carry. Keys are `{instance}:{state}:{seq}`, and
-/// `{that}:compensate` for the compensation of the step.
-fn parse_key(key: &str) -> Option<(&str, &'static str)> {
-    let parts: Vec<&str> = key.split(':').collect();
-    let (instance, state, compensation) = match parts.as_slice() {
-        [instance, state, seq] if seq.parse::<u64>().is_ok() => (*instance, *state, false),
-        [instance, state, seq, "compensate"] if seq.parse::<u64>().is_ok() => (*instance, *state, true),
-        _ => return None,
-    };
-    let (_, action, undo) = TASKS.iter().find(|(name, _, _)| *name == state)?;
-    if compensation {
-        undo.map(|undo| (instance, undo))
-    } else {
-        Some((instance, *action))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The recording service (as in crash.rs, with repeats counted per phase of the scenario)
-// ---------------------------------------------------------------------------------------------------
-
-/// One key seen for the first time: an applied effect, or a refusal (billing refused, HTTP 400).
-#[derive(Clone, Debug)]
-struct Effect {
-    key: String,
-    action: String,
-    number: Option<i64>,
-    refused: bool,
-}
-
-#[derive(Clone, Default)]
-struct Ledger {
-    /// The first response per key, replayed for every repeat.
-    responses: HashMap<String, (StatusCode, Value)>,
-    /// Every first-seen key, in the order seen.
-    effects: Vec<Effect>,
-    applied: usize,
-    /// Repeated keys (re-issued calls), per phase of the scenario.
-    repeats: [usize; PHASES.len()],
-    /// Calls without an `Idempotency-Key` header (refused: the engine must always send one).
-    unkeyed: usize,
-}
-
-/// An idempotent service that records what it applies.
-struct Recorder {
-    ledger: Mutex<Ledger>,
-    phase: Arc<AtomicUsize>,
-    /// The number of applied effects, for the test to wait on.
-    applied: watch::Sender<usize>,
-}
-
-impl Recorder {
-    fn new(phase: Arc<AtomicUsize>) -> Arc<Self> {
-        Arc::new(Self { ledger: Mutex::default(), phase, applied: watch::channel(0).0 })
-    }
-
-    fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        self.ledger.lock().expect("ledger lock")
-    }
-
-    /// A copy, to read without holding the lock the service needs.
-    fn snapshot(&self) -> Ledger {
-        self.ledger().clone()
-    }
-
-    /// Applies the call unless its key was seen before; either way answers with the key's first
-    /// response. Check and apply happen under one lock, as a real service's unique key constraint.
-    fn call(&self, key: &str, action: &str, input: &Value) -> (StatusCode, Value) {
-        let mut ledger = self.ledger();
-        if let Some(first) = ledger.responses.get(key).cloned() {
-            ledger.repeats[self.phase.load(Ordering::SeqCst)] += 1;
-            return first;
-        }
-        let number = input.get("number").and_then(Value::as_i64);
-        let refused = action == "start_billing" && number.is_some_and(fails);
-        let response = if refused {
-            (StatusCode::BAD_REQUEST, json!({"error": "billing refused the call"}))
-        } else {
-            (StatusCode::OK, json!({"action": action, "number": number, "effect": ledger.effects.len()}))
-        };
-        ledger.responses.insert(key.to_string(), response.clone());
-        ledger.effects.push(Effect { key: key.to_string(), action: action.to_string(), number, refused });
-        if !refused {
-            ledger.applied += 1;
-            self.applied.send_replace(ledger.applied);
-        }
-        response
-    }
-}
-
-async fn latency() {
-    tokio::time::sleep(Duration::from_millis(fastrand::u64(LATENCY_MS))).await;
-}
-
-/// `POST /{action}` with the `Idempotency-Key` header: the service the `calls` tasks reach.
-async fn handle_call(
-    State(recorder): State<Arc<Recorder>>,
-    Path(action): Path<String>,
-    headers: HeaderMap,
-    Json(input): Json<Value>,
-) -> (StatusCode, Json<Value>) {
-    let Some(key) = headers.get("idempotency-key").and_then(|value| value.to_str().ok()).map(str::to_string) else {
-        recorder.ledger().unkeyed += 1;
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "no Idempotency-Key header"})));
-    };
-    latency().await;
-    let (status, body) = recorder.call(&key, &action, &input);
-    latency().await;
-    (status, Json(body))
-}
-
-/// Serves the recorder on a free local port; returns its address.
-async fn start_service(recorder: Arc<Recorder>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the service");
-    let address = listener.local_addr().expect("service address");
-    let router = Router::new().route("/{action}", post(handle_call)).with_state(recorder);
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("the recording service failed") });
-    address
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The switchboard processes
 // ---------------------------------------------------------------------------------------------------
 
-/// A running `switchboard serve` node, killed when dropped (a failing test leaves no process behind;
-/// SIGKILL ends a stopped process too).
-struct Node {
-    id: String,
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Node {
-    fn spawn(database_url: &str, service: SocketAddr, folder: &FsPath, id: &str, run: &str) -> Self {
-        let port = free_port();
-        let log = folder.join(format!("{run}.log"));
-        let output = File::create(&log).expect("node log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            // The engine's own lines (claims, fencing, leadership), without a line per request.
-            .args(["serve", "--no-demo", "--log", "info,tower_http=warn"])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", database_url])
-            .args(["--service", &format!("calls=http://{service}")])
+/// Starts node `id` (logging to `{run}.log`) with the cluster settings.
+fn spawn_node(launch: &Launch<'_>, id: &str, run: &str) -> Server {
+    Server::spawn(launch, id, run, |command| {
+        command
             .args(["--node-id", id])
             .args(["--lease-ms", &LEASE_MS.to_string()])
             .args(["--heartbeat-ms", &HEARTBEAT_MS.to_string()])
             .args(["--claim-interval-ms", &CLAIM_INTERVAL_MS.to_string()])
-            .arg("--site-root")
-            .arg(folder.join("site"))
-            .env_remove("SWITCHBOARD_SERVICES")
             .env_remove("SWITCHBOARD_NODE_ID")
-            .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().expect("node log file"))
-            .stderr(output)
-            .spawn()
-            .expect("start switchboard");
-        Self { id: id.to_string(), child, base: format!("http://127.0.0.1:{port}"), log }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `GET /api/health` until it answers 200.
-    ///
-    /// # Panics
-    /// When the process exits first, or the deadline passes; with the node's log.
-    async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("switchboard's status") {
-                panic!("{} exited ({status}) before it was ready:\n{}", self.id, self.log_text());
-            }
-            let probe = client.get(format!("{}/api/health", self.base)).timeout(Duration::from_secs(2)).send().await;
-            if probe.is_ok_and(|response| response.status() == StatusCode::OK) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{} not ready within {READY_WITHIN:?}:\n{}", self.id, self.log_text());
-            tokio::time::sleep(POLL_EVERY).await;
-        }
-    }
-
-    /// SIGKILL (what `Child::kill` sends on unix): no shutdown code runs.
-    fn kill(&mut self) {
-        self.child.kill().expect("kill switchboard");
-        let status = self.child.wait().expect("reap switchboard");
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(9), "{} died of SIGKILL, not of something else: {status}", self.id);
-    }
-
-    /// Sends a signal by name (`-STOP`, `-CONT`) with `kill(1)`.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().expect("run kill");
-        assert!(status.success(), "kill {signal} {} ({}) failed: {status}", self.child.id(), self.id);
-    }
-
-    /// Panics if the process is gone (it must still run at the end).
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().expect("switchboard's status") {
-            panic!("{} exited ({status}) during the test:\n{}", self.id, tail(&self.log_text(), 60));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port nothing listens on right now (the OS picks it; released for the node to take).
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe");
-    probe.local_addr().expect("probe address").port()
-}
-
-/// The last `lines` lines of a log.
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
+            .env("NO_COLOR", "1");
+    })
 }
 
 // ---------------------------------------------------------------------------------------------------
 // The API, as a client sees it
 // ---------------------------------------------------------------------------------------------------
 
-async fn register_definition(client: &reqwest::Client, base: &str) {
-    let response = client
-        .post(format!("{base}/api/definitions"))
-        .json(&support::call_saga())
-        .send()
-        .await
-        .expect("POST /api/definitions");
-    let status = response.status();
-    assert!(status.is_success(), "register: {status} {}", response.text().await.unwrap_or_default());
-}
-
 /// Starts call `number` under its own idempotency key: re-sending it returns the same instance.
-async fn start_call(client: &reqwest::Client, base: &str, number: i64) -> Result<(StatusCode, String), String> {
-    let response = client
-        .post(format!("{base}/api/instances"))
-        .header("Idempotency-Key", format!("cluster-test-call-{number}"))
-        .json(&json!({
-            "workflow": "call-processing",
-            "input": {"call_id": format!("call-{number}"), "number": number},
-        }))
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("{status}: {}", response.text().await.unwrap_or_default()));
-    }
-    let detail: InstanceDetail = response.json().await.map_err(|error| error.to_string())?;
-    Ok((status, detail.summary.id))
+async fn start_call(client: &reqwest::Client, base: &str, number: i64) -> Started {
+    support::client::start_call(client, base, START_KEY_PREFIX, number).await
 }
 
-type Starts = Vec<(i64, Result<(StatusCode, String), String>)>;
+type Starts = Vec<(i64, Started)>;
 
 /// Starts the calls `numbers`, each on its round-robin node, some at once; answers every outcome.
 fn start_calls(
@@ -424,19 +139,6 @@ fn start_calls(
             .collect::<Vec<_>>()
             .await
     })
-}
-
-async fn history(client: &reqwest::Client, base: &str, id: &str) -> Result<Vec<HistoryEntry>, String> {
-    let response = client
-        .get(format!("{base}/api/instances/{id}/history"))
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-        .map_err(|error| error.to_string())?;
-    if response.status() != StatusCode::OK {
-        return Err(format!("history of {id}: {}", response.status()));
-    }
-    response.json().await.map_err(|error| error.to_string())
 }
 
 /// Every call-processing instance, as one node lists them (`None` when the node did not answer).
@@ -529,34 +231,6 @@ async fn owned_by(client: &reqwest::Client, observer: &str, id: &str) -> Option<
     node_in(&view, id).map(|node| node.owned)
 }
 
-/// Signs in as admin, creates an admin API token, and answers a client that sends it on every request.
-async fn token_client(client: &reqwest::Client, base: &str) -> reqwest::Client {
-    let signed_in = client
-        .post(format!("{base}/api/auth/sign-in"))
-        .header("origin", base)
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .expect("sign-in answers");
-    assert_eq!(signed_in.status(), StatusCode::OK, "sign-in");
-    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let token: Value = client
-        .post(format!("{base}/api/tokens"))
-        .header("origin", base)
-        .header("cookie", cookie)
-        .json(&json!({"name": "cluster-test", "role": "admin"}))
-        .send()
-        .await
-        .expect("token answer")
-        .json()
-        .await
-        .expect("token JSON");
-    let secret = token["secret"].as_str().expect("a token secret");
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {secret}").parse().unwrap());
-    reqwest::Client::builder().default_headers(headers).build().unwrap()
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The survivor's event stream
 // ---------------------------------------------------------------------------------------------------
@@ -574,7 +248,7 @@ struct Seen {
 }
 
 /// Reads node-3's event stream until the test ends, opening it again if it ends.
-fn follow_events(client: reqwest::Client, base: String, phase: Arc<AtomicUsize>) -> Arc<Mutex<Seen>> {
+fn follow_events(client: reqwest::Client, base: String, recorder: Arc<Recorder>) -> Arc<Mutex<Seen>> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let record = seen.clone();
     tokio::spawn(async move {
@@ -593,7 +267,7 @@ fn follow_events(client: reqwest::Client, base: String, phase: Arc<AtomicUsize>)
                                 Ok(LiveEvent::Heartbeat(_)) => seen.heartbeats += 1,
                                 Ok(LiveEvent::Instance(change)) => {
                                     seen.instance_events += 1;
-                                    let at = phase.load(Ordering::SeqCst);
+                                    let at = recorder.phase();
                                     seen.instances.entry(change.id).or_default().push((change.status, at));
                                 }
                                 Ok(_) => {}
@@ -767,24 +441,34 @@ async fn cluster_scenario(database_url: &str) {
         (Some(folder), path)
     };
     let plain = reqwest::Client::new();
-    let phase = Arc::new(AtomicUsize::new(ALL_UP));
-    let recorder = Recorder::new(phase.clone());
+    let recorder = Recorder::new(LATENCY_MS, PHASES.len());
+    recorder.set_phase(ALL_UP);
     let service = start_service(recorder.clone()).await;
-    let set_phase = |to: usize| phase.store(to, Ordering::SeqCst);
+    let set_phase = |to: usize| recorder.set_phase(to);
+    let launch = Launch {
+        database_url,
+        service,
+        folder: &folder,
+        admin_password: ADMIN_PASSWORD,
+        // The engine's own lines (claims, fencing, leadership), without a line per request.
+        log_filter: "info,tower_http=warn",
+        ready_within: READY_WITHIN,
+        probe_every: POLL_EVERY,
+    };
 
     // Three nodes; node-1 first (it applies the migrations and creates the admin).
-    let mut node1 = Node::spawn(database_url, service, &folder, "node-1", "node-1");
+    let mut node1 = spawn_node(&launch, "node-1", "node-1");
     node1.wait_ready(&plain).await;
-    let mut node2 = Node::spawn(database_url, service, &folder, "node-2", "node-2");
-    let mut node3 = Node::spawn(database_url, service, &folder, "node-3", "node-3");
+    let mut node2 = spawn_node(&launch, "node-2", "node-2");
+    let mut node3 = spawn_node(&launch, "node-3", "node-3");
     node2.wait_ready(&plain).await;
     node3.wait_ready(&plain).await;
-    let client = token_client(&plain, &node1.base).await;
+    let client = token_client(&plain, &node1.base, ADMIN_PASSWORD, "cluster-test").await;
     register_definition(&client, &node1.base).await;
     let survivor = node3.base.clone();
 
     // Node-3's event stream, fed by the other two before any traffic.
-    let seen = follow_events(client.clone(), survivor.clone(), phase.clone());
+    let seen = follow_events(client.clone(), survivor.clone(), recorder.clone());
     wait_stream_fed(&seen, database_url).await;
     let bases = [node1.base.clone(), node2.base.clone(), node3.base.clone()];
 
@@ -837,7 +521,7 @@ async fn cluster_scenario(database_url: &str) {
     assert!(node2_owned_at_stop > 0, "node-2 must be frozen while it drives instances: it owned {node2_owned_at_stop}");
 
     // Node-1 comes back under its own id, on a new port.
-    let mut node1_again = Node::spawn(database_url, service, &folder, "node-1", "node-1-restarted");
+    let mut node1_again = spawn_node(&launch, "node-1", "node-1-restarted");
     node1_again.wait_ready(&plain).await;
     set_phase(NODE_1_BACK);
     let live = [node1_again.base.clone(), node2.base.clone(), node3.base.clone()];
@@ -847,14 +531,7 @@ async fn cluster_scenario(database_url: &str) {
     let mut ids: BTreeMap<i64, String> = BTreeMap::new();
     let mut unanswered = Vec::new();
     for half in [first_half, second_half] {
-        for (number, outcome) in half.await.expect("a starter") {
-            match outcome {
-                Ok((_, id)) => {
-                    ids.insert(number, id);
-                }
-                Err(_) => unanswered.push(number),
-            }
-        }
+        sort_starts(half.await.expect("a starter"), &mut ids, &mut unanswered);
     }
     let (mut resent_found, mut resent_created) = (0, 0);
     for (turn, &number) in unanswered.iter().enumerate() {
@@ -927,10 +604,10 @@ async fn cluster_scenario(database_url: &str) {
             .or(wrong_ids.first())
             .cloned()
             .unwrap_or_default();
-        let culprit_history = history(&client, &survivor, &culprit).await;
+        let culprit_history = history_text(&client, &survivor, &culprit).await;
         let diagnosis = diagnose(database_url, &wrong_ids).await;
         panic!(
-            "{} of {WORKFLOWS} sagas did not end as designed:\n{}\nhistory of {culprit}:\n{culprit_history:#?}\n\
+            "{} of {WORKFLOWS} sagas did not end as designed:\n{}\nhistory of {culprit}:\n{culprit_history}\n\
              {diagnosis}\n\
              node-1 (first run) log tail:\n{}\nnode-2 log tail:\n{}\nnode-3 log tail:\n{}\nnode-1 (restarted) log tail:\n{}",
             wrong.len(),
@@ -950,44 +627,8 @@ async fn cluster_scenario(database_url: &str) {
     // Every effect applied exactly once, in saga order, under the key of its step.
     let ledger = recorder.snapshot();
     assert_eq!(ledger.unkeyed, 0, "every call carries an Idempotency-Key");
-    let number_of: HashMap<&str, i64> = ids.iter().map(|(number, id)| (id.as_str(), *number)).collect();
-    let mut seen_effects: HashMap<&str, Vec<&Effect>> = HashMap::new();
-    let mut problems = Vec::new();
-    for effect in &ledger.effects {
-        match parse_key(&effect.key) {
-            Some((instance, action)) if number_of.contains_key(instance) => {
-                if action != effect.action {
-                    problems.push(format!("key {} carried action {}, expected {action}", effect.key, effect.action));
-                }
-                if effect.number.is_some_and(|number| number != number_of[instance]) {
-                    problems.push(format!("key {} carried call number {:?}", effect.key, effect.number));
-                }
-                seen_effects.entry(instance).or_default().push(effect);
-            }
-            _ => problems.push(format!("unexpected key {} ({})", effect.key, effect.action)),
-        }
-    }
-    for (number, id) in &ids {
-        let actual: Vec<(&str, bool)> = seen_effects
-            .get(id.as_str())
-            .map(|effects| effects.iter().map(|e| (e.action.as_str(), e.refused)).collect())
-            .unwrap_or_default();
-        if actual != expected_effects(*number) {
-            problems.push(format!("call {number} ({id}): saw {actual:?}, expected {:?}", expected_effects(*number)));
-        }
-    }
-    if !problems.is_empty() {
-        let culprit = problems.iter().find_map(|p| ids.values().find(|id| p.contains(id.as_str())).cloned());
-        let culprit_history = match &culprit {
-            Some(id) => format!("{:#?}", history(&client, &survivor, id).await),
-            None => String::from("(none)"),
-        };
-        panic!(
-            "{} problems with the effects:\n{}\nhistory of {culprit:?}:\n{culprit_history}",
-            problems.len(),
-            problems.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
-        );
-    }
+    let (problems, seen_effects) = ledger.problems(&ids);
+    assert_no_effect_problems(&client, &survivor, &problems, &ids).await;
     let expected_total = expected_applied(1..=WORKFLOWS);
     assert_eq!(ledger.applied, expected_total, "every effect applied once");
     let refusals = ledger.effects.iter().filter(|e| e.refused).count();
@@ -1102,7 +743,7 @@ async fn cluster_scenario(database_url: &str) {
         .unwrap_or_else(|| String::from("(node-3 did not answer)"));
     let repeats = PHASES
         .iter()
-        .zip(ledger.repeats)
+        .zip(&ledger.repeats)
         .map(|(phase, count)| format!("{count} {phase}"))
         .collect::<Vec<_>>()
         .join(", ");

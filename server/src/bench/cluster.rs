@@ -179,7 +179,7 @@ async fn takeovers(url: &crate::db::DatabaseUrl, kills: u32) -> anyhow::Result<(
 async fn hanging_http_service() -> anyhow::Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let app = axum::Router::new().fallback(|| std::future::pending::<&'static str>());
+    let app = axum::Router::new().fallback(std::future::pending::<&'static str>);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod client;
+pub mod process;
+pub mod recorder;
 pub mod reply;
 
 use std::path::PathBuf;
