@@ -102,6 +102,9 @@ pub async fn run_reader(node: Arc<Node>, database: Database, bus: EventBus) {
     };
     let mut listener = None;
     loop {
+        if bus.is_stopping() {
+            return;
+        }
         if listener.is_none() {
             listener = match sqlx::postgres::PgListener::connect_with(pool).await {
                 Ok(mut connected) => match connected.listen(CHANNEL).await {
@@ -128,6 +131,9 @@ pub async fn run_reader(node: Arc<Node>, database: Database, bus: EventBus) {
         tokio::select! {
             outcome = woken => {
                 if let Err(error) = outcome {
+                    if bus.is_stopping() {
+                        return;
+                    }
                     tracing::warn!(%error, "the LISTEN connection failed; reconnecting");
                     listener = None;
                     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -138,6 +138,9 @@ async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queu
         }
         let Some(state) = loaded.as_mut() else { continue };
         if let Err(error) = step(&inner, state, delivery).await {
+            if inner.bus.is_stopping() {
+                return; // shutting down: the pool may be closed; the next start recovers the instance
+            }
             // What is in memory may be ahead of the database (the write failed) or behind it (the
             // instance moved): start again from the database.
             if let CommitError::Failed(_) = error {
