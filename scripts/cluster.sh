@@ -25,8 +25,11 @@ fi
 
 mkdir -p target/cluster
 pids=()
+stopped=false
 stop_all() {
-  step "Stopping the nodes"
+  $stopped && return
+  stopped=true
+  step "Stopping the nodes (each hands its runs back)"
   kill -TERM "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
 }
@@ -37,6 +40,17 @@ for n in $(seq 1 "$nodes"); do
     >"target/cluster/node-$n.log" 2>&1 &
   pids+=($!)
   note "node-$n on http://127.0.0.1:$port (pid $!, log target/cluster/node-$n.log)"
+  if [[ $n == 1 ]]; then
+    # The first node applies the migrations and creates the first admin; the others join after it.
+    for _ in $(seq 1 120); do
+      curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
+      kill -0 "${pids[0]}" 2>/dev/null || fail "node-1 stopped; see target/cluster/node-1.log"
+      sleep 0.5
+    done
+  fi
 done
 step "$nodes nodes running on ${url%%@*}@…; Ctrl-C stops them"
+if [[ -z "${SWITCHBOARD_ADMIN_PASSWORD:-}" ]] && grep -q "First start" target/cluster/node-1.log; then
+  note "first start: the password of \`admin\` is printed in target/cluster/node-1.log"
+fi
 wait

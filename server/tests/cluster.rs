@@ -331,6 +331,14 @@ mod tests {
             a.runtime.node().stats.fenced_writes.load(std::sync::atomic::Ordering::Relaxed) >= 1
         })
         .await;
+        // Both nodes wrote rollups (each its own shard), and the fenced writes counted nowhere: together
+        // they equal a recomputation from the journal.
+        eventually("the rollups of both nodes equal a recomputation from the stored history", || async {
+            let history = b.store().history().await.unwrap();
+            let recomputed = switchboard::monitoring::recompute::rollups_of_history(&history).unwrap();
+            b.store().all_rollups().await.unwrap() == recomputed
+        })
+        .await;
     }
 
     pub async fn timers_fire_once_on_their_owner_and_move_with_it(url: DatabaseUrl) {
