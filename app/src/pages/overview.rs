@@ -94,11 +94,11 @@ fn NodesPanel(tick: Memo<Option<u64>>) -> impl IntoView {
                                 <div class="table-scroll">
                                     <table class="table compact nodes-table">
                                         <thead><tr>
-                                            <th>"Node"</th><th>"State"</th><th>"Address"</th><th>"Up since"</th>
-                                            <th class="num">"Last heartbeat"</th><th class="num">"Runs driven"</th>
-                                            <th class="num" title="Runs taken over from gone nodes, or handed back">"Taken over"</th>
-                                            <th class="num" title="Runs moved here because a person acted on this node">"Moved here"</th>
-                                            <th class="num" title="Writes refused because the run had moved to another node">"Fenced"</th>
+                                            <th>"Node"</th><th>"State"</th><th class="wide-only">"Address"</th><th class="wide-only">"Up since"</th>
+                                            <th class="num medium-only">"Last heartbeat"</th><th class="num">"Runs driven"</th>
+                                            <th class="num wide-only" title="Runs taken over from gone nodes, or handed back">"Taken over"</th>
+                                            <th class="num wide-only" title="Runs moved here because a person acted on this node">"Moved here"</th>
+                                            <th class="num wide-only" title="Writes refused because the run had moved to another node">"Fenced"</th>
                                         </tr></thead>
                                         <tbody>
                                             {cluster.nodes.into_iter().map(|node| {
@@ -116,13 +116,13 @@ fn NodesPanel(tick: Memo<Option<u64>>) -> impl IntoView {
                                                             {here.then(|| view! { <span class="pill neutral node-tag">"this console"</span> })}
                                                         </td>
                                                         <td><span class=tone>{node.state.label()}</span></td>
-                                                        <td class="mono">{node.address.clone()}</td>
-                                                        <td class="nowrap">{format::short_time(&node.started_at)}</td>
-                                                        <td class="num">{format!("{} ago", format::duration(node.heartbeat_age_ms as f64))}</td>
+                                                        <td class="mono wide-only">{node.address.clone()}</td>
+                                                        <td class="nowrap wide-only">{format::short_time(&node.started_at)}</td>
+                                                        <td class="num medium-only">{format!("{} ago", format::duration(node.heartbeat_age_ms as f64))}</td>
                                                         <td class="num">{format::count(node.owned)}</td>
-                                                        <td class="num">{format::count(node.claimed)}</td>
-                                                        <td class="num">{format::count(node.moved_in)}</td>
-                                                        <td class="num">{format::count(node.fenced_writes)}</td>
+                                                        <td class="num wide-only">{format::count(node.claimed)}</td>
+                                                        <td class="num wide-only">{format::count(node.moved_in)}</td>
+                                                        <td class="num wide-only">{format::count(node.fenced_writes)}</td>
                                                     </tr>
                                                 }
                                             }).collect_view()}
