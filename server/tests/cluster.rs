@@ -154,6 +154,24 @@ async fn all_final(store: &Store, ids: &[String]) -> bool {
     true
 }
 
+/// A transition write of `row` with journal row `seq` (event `test`), made under `owner`'s lease of `epoch`.
+fn journal_write(row: &InstanceRow, owner: &str, epoch: i64, seq: i64) -> TransitionWrite {
+    TransitionWrite {
+        lease: Some(Lease { owner: owner.into(), epoch }),
+        instance: Some(InstanceRow { journal_seq: seq, ..row.clone() }),
+        journal: Some(JournalRow {
+            instance_id: row.id.clone(),
+            seq,
+            at: 0,
+            event: "test".into(),
+            actor: None,
+            reason: None,
+            entries: "[]".into(),
+        }),
+        ..TransitionWrite::default()
+    }
+}
+
 /// Whether `owner` owns every one of `ids`.
 async fn all_owned_by(store: &Store, ids: &[String], owner: &str) -> bool {
     for id in ids {
@@ -273,20 +291,7 @@ mod tests {
         // One batch with a write for each, both made under a's lease (epoch 1).
         let store = a.store().clone();
         let mut tx = store.begin_batch().await.unwrap();
-        let write = |row: &InstanceRow| TransitionWrite {
-            lease: Some(Lease { owner: "a".into(), epoch: 1 }),
-            instance: Some(InstanceRow { journal_seq: 99, ..row.clone() }),
-            journal: Some(JournalRow {
-                instance_id: row.id.clone(),
-                seq: 99,
-                at: 0,
-                event: "test".into(),
-                actor: None,
-                reason: None,
-                entries: "[]".into(),
-            }),
-            ..TransitionWrite::default()
-        };
+        let write = |row: &InstanceRow| journal_write(row, "a", 1, 99);
         let batch = [write(&kept), write(&moved)];
         let fenced = tx.fenced(&batch.iter().collect::<Vec<_>>()).await.unwrap();
         assert_eq!(fenced, HashSet::from([moved.id.clone()]));
@@ -639,20 +644,7 @@ async fn a_write_that_fails_on_its_own_does_not_fail_its_batch(url: DatabaseUrl)
     let good = runtime.start_instance(request(1)).await.unwrap().instance;
     let bad = runtime.start_instance(request(2)).await.unwrap().instance;
     let store = runtime.store().clone();
-    let write = |row: &InstanceRow, seq: i64| TransitionWrite {
-        lease: Some(Lease { owner: runtime.node().id().to_string(), epoch: row.lease_epoch }),
-        instance: Some(InstanceRow { journal_seq: seq, ..row.clone() }),
-        journal: Some(JournalRow {
-            instance_id: row.id.clone(),
-            seq,
-            at: 0,
-            event: "test".into(),
-            actor: None,
-            reason: None,
-            entries: "[]".into(),
-        }),
-        ..TransitionWrite::default()
-    };
+    let write = |row: &InstanceRow, seq: i64| journal_write(row, runtime.node().id(), row.lease_epoch, seq);
     let writer = Writer::spawn_for(store.clone(), runtime.node().clone());
     // `bad` repeats journal row 1, which its start wrote: a conflict no retry can fix.
     let (first, second, third) =

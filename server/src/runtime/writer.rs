@@ -60,8 +60,6 @@ type Request = (TransitionWrite, oneshot::Sender<Result<(), CommitError>>);
 pub struct WriterStats {
     pub transactions: AtomicU64,
     pub transitions: AtomicU64,
-    /// Writes refused because their instance had moved to another node.
-    pub fenced: AtomicU64,
     /// Batches written again after a transient error.
     pub retries: AtomicU64,
     /// Time spent in `Store::commit`, microseconds (rollup preparation included).
@@ -211,7 +209,7 @@ async fn commit_batch(
 ) -> Vec<Result<(), CommitError>> {
     let all: Vec<&TransitionWrite> = writes.iter().collect();
     let error = match commit_retrying(store, node, rollups, &all, stats).await {
-        Ok(fenced) => return writes.iter().map(|write| outcome_of(node, stats, write, &fenced)).collect(),
+        Ok(fenced) => return writes.iter().map(|write| outcome_of(node, write, &fenced)).collect(),
         Err(error) => error,
     };
     if writes.len() == 1 {
@@ -221,7 +219,7 @@ async fn commit_batch(
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
         outcomes.push(match commit_retrying(store, node, rollups, &[write], stats).await {
-            Ok(fenced) => outcome_of(node, stats, write, &fenced),
+            Ok(fenced) => outcome_of(node, write, &fenced),
             Err(error) => {
                 tracing::error!(%error, "a transition could not be written");
                 Err(CommitError::Failed(error.to_string()))
@@ -231,11 +229,10 @@ async fn commit_batch(
     outcomes
 }
 
-fn outcome_of(node: &Node, stats: &WriterStats, write: &TransitionWrite, fenced: &HashSet<String>) -> Result<(), CommitError> {
+fn outcome_of(node: &Node, write: &TransitionWrite, fenced: &HashSet<String>) -> Result<(), CommitError> {
     match write.instance.as_ref().filter(|row| fenced.contains(&row.id)) {
         Some(row) => {
-            stats.fenced.fetch_add(1, Ordering::Relaxed);
-            node.fenced(&row.id);
+            node.fenced(&row.id); // counted in the node's stats, which its heartbeat reports
             Err(CommitError::Fenced)
         }
         None => Ok(()),
