@@ -105,11 +105,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
-    /// A service reached over HTTP, as `NAME=URL` (repeat the flag, or separate with commas in the
-    /// variable). Tasks of service NAME then POST to `URL/<action>`. A NAME of a simulated marketplace
+    /// A service reached over HTTP, as `NAME:ACTION+ACTION=URL` (repeat the flag, or separate with
+    /// commas in the variable). Tasks of service NAME then POST to `URL/<action>`, for the declared
+    /// actions only: definitions using another action are refused. A NAME of a simulated marketplace
     /// service (identity, credit, accounts, campaigns, routing, telephony, quality, billing, ledger,
     /// payments, compliance, contracts, notifications, disputes) replaces the simulation, so the
-    /// workflows call the real service instead.
+    /// workflows call the real service instead; its actions may then be left out (`ledger=URL` keeps
+    /// the simulated ledger's actions).
     #[arg(long = "service", env = "SWITCHBOARD_SERVICES", value_delimiter = ',')]
     pub services: Vec<ServiceSpec>,
 
@@ -259,25 +261,66 @@ fn demo_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// `NAME=URL` of `--service`.
+/// `NAME[:ACTION+ACTION…]=URL` of `--service`.
+///
+/// The actions are the only ones definitions may use on the service (each one path segment: letters,
+/// digits, `-` and `_`). They may be left out only for the name of a simulated marketplace service,
+/// which then keeps the simulated service's actions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceSpec {
     pub name: String,
+    /// The declared actions, or `None` to keep those of the simulated service of the same name.
+    pub actions: Option<Vec<String>>,
     pub url: String,
+}
+
+impl ServiceSpec {
+    /// A spec for `name` at `url` declaring `actions`.
+    pub fn new(name: &str, actions: &[&str], url: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            actions: Some(actions.iter().map(|action| action.to_string()).collect()),
+            url: url.to_string(),
+        }
+    }
+}
+
+/// A service or action name: one safe path segment.
+pub fn is_segment(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl std::str::FromStr for ServiceSpec {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (name, url) = text.split_once('=').ok_or("expected NAME=URL, e.g. billing=http://127.0.0.1:9000")?;
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        let (head, url) = text
+            .split_once('=')
+            .ok_or("expected NAME:ACTION+ACTION=URL, e.g. billing:charge+refund=http://127.0.0.1:9000")?;
+        let (name, actions) = match head.split_once(':') {
+            Some((name, actions)) => (name, Some(actions.split('+').map(str::to_string).collect::<Vec<_>>())),
+            None => (head, None),
+        };
+        if !is_segment(name) {
             return Err(format!("`{name}` is not a service name (letters, digits, - and _)"));
         }
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if let Some(actions) = &actions {
+            if let Some(bad) = actions.iter().find(|action| !is_segment(action)) {
+                return Err(format!(
+                    "`{bad}` is not an action name of service `{name}`: one path segment of letters, digits, - and _"
+                ));
+            }
+        }
+        if url.starts_with("https://") {
+            return Err(format!(
+                "`{url}`: this build speaks plain HTTP only (no TLS); reach an https service through a local \
+                 TLS-terminating proxy at an http:// URL"
+            ));
+        }
+        if !url.starts_with("http://") {
             return Err(format!("`{url}` is not an http:// URL"));
         }
-        Ok(Self { name: name.to_string(), url: url.to_string() })
+        Ok(Self { name: name.to_string(), actions, url: url.to_string() })
     }
 }
 
@@ -300,16 +343,21 @@ mod tests {
             "--service",
             "billing=http://127.0.0.1:9000/b",
             "--service",
-            "crm=http://h",
+            "crm:lookup+update_contact=http://h",
         ])
         .unwrap();
         assert_eq!(cli.serve.services.len(), 2);
         assert_eq!(
             cli.serve.services[0],
-            ServiceSpec { name: "billing".into(), url: "http://127.0.0.1:9000/b".into() }
+            ServiceSpec { name: "billing".into(), actions: None, url: "http://127.0.0.1:9000/b".into() }
         );
+        assert_eq!(cli.serve.services[1], ServiceSpec::new("crm", &["lookup", "update_contact"], "http://h"));
         let error = Cli::try_parse_from(["switchboard", "--service", "billing"]).unwrap_err().to_string();
-        assert!(error.contains("expected NAME=URL"), "{error}");
+        assert!(error.contains("expected NAME:ACTION+ACTION=URL"), "{error}");
+        for bad in ["crm:../admin?x=1=http://h", "crm:=http://h", "crm:a+=http://h", "crm:a b=http://h"] {
+            let error = Cli::try_parse_from(["switchboard", "--service", bad]).unwrap_err().to_string();
+            assert!(error.contains("is not an action name of service `crm`"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod cluster;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod http;
 pub mod interventions;
 pub mod marketplace;

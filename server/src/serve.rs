@@ -38,7 +38,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let url = args.database.url()?;
     let database = db::open(&url).await?;
     let faults = FaultControl::new();
-    let services = configured_services(args, &database, &faults);
+    let services = configured_services(args, &database, &faults)?;
     let state = start(args, url, database, services, faults).await?;
     announce_first_admin(
         crate::auth::bootstrap::ensure_admin(state.runtime.store(), args.admin_password.as_deref()).await?,
@@ -54,7 +54,11 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
 /// The services of the configuration: every simulated marketplace service (with the configured circuit
 /// breaker and its fault handle in `faults`), except those a `--service NAME=URL` names — those are
 /// reached over HTTP instead, so a simulated service can be pointed at a real one by configuration.
-pub fn configured_services(args: &ServeArgs, database: &Database, faults: &FaultControl) -> Registry {
+///
+/// # Errors
+/// A `--service` declares no actions and names no simulated service (nothing would say which actions
+/// definitions may use on it).
+pub fn configured_services(args: &ServeArgs, database: &Database, faults: &FaultControl) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
     let simulated = SimDb::new(database.clone());
     for (name, actions, handler) in marketplace::SERVICES {
@@ -65,9 +69,23 @@ pub fn configured_services(args: &ServeArgs, database: &Database, faults: &Fault
         registry.register_with_breaker(*name, Arc::new(service), args.breaker());
     }
     for spec in &args.services {
-        registry.register_with_breaker(spec.name.clone(), Arc::new(HttpService::new(spec.url.clone())), args.breaker());
+        let actions: Vec<String> = match &spec.actions {
+            Some(actions) => actions.clone(),
+            None => match marketplace::SERVICES.iter().find(|(name, _, _)| *name == spec.name) {
+                Some((_, actions, _)) => actions.iter().map(|action| action.to_string()).collect(),
+                None => anyhow::bail!(
+                    "--service {}={}: declare the service's actions, e.g. --service {}:charge+refund={}",
+                    spec.name,
+                    spec.url,
+                    spec.name,
+                    spec.url
+                ),
+            },
+        };
+        let service = HttpService::new(spec.url.clone(), actions);
+        registry.register_with_breaker(spec.name.clone(), Arc::new(service), args.breaker());
     }
-    registry
+    Ok(registry)
 }
 
 /// Builds the application state with exactly the given services and no workflows: tests and the
@@ -162,6 +180,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let database = state.database.clone();
     let runtime = state.runtime.clone();
     let heartbeat = tokio::spawn(events.clone().run_heartbeat());
+    // `/api/health` answers from this probe's findings (and the writer's), never waiting on the pool.
+    let stop = {
+        let events = events.clone();
+        async move { events.stopping().await }
+    };
+    runtime.writer_stats().health.spawn_probe(state.database_url.clone(), stop);
+    // SIGTERM must end the process in bounded time, whatever a connection or a dependency does.
+    tokio::spawn(exit_if_stuck(events.clone()));
     // The scheduler and the SLA checks act only while this node leads (one leader among the nodes).
     let _scheduler = state.schedules.spawn(); // fires due schedules (missed runs first)
     let _sla_checks = tokio::spawn(state.monitor.clone().run_sla_checks(args.sla_check_interval()));
@@ -194,6 +220,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     runtime.leave().await; // hand the instances back: other nodes take over at once
     database.close().await;
     Ok(())
+}
+
+/// How long a stop may take, from the signal: HTTP requests finish, in-flight writes commit, the
+/// instances are handed back. Past it the process exits anyway; everything durable is in the database
+/// and the next owner re-issues outstanding calls with their idempotency keys.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn exit_if_stuck(events: crate::events::EventBus) {
+    events.stopping().await;
+    tokio::time::sleep(STOP_WITHIN).await;
+    tracing::error!("the server did not stop within {} s of the signal; exiting now", STOP_WITHIN.as_secs());
+    std::process::exit(1);
 }
 
 /// Runs the demo traffic while this node leads: started when it becomes leader, finished (faults it set

@@ -45,6 +45,7 @@ async fn health_reports_ok_version_backend_and_reachability_on_sqlite() {
             version: env!("CARGO_PKG_VERSION").into(),
             backend: Backend::Sqlite,
             database_reachable: true,
+            problems: Vec::new(),
         }
     );
 }

@@ -17,7 +17,7 @@ use switchboard::services::{HttpService, Service, ServiceRequest};
 type Request = (String, Option<String>, Value);
 
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Request>>>);
+struct Seen(Arc<Mutex<Vec<Request>>>, Arc<Mutex<Vec<HeaderMap>>>);
 
 async fn handler(
     State(seen): State<Seen>,
@@ -27,6 +27,7 @@ async fn handler(
 ) -> (StatusCode, String) {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_string);
     seen.0.lock().unwrap().push((action.clone(), key, body));
+    seen.1.lock().unwrap().push(headers.clone());
     match action.as_str() {
         "ok" => (StatusCode::OK, r#"{"reservation":"r-1"}"#.into()),
         "empty" => (StatusCode::NO_CONTENT, String::new()),
@@ -60,13 +61,21 @@ fn request(action: &str, timeout: Duration) -> ServiceRequest {
         input: json!({"amount": 12}),
         idempotency_key: format!("inst-1:{action}:1"),
         timeout,
+        origin: Default::default(),
     }
+}
+
+/// Every action the test server answers.
+fn actions() -> Vec<String> {
+    ["ok", "empty", "busy", "throttled", "timeout", "crashed", "bad", "gone", "garbled", "slow"]
+        .map(String::from)
+        .to_vec()
 }
 
 #[tokio::test]
 async fn success_posts_json_with_the_idempotency_key() {
     let (base, seen) = serve().await;
-    let service = HttpService::new(format!("{base}/"));
+    let service = HttpService::new(format!("{base}/"), actions());
     let output = service.call(request("ok", Duration::from_secs(5))).await.unwrap();
     assert_eq!(output, json!({"reservation": "r-1"}));
     let calls = seen.0.lock().unwrap().clone();
@@ -75,9 +84,30 @@ async fn success_posts_json_with_the_idempotency_key() {
 }
 
 #[tokio::test]
+async fn the_caller_is_named_in_headers() {
+    let (base, seen) = serve().await;
+    let service = HttpService::new(base, actions());
+    let mut call = request("ok", Duration::from_secs(5));
+    call.origin = switchboard::services::CallOrigin {
+        instance_id: "inst-1".into(),
+        state: "reserve".into(),
+        attempt: 2,
+        compensation: true,
+    };
+    service.call(call).await.unwrap();
+    let headers = seen.1.lock().unwrap()[0].clone();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert_eq!(header("switchboard-instance-id"), "inst-1");
+    assert_eq!(header("switchboard-state"), "reserve");
+    assert_eq!(header("switchboard-attempt"), "2");
+    assert_eq!(header("switchboard-step-kind"), "compensation");
+    assert_eq!(header("content-type"), "application/json");
+}
+
+#[tokio::test]
 async fn answers_are_classified_for_the_engine() {
     let (base, _) = serve().await;
-    let service = HttpService::new(base);
+    let service = HttpService::new(base, actions());
     for (action, kind) in [
         ("busy", ErrorKind::Retryable),
         ("throttled", ErrorKind::Retryable),
@@ -98,12 +128,24 @@ async fn answers_are_classified_for_the_engine() {
 #[tokio::test]
 async fn no_answer_in_time_is_a_timeout_and_no_server_is_retryable() {
     let (base, _) = serve().await;
-    let service = HttpService::new(base);
+    let service = HttpService::new(base, actions());
     let error = service.call(request("slow", Duration::from_millis(200))).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Timeout, "{}", error.message);
 
     // Nothing listens on port 1.
-    let nowhere = HttpService::new("http://127.0.0.1:1/svc");
+    let nowhere = HttpService::new("http://127.0.0.1:1/svc", actions());
     let error = nowhere.call(request("ok", Duration::from_secs(2))).await.unwrap_err();
     assert_eq!(error.kind, ErrorKind::Retryable, "{}", error.message);
+}
+
+#[tokio::test]
+async fn only_declared_actions_are_posted_and_never_a_path() {
+    let (base, seen) = serve().await;
+    let service = HttpService::new(base, actions());
+    for action in ["../admin?x=1", "", "undeclared", "ok/../admin"] {
+        let error = service.call(request(action, Duration::from_secs(5))).await.unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Permanent, "{action}: {}", error.message);
+        assert!(error.message.contains("is not an action of this service"), "{action}: {}", error.message);
+    }
+    assert!(seen.0.lock().unwrap().is_empty(), "nothing reached the service");
 }

@@ -42,6 +42,7 @@ impl Market {
             input,
             idempotency_key: key.into(),
             timeout: Duration::from_secs(5),
+            origin: Default::default(),
         };
         self.services[service].call(request).await
     }
@@ -143,6 +144,7 @@ async fn every_service_registers_with_its_actions(url: DatabaseUrl) {
                 input: json!({}),
                 idempotency_key: "k".into(),
                 timeout: Duration::from_secs(1),
+                origin: Default::default(),
             },
             0,
         )

@@ -45,6 +45,7 @@ async fn call(state: &AppState, service: &str, action: &str, input: Value) -> Va
         input,
         idempotency_key: format!("test:{}", uuid::Uuid::new_v4()),
         timeout: Duration::from_secs(10),
+        origin: Default::default(),
     };
     let now = chrono::Utc::now().timestamp_millis();
     match state.runtime.services().call(service, request, now).await {
@@ -971,7 +972,7 @@ on_both!(loading_again_keeps_versions_and_a_change_is_a_new_version);
 
 async fn a_service_flag_replaces_the_simulated_service(url: DatabaseUrl) {
     let mut configured = args(&url);
-    configured.services = vec![ServiceSpec { name: "ledger".into(), url: "http://127.0.0.1:9/ledger".into() }];
+    configured.services = vec![ServiceSpec { name: "ledger".into(), actions: None, url: "http://127.0.0.1:9/ledger".into() }];
     let state = build_state(&configured).await.expect("state");
     let names: Vec<&str> = state.runtime.services().names().collect();
     assert_eq!(names.len(), 14, "{names:?}");

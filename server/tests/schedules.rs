@@ -383,7 +383,7 @@ async fn build_state_ships_the_daily_settlement_and_keeps_the_enabled_flag(url: 
     // Its slot renders the real workflow's input: the day before, as YYYY-MM-DD.
     let clock = Arc::new(ManualClock::new(at("2026-03-01T00:05:00Z")));
     let scheduler = Scheduler::new(state.runtime.clone(), clock);
-    let run = scheduler.run_now("daily-settlement").await.unwrap();
+    let run = scheduler.run_now("daily-settlement", "olga").await.unwrap();
     assert_eq!(run.idempotency_key, "schedule:daily-settlement:manual:2026-03-01T00:05:00.000Z");
     let keys = state.runtime.store().business_keys(&run.instance_id).await.unwrap();
     assert!(keys.contains(&("input.date".to_string(), "2026-02-28".to_string())), "{keys:?}");

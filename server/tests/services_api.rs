@@ -63,6 +63,7 @@ async fn notify(state: &AppState, key: &str, channel: &str) -> ServiceResult {
         input: json!({"recipient": "ops@leads.test", "channel": channel, "template": "welcome"}),
         idempotency_key: key.into(),
         timeout: Duration::from_secs(10),
+        origin: Default::default(),
     };
     state.runtime.services().call("notifications", request, state.runtime.now_ms()).await
 }
@@ -150,6 +151,7 @@ async fn a_tripped_breaker_refuses_calls_until_it_is_reset(url: DatabaseUrl) {
         input: json!({"recipient": "ops@leads.test", "channel": "email", "template": "welcome"}),
         idempotency_key: "an-hour-later".into(),
         timeout: Duration::from_secs(10),
+        origin: Default::default(),
     };
     let probe = registry.call("notifications", request, later).await.expect_err("no half-open probe");
     assert_eq!(probe.kind, ErrorKind::CircuitOpen);

@@ -237,7 +237,7 @@ on_both!(bad_fault_settings_name_the_field_and_unknown_services_are_404);
 
 async fn a_service_reached_over_http_has_no_faults_to_set(url: DatabaseUrl) {
     let mut args = args(&url);
-    args.services.push(ServiceSpec { name: "notifications".into(), url: "http://127.0.0.1:9".into() });
+    args.services.push(ServiceSpec { name: "notifications".into(), actions: None, url: "http://127.0.0.1:9".into() });
     let state = build_state(&args).await.expect("state");
     let api = support::admin_router(&state);
     let list = get(&api, "/api/services").await;

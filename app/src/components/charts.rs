@@ -45,7 +45,7 @@ pub fn period_ms(period: &str) -> Option<i64> {
         _ => return None,
     };
     let number: i64 = period.get(..period.len() - 1)?.parse().ok()?;
-    (number > 0).then_some(number * unit)
+    number.checked_mul(unit).filter(|_| number > 0)
 }
 
 /// The natural size of every server-drawn chart (docs/api.md, "Charts").

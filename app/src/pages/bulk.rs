@@ -86,6 +86,8 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
                 error: value("error"),
             }
         }),
+        // The preview said "in all (no filter is set)"; confirming it is meant for every instance.
+        all: scope.get_untracked() == Scope::Filter && filter.with_untracked(InstanceFilter::is_empty),
         preview,
     };
     let send = Action::new(move |body: &BulkAction| {

@@ -120,6 +120,8 @@ pub struct InterventionDetail {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIntervention {
+    /// Required: a username, or `null` to unassign (a missing field is refused, not read as `null`).
+    #[serde(deserialize_with = "present_or_null")]
     pub assignee: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
@@ -166,4 +168,10 @@ pub struct BulkResolveFailure {
 pub struct BulkResolveResult {
     pub resolved: u64,
     pub refused: Vec<BulkResolveFailure>,
+}
+
+/// Reads an `Option` that must be present (it may be `null`). serde reads a missing `Option` field as
+/// `None` unless the field has its own deserializer, so this one only exists to make it required.
+fn present_or_null<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)
 }

@@ -47,14 +47,19 @@ impl Backend {
 /// `GET /api/health`: is this process up, and can it reach its database?
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok` when everything answers, `degraded` when the database does not.
+    /// `ok` when everything answers, `degraded` when the database does not or writes fail.
     pub status: HealthStatus,
     /// The version of the running `switchboard` binary.
     pub version: String,
     /// The database backend in use.
     pub backend: Backend,
-    /// Whether a trivial query against the database succeeded just now.
+    /// Whether the database answered the background probe (once a second, on a connection of its
+    /// own) within the last 10 s.
     pub database_reachable: bool,
+    /// What is wrong, in sentences (the database silent since when, writes failing and why); empty
+    /// when `status` is `ok`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// The overall verdict of a health check.
@@ -192,6 +197,7 @@ mod tests {
             version: "0.1.0".into(),
             backend: Backend::Postgres,
             database_reachable: true,
+            problems: Vec::new(),
         };
         let value = serde_json::to_value(&health).unwrap();
         assert_eq!(value["status"], "ok");

@@ -172,12 +172,39 @@ pub struct BulkAction {
     /// These instances (at most 10,000).
     #[serde(default)]
     pub ids: Option<Vec<String>>,
-    /// The instances `GET /api/instances` would list with the same parameters.
-    #[serde(default)]
+    /// The instances `GET /api/instances` would list with the same parameters. Must be an object.
+    #[serde(default, deserialize_with = "object_only")]
     pub filter: Option<BulkFilter>,
+    /// Confirms that an action with an empty filter (`{}`) is meant for every instance. Required for
+    /// such an action unless it is a preview; refused with `ids` or a filter that narrows.
+    #[serde(default)]
+    pub all: bool,
     /// Only count what the action would apply to; change nothing.
     #[serde(default)]
     pub preview: bool,
+}
+
+/// Reads an optional struct only from a JSON object: serde also fills a struct from an array (field by
+/// field, in order), so `"filter": []` would otherwise be an empty filter, which selects everything.
+fn object_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    let Some(value) = Option::<Value>::deserialize(deserializer)? else { return Ok(None) };
+    if !value.is_object() {
+        return Err(D::Error::custom("must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map(Some).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.into_inner().to_string();
+        if path == "." || path.is_empty() {
+            D::Error::custom(message)
+        } else {
+            D::Error::custom(format!("{path}: {message}"))
+        }
+    })
 }
 
 /// An operator action that applies to many instances at once.
@@ -195,7 +222,7 @@ pub enum BulkActionKind {
 }
 
 /// Which instances a bulk action addresses: the parameters of `GET /api/instances`, same meaning and
-/// validation. Every field narrows; none means all instances.
+/// validation. Every field narrows; none means all instances (an action then needs `all: true`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkFilter {
@@ -217,6 +244,13 @@ pub struct BulkFilter {
     /// Text the error contains (ignoring case).
     #[serde(default)]
     pub error: Option<String>,
+}
+
+impl BulkFilter {
+    /// `true` when no field narrows the selection: the filter selects every instance.
+    pub fn is_empty(&self) -> bool {
+        self == &BulkFilter::default()
+    }
 }
 
 /// The answer to `POST /api/instances/bulk`.

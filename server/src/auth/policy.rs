@@ -41,6 +41,7 @@ const fn may(permission: Permission) -> Need {
 pub const RULES: &[Rule] = &[
     // Health is for load balancers; signing in needs no session.
     rule("GET", "/api/health", Public),
+    rule("GET", "/api/health/live", Public),
     rule("POST", "/api/auth/sign-in", Public),
     rule("POST", "/api/auth/sign-out", SignedIn),
     rule("GET", "/api/auth/me", SignedIn),

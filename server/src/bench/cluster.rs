@@ -119,7 +119,7 @@ async fn takeovers(url: &crate::db::DatabaseUrl, kills: u32) -> anyhow::Result<(
         let mut doomed = std::process::Command::new(std::env::current_exe()?)
             .args(["serve", "--no-demo", "--node-id", "doomed", "--lease-ms", "3000"])
             .args(["--listen", &format!("127.0.0.1:{port}"), "--database-url", url.expose_secret()])
-            .args(["--service", &format!("calls=http://{hanging}")])
+            .args(["--service", &format!("calls:{}=http://{hanging}", saga::ACTIONS.join("+"))])
             .env("SWITCHBOARD_ADMIN_PASSWORD", "bench-admin-password")
             .env("SWITCHBOARD_LOG", "warn")
             .stdin(std::process::Stdio::null())

@@ -44,7 +44,7 @@ pub fn sleeper() -> Value {
     })
 }
 
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "validate_caller",
     "find_buyer",
     "release_reservation",

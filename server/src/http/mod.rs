@@ -3,9 +3,11 @@
 //!
 //! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
 //! tracing (one span per request carrying the id), compression (gzip or brotli by `Accept-Encoding`;
-//! never for the event stream, which must flush each event).
+//! never for the event stream, which must flush each event), and `api_errors` (every error under
+//! `/api/` in the JSON shape; the server functions' bodies checked).
 
 pub mod api;
+mod api_errors;
 mod console;
 mod events;
 mod health;
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(crate::interventions::router())
         .route("/api/health", get(health::health))
+        .route("/api/health/live", get(health::live))
         .route("/api/events", get(events::stream))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
         .route("/api/{*rest}", any(unknown_api_route))
@@ -65,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(pages)
         .nest_service("/pkg", site::bundle_files(&state.leptos_options))
+        // Inside compression: it reads and rewrites uncompressed error bodies.
+        .layer(axum::middleware::from_fn(api_errors::json_errors))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http()

@@ -86,12 +86,11 @@ pub fn parse_length(text: &str) -> Result<i64, PeriodError> {
              e.g. 15m, 24h, 7d; at most 400d"
         ))
     };
-    let split = text.len().checked_sub(1).ok_or_else(refuse)?;
-    let (number, unit) = text.split_at(split);
-    let unit_ms = match unit {
-        "m" => MINUTE,
-        "h" => HOUR,
-        "d" => DAY,
+    // The unit is the last character, which need not be one byte long (`1é`, `🔥`).
+    let (number, unit_ms) = match text.char_indices().last() {
+        Some((at, 'm')) => (&text[..at], MINUTE),
+        Some((at, 'h')) => (&text[..at], HOUR),
+        Some((at, 'd')) => (&text[..at], DAY),
         _ => return Err(refuse()),
     };
     let number: i64 = number.parse().map_err(|_| refuse())?;
@@ -141,6 +140,13 @@ mod tests {
         assert_eq!(Period::parse("4d", 0).unwrap().resolution_ms, DAY);
         let month = Period::parse("30d", 100 * DAY + 5).unwrap();
         assert_eq!((month.resolution_ms, month.buckets().count()), (DAY, 30));
+    }
+
+    #[test]
+    fn periods_ending_in_a_multi_byte_character_are_refused_not_a_panic() {
+        for text in ["1é", "🔥", "1🔥", "é", "7dé"] {
+            assert!(parse_length(text).is_err(), "{text}");
+        }
     }
 
     #[test]

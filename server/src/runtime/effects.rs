@@ -79,6 +79,24 @@ pub(crate) fn start_write(
     Ok((write, row))
 }
 
+/// Names who started the instance on its `started` history entry and audits the start in the same
+/// transaction (what was started, which version, the business keys).
+pub(crate) fn record_starter(write: &mut TransitionWrite, row: &InstanceRow, actor: &str, reason: Option<&str>, now: i64) {
+    if let Some(journal) = &mut write.journal {
+        journal.actor = Some(actor.to_string());
+        journal.reason = reason.map(str::to_string);
+    }
+    let keys: serde_json::Map<String, serde_json::Value> =
+        write.keys.iter().map(|(name, value)| (name.clone(), value.clone().into())).collect();
+    let mut entry = AuditRow::ok(actor, "instance.start", "instance", &row.id, now).instance(row.id.clone()).after(
+        &serde_json::json!({ "workflow": row.workflow, "version": row.version, "business_keys": keys }),
+    );
+    if let Some(reason) = reason {
+        entry = entry.reason(reason);
+    }
+    write.audit.push(entry);
+}
+
 /// The write for a transition of an existing instance (`previous` is its row as last persisted).
 pub(crate) fn transition_write(
     definition: &Definition,
@@ -355,6 +373,12 @@ impl Call {
             input: self.input,
             idempotency_key: self.idempotency_key.clone(),
             timeout,
+            origin: crate::services::CallOrigin {
+                instance_id: self.instance_id.clone(),
+                state: self.state.clone(),
+                attempt: self.attempt,
+                compensation: matches!(self.kind, StepKind::Compensation),
+            },
         };
         let call = inner.services.call(&self.service, request, started_at);
         let outcome = match tokio::time::timeout(timeout, call).await {

@@ -104,6 +104,12 @@ pub struct StartRequest {
     pub business_keys: BTreeMap<String, String>,
     /// The same key (for the same workflow) returns the same instance instead of starting another.
     pub idempotency_key: Option<String>,
+    /// Who asked for the start: the `started` history entry's actor, and an `instance.start` audit
+    /// entry written in the start's own transaction. `None` for the system's own starts (demo traffic,
+    /// benchmarks), which are not audited.
+    pub started_by: Option<String>,
+    /// Why, for the audit entry (e.g. the schedule that fired).
+    pub reason: Option<String>,
 }
 
 /// The outcome of a start.
@@ -272,7 +278,11 @@ impl Runtime {
         let mut keys = transition.instance.business_keys.clone();
         keys.extend(request.business_keys);
         let start_key_for_retry = start_key.clone();
-        let (write, row) = effects::start_write(&definition, &transition, start_key, keys, now, inner.node.id())?;
+        let (mut write, row) =
+            effects::start_write(&definition, &transition, start_key, keys, now, inner.node.id())?;
+        if let Some(actor) = &request.started_by {
+            effects::record_starter(&mut write, &row, actor, request.reason.as_deref(), now);
+        }
         // The commit and what follows it run on their own task: a caller that goes away (a client
         // hanging up) must not leave a committed instance without its driver.
         let committed = {

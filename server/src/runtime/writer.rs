@@ -66,6 +66,8 @@ pub struct WriterStats {
     pub commit_micros: AtomicU64,
     /// Of which: adding the batch's facts to the rollup rows (before the SQL), microseconds.
     pub rollup_micros: AtomicU64,
+    /// Whether writes fail, for `GET /api/health` (which also holds the database probe's findings).
+    pub health: crate::health::HealthWatch,
 }
 
 /// A handle to the writer task. Cheap to clone.
@@ -208,10 +210,15 @@ async fn commit_batch(
     stats: &WriterStats,
 ) -> Vec<Result<(), CommitError>> {
     let all: Vec<&TransitionWrite> = writes.iter().collect();
+    let now_ms = || chrono::Utc::now().timestamp_millis();
     let error = match commit_retrying(store, node, rollups, &all, stats).await {
-        Ok(fenced) => return writes.iter().map(|write| outcome_of(node, write, &fenced)).collect(),
+        Ok(fenced) => {
+            stats.health.write_succeeded(now_ms());
+            return writes.iter().map(|write| outcome_of(node, write, &fenced)).collect();
+        }
         Err(error) => error,
     };
+    stats.health.write_failed(now_ms(), &error.to_string());
     if writes.len() == 1 {
         return vec![Err(CommitError::Failed(error.to_string()))];
     }
@@ -219,7 +226,10 @@ async fn commit_batch(
     let mut outcomes = Vec::with_capacity(writes.len());
     for write in writes {
         outcomes.push(match commit_retrying(store, node, rollups, &[write], stats).await {
-            Ok(fenced) => outcome_of(node, write, &fenced),
+            Ok(fenced) => {
+                stats.health.write_succeeded(now_ms());
+                outcome_of(node, write, &fenced)
+            }
             Err(error) => {
                 tracing::error!(%error, "a transition could not be written");
                 Err(CommitError::Failed(error.to_string()))

@@ -95,9 +95,10 @@ async fn put(
 /// `POST /api/schedules/{name}/run`: 201 once the start is durable.
 async fn run(
     State(state): State<AppState>,
+    Extension(principal): Extension<crate::auth::Principal>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<RunStarted>), ApiError> {
-    let fired = state.schedules.run_now(&name).await?;
+    let fired = state.schedules.run_now(&name, &principal.name).await?;
     let status = if fired.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(fired.into())))
 }

@@ -249,11 +249,12 @@ impl Scheduler {
     ///
     /// # Errors
     /// [`Error::NotFound`], a template that does not render, or the start failed.
-    pub async fn run_now(&self, name: &str) -> Result<Fired> {
+    pub async fn run_now(&self, name: &str, actor: &str) -> Result<Fired> {
         let row = self.get(name).await?;
         let now = self.now();
         let key = format!("schedule:{name}:manual:{}", rfc3339(now));
-        let started = self.start(&row, now, key.clone()).await?;
+        let reason = format!("run by hand from schedule {name}");
+        let started = self.start(&row, now, key.clone(), actor, &reason).await?;
         store::record_manual_run(self.database(), name, now, &started.instance.id).await?;
         Ok(Fired {
             schedule: row.name,
@@ -314,7 +315,8 @@ impl Scheduler {
     async fn fire(&self, row: &ScheduleRow, slot: i64, skipped: u32, now: i64) -> Option<Fired> {
         let key = slot_key(&row.name, slot);
         let outcome = async {
-            let started = self.start(row, slot, key.clone()).await?;
+            let reason = format!("schedule {} fired for {}", row.name, rfc3339(slot));
+            let started = self.start(row, slot, key.clone(), &format!("schedule:{}", row.name), &reason).await?;
             store::record_instance(self.database(), &row.name, slot, &started.instance.id, now).await?;
             Ok::<_, Error>(started)
         }
@@ -338,7 +340,9 @@ impl Scheduler {
         }
     }
 
-    async fn start(&self, row: &ScheduleRow, slot: i64, key: String) -> Result<runtime::Started> {
+    /// Starts the schedule's workflow for `slot`, recording `actor` (a person, or `schedule:NAME` when
+    /// it fired on its own) as who started it.
+    async fn start(&self, row: &ScheduleRow, slot: i64, key: String, actor: &str, reason: &str) -> Result<runtime::Started> {
         let template: Value = serde_json::from_str(&row.input)
             .map_err(|error| Error::Template(format!("the stored template is not JSON: {error}")))?;
         let request = StartRequest {
@@ -346,6 +350,8 @@ impl Scheduler {
             input: render(&template, slot)?,
             business_keys: [("schedule".to_string(), row.name.clone())].into(),
             idempotency_key: Some(key),
+            started_by: Some(actor.to_string()),
+            reason: Some(reason.to_string()),
             ..StartRequest::default()
         };
         Ok(self.inner.runtime.start_instance(request).await?)

@@ -48,6 +48,19 @@ pub struct ServiceRequest {
     pub idempotency_key: String,
     /// How long the caller waits for an answer.
     pub timeout: Duration,
+    /// Which run and step make the call (sent to HTTP services as headers).
+    pub origin: CallOrigin,
+}
+
+/// Where a call comes from: the instance, its state, the attempt, and whether it undoes a step.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallOrigin {
+    pub instance_id: String,
+    pub state: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// `true` for a compensation (the undo of a completed step).
+    pub compensation: bool,
 }
 
 pub type ServiceResult = Result<Value, ServiceError>;
@@ -316,6 +329,7 @@ mod tests {
             input: json!({}),
             idempotency_key: key.into(),
             timeout: Duration::from_millis(5),
+            origin: Default::default(),
         }
     }
 

@@ -130,6 +130,7 @@ mod tests {
             input: json!({"amount": 5}),
             idempotency_key: key.into(),
             timeout: Duration::from_secs(1),
+            origin: Default::default(),
         }
     }
 

@@ -123,6 +123,10 @@ pub async fn state_with(url: &DatabaseUrl, services: switchboard::services::Regi
         .expect("application state")
 }
 
+/// The actions of [`call_saga`]'s service `calls`.
+pub const CALL_ACTIONS: [&str; 7] =
+    ["validate", "find_buyer", "release_reservation", "connect", "disconnect", "start_billing", "cancel_meter"];
+
 /// The call-processing saga of the specification, over one service `calls` (the runtime and crash
 /// tests drive it with recording services).
 pub fn call_saga() -> serde_json::Value {

@@ -53,7 +53,7 @@ impl Server {
             .args(["serve", "--no-demo", "--log", launch.log_filter])
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--database-url", launch.database_url])
-            .args(["--service", &format!("calls=http://{}", launch.service)])
+            .args(["--service", &format!("calls:{}=http://{}", super::CALL_ACTIONS.join("+"), launch.service)])
             .arg("--site-root")
             .arg(launch.folder.join("site"))
             .env_remove("SWITCHBOARD_SERVICES")

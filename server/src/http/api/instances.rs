@@ -43,6 +43,7 @@ const BULK_CONCURRENCY: usize = 16;
 /// idempotency key was used before.
 pub async fn start(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Body(request): Body<StartInstance>,
 ) -> Result<(StatusCode, Json<InstanceDetail>), ApiError> {
@@ -72,6 +73,8 @@ pub async fn start(
             input,
             business_keys: request.business_keys,
             idempotency_key,
+            started_by: Some(principal.name.clone()),
+            reason: None,
         })
         .await?;
     let status = if started.created { StatusCode::CREATED } else { StatusCode::OK };
@@ -96,6 +99,9 @@ pub struct ListQuery {
     limit: Option<i64>,
     cursor: Option<String>,
 }
+
+/// The longest text a filter field may hold (`workflow`, `key`, `error`).
+const MAX_FILTER_TEXT: usize = 200;
 
 const STATUSES: &[&str] = &[
     "created",
@@ -153,6 +159,15 @@ fn filter_of(parameters: BulkFilter, prefix: &str, problems: &mut Vec<FieldError
             problems.push(FieldError {
                 field: format!("{prefix}status"),
                 message: format!("must be one of {}", STATUSES.join(", ")),
+            });
+        }
+    }
+    // Text is matched with LIKE; a long pattern costs the database and means nothing to a person.
+    for (name, value) in [("workflow", &parameters.workflow), ("key", &parameters.key), ("error", &parameters.error)] {
+        if value.as_ref().is_some_and(|text| text.chars().count() > MAX_FILTER_TEXT) {
+            problems.push(FieldError {
+                field: format!("{prefix}{name}"),
+                message: format!("at most {MAX_FILTER_TEXT} characters"),
             });
         }
     }
@@ -357,8 +372,23 @@ pub async fn bulk(
             }
             Some(Selection::Ids(ids))
         }
-        (None, Some(filter)) => Some(Selection::Filter(filter_of(filter, "filter.", &mut problems))),
+        (None, Some(filter)) => {
+            // An empty filter is every instance: acting on all of them must be said in so many words.
+            if filter.is_empty() && !request.all && !request.preview {
+                problems.push(field(
+                    "all",
+                    "the filter is empty, so it selects every instance; send \"all\": true to act on all of them",
+                ));
+            }
+            if request.all && !filter.is_empty() {
+                problems.push(field("all", "only goes with an empty filter; the filter already says which instances"));
+            }
+            Some(Selection::Filter(filter_of(filter, "filter.", &mut problems)))
+        }
     };
+    if request.all && selection.as_ref().is_some_and(|selection| matches!(selection, Selection::Ids(_))) {
+        problems.push(field("all", "only goes with an empty filter, not with ids"));
+    }
     let selection = match (selection, problems.as_slice()) {
         (Some(selection), []) => selection,
         (_, [one]) => return Err(ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems)),

@@ -66,15 +66,38 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        if inner.to_string().starts_with("recursion limit exceeded") {
+            let message = format!("nested more than {MAX_DEPTH} levels deep");
+            let field = if path == "." || path.is_empty() { "body".to_string() } else { shortened(&path) };
+            ApiError::unprocessable(format!("{field}: {message}"), vec![FieldError { field, message }])
+        } else if inner.is_syntax() || inner.is_eof() {
             ApiError::bad_request(format!("the body is not valid JSON: {inner}"))
         } else {
             data_error(&path, &inner.to_string())
         }
-    })
+    })?;
+    // One JSON value and nothing after it but whitespace: `{…} and more` is not a JSON body.
+    deserializer.end().map_err(|error| {
+        ApiError::bad_request(format!("the body is not valid JSON: {error}: only one JSON object may be sent"))
+    })?;
+    Ok(value)
+}
+
+/// How deep a body may nest arrays and objects: serde_json's own recursion limit, which keeps
+/// deserialisation (and every walk over the value after it) off the end of the stack.
+pub const MAX_DEPTH: usize = 128;
+
+/// The first segments of a very deep path (`input[0][0][0]…`): enough to find it, not 128 of them.
+fn shortened(path: &str) -> String {
+    const KEEP: usize = 48;
+    if path.len() <= KEEP {
+        return path.to_string();
+    }
+    let cut = path[..KEEP].rfind(['.', '[']).filter(|&at| at > 0).unwrap_or(KEEP);
+    format!("{}…", &path[..cut])
 }
 
 /// A 422 naming the field: the path serde reached, or for a missing field the field itself.

@@ -105,8 +105,11 @@ impl PeriodQuery {
         })
     }
 
-    fn workflow(&self) -> Option<&str> {
-        self.workflow.as_deref().filter(|w| !w.is_empty())
+    /// The workflow named by `?workflow=`, if any; 404 when no such workflow type is registered.
+    fn workflow(&self, state: &AppState) -> Result<Option<&str>, ApiError> {
+        let Some(name) = self.workflow.as_deref().filter(|w| !w.is_empty()) else { return Ok(None) };
+        state.runtime.definition(name, None)?;
+        Ok(Some(name))
     }
 }
 
@@ -130,7 +133,7 @@ type Q = Result<Query<PeriodQuery>, QueryRejection>;
 async fn metrics(State(state): State<AppState>, query: Q) -> Result<Json<SuccessMetrics>, ApiError> {
     let query = PeriodQuery::read(query)?;
     let period = query.period(&state, "24h")?;
-    Ok(Json(state.monitor.success_metrics(&period, query.workflow()).await?))
+    Ok(Json(state.monitor.success_metrics(&period, query.workflow(&state)?).await?))
 }
 
 /// `GET /api/monitoring/dashboard?period=1h`.
@@ -147,7 +150,7 @@ async fn dashboard(
 async fn throughput(State(state): State<AppState>, query: Q) -> Result<Json<Throughput>, ApiError> {
     let query = PeriodQuery::read(query)?;
     let period = query.period(&state, "1h")?;
-    Ok(Json(state.monitor.throughput(&period, query.workflow()).await?))
+    Ok(Json(state.monitor.throughput(&period, query.workflow(&state)?).await?))
 }
 
 /// `GET /api/monitoring/states/{workflow}?period=24h`.
@@ -165,7 +168,7 @@ async fn states(
 async fn bottlenecks(State(state): State<AppState>, query: Q) -> Result<Json<Bottlenecks>, ApiError> {
     let query = PeriodQuery::read(query)?;
     let period = query.period(&state, "7d")?;
-    Ok(Json(state.monitor.bottlenecks(&period, query.workflow()).await?))
+    Ok(Json(state.monitor.bottlenecks(&period, query.workflow(&state)?).await?))
 }
 
 async fn list_targets(State(state): State<AppState>) -> Result<Json<Vec<SlaTarget>>, ApiError> {
@@ -247,7 +250,7 @@ fn svg(body: String) -> Response {
 async fn throughput_chart(State(state): State<AppState>, query: Q) -> Result<Response, ApiError> {
     let query = PeriodQuery::read(query)?;
     let period = query.period(&state, "1h")?;
-    let data = state.monitor.throughput(&period, query.workflow()).await?;
+    let data = state.monitor.throughput(&period, query.workflow(&state)?).await?;
     let series = |label: &str, value: fn(&app::wire::ThroughputPoint) -> i64| TimeSeries {
         label: label.into(),
         points: data.points.iter().map(|p| (p.bucket_ms, value(p) as f64)).collect(),
@@ -259,7 +262,7 @@ async fn throughput_chart(State(state): State<AppState>, query: Q) -> Result<Res
         series("compensated", |p| p.compensated),
         series("cancelled", |p| p.cancelled),
     ];
-    let title = format!("Throughput — {}, last {}", query.workflow().unwrap_or("all workflows"), period.label);
+    let title = format!("Throughput — {}, last {}", query.workflow(&state)?.unwrap_or("all workflows"), period.label);
     Ok(svg(charts::throughput_chart(&title, period.from_ms, period.to_ms, period.resolution_ms, &all)))
 }
 
@@ -267,7 +270,7 @@ async fn throughput_chart(State(state): State<AppState>, query: Q) -> Result<Res
 async fn steps_chart(State(state): State<AppState>, query: Q) -> Result<Response, ApiError> {
     let query = PeriodQuery::read(query)?;
     let period = query.period(&state, "24h")?;
-    let Some(workflow) = query.workflow() else {
+    let Some(workflow) = query.workflow(&state)? else {
         return Err(ApiError::unprocessable(
             "which workflow's steps?",
             vec![FieldError { field: "workflow".into(), message: "is required".into() }],
