@@ -20,6 +20,21 @@ pub use app::wire::Backend;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// Whether a pooled connection may serve the next caller: not while it still counts an open transaction.
+///
+/// A COMMIT that fails on a full disk or an I/O error makes SQLite roll the transaction back by itself;
+/// the driver's own ROLLBACK then fails ("no transaction is active") and its count of open transactions
+/// stays at one, so every later `BEGIN` on that connection would fail ("non-zero transaction depth")
+/// long after the disk has room again. Such a connection is closed instead, and the pool opens a new
+/// one.
+fn is_reusable<C: sqlx::Connection>(connection: &mut C) -> bool {
+    let reusable = !connection.is_in_transaction();
+    if !reusable {
+        tracing::warn!("closing a database connection left inside a failed transaction");
+    }
+    reusable
+}
+
 /// How long to wait for a connection before calling the database unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -181,6 +196,7 @@ impl Database {
                 let max = if url.sqlite_file().is_some() { 8 } else { 1 };
                 probe::<sqlx::SqliteConnection>(url, &options).await?;
                 let pool = SqlitePoolOptions::new()
+                    .before_acquire(|connection, _| Box::pin(async move { Ok(is_reusable(connection)) }))
                     .max_connections(max)
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)
@@ -201,6 +217,7 @@ impl Database {
                     .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION_MS)]);
                 probe::<sqlx::PgConnection>(url, &options).await?;
                 let pool = PgPoolOptions::new()
+                    .before_acquire(|connection, _| Box::pin(async move { Ok(is_reusable(connection)) }))
                     .max_connections(16)
                     .acquire_timeout(CONNECT_TIMEOUT)
                     .connect_with(options)

@@ -67,6 +67,15 @@ impl IntoResponse for ApiError {
             ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         };
+        if let ApiError::Internal(error) = &self {
+            if database_unavailable(error) {
+                tracing::warn!(error = format!("{error:#}"), "a request failed: the database is not available");
+                let message = "the database is not available right now; try again shortly".to_string();
+                let mut response = ApiError::Unavailable(message).into_response();
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(2));
+                return response;
+            }
+        }
         let (message, fields) = match self {
             ApiError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
@@ -82,6 +91,25 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Whether an error comes from not reaching the database (no connection in time, the connection
+/// broken or refused, a full disk): 503, worth trying again, not a bug.
+fn database_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        if let Some(error) = cause.downcast_ref::<sqlx::Error>() {
+            return match error {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+                sqlx::Error::Database(error) => {
+                    let message = error.message();
+                    message.contains("disk is full") || message.contains("disk I/O error")
+                }
+                _ => false,
+            };
+        }
+        let text = cause.to_string();
+        text.contains("pool timed out") || text.contains("database or disk is full") || text.contains("Connection refused")
+    })
 }
 
 impl ApiError {

@@ -22,7 +22,7 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one probe may take before it counts as a failure.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A database that answered within this long is reachable, even if the latest probe is still out.
-const REACHABLE_WITHIN_MS: i64 = 10_000;
+const REACHABLE_WITHIN_MS: i64 = 3_000;
 
 /// What has been observed, shared by the probe task, the writer and the health route.
 #[derive(Clone, Debug, Default)]
@@ -129,7 +129,7 @@ impl HealthWatch {
             }
         }
         if let Some((since, error)) = &observed.writes_failing {
-            problems.push(format!("writes have failed for {} s: {error}", (now_ms - since).max(0) / 1000));
+            problems.push(format!("writes are failing (for {} s so far): {error}", (now_ms - since).max(0) / 1000));
         }
         Report { database_reachable, problems }
     }
@@ -194,10 +194,10 @@ mod tests {
         assert_eq!(watch.report(500), Report { database_reachable: true, problems: vec![] });
         watch.database_probed(1_000, Err("connection refused".into()));
         assert!(watch.report(2_000).database_reachable, "one failed probe right after a success is not an outage");
-        watch.database_probed(12_000, Err("connection refused".into()));
-        let report = watch.report(12_000);
+        watch.database_probed(4_000, Err("connection refused".into()));
+        let report = watch.report(4_000);
         assert!(!report.database_reachable);
-        assert_eq!(report.problems, ["the database has not answered for 11 s: connection refused"]);
+        assert_eq!(report.problems, ["the database has not answered for 3 s: connection refused"]);
         watch.database_probed(13_000, Ok(()));
         assert_eq!(watch.report(13_000), Report { database_reachable: true, problems: vec![] });
     }
@@ -209,7 +209,7 @@ mod tests {
         watch.write_failed(4_000, "database or disk is full (again)");
         let report = watch.report(5_000);
         assert!(report.database_reachable);
-        assert_eq!(report.problems, ["writes have failed for 4 s: database or disk is full (again)"]);
+        assert_eq!(report.problems, ["writes are failing (for 4 s so far): database or disk is full (again)"]);
         watch.write_succeeded(6_000);
         assert!(watch.report(6_000).problems.is_empty());
     }

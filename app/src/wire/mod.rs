@@ -54,7 +54,7 @@ pub struct Health {
     /// The database backend in use.
     pub backend: Backend,
     /// Whether the database answered the background probe (once a second, on a connection of its
-    /// own) within the last 10 s.
+    /// own) within the last 3 s.
     pub database_reachable: bool,
     /// What is wrong, in sentences (the database silent since when, writes failing and why); empty
     /// when `status` is `ok`.

@@ -30,7 +30,9 @@ const TOUCH_EVERY_MS: i64 = 15_000;
 
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
-    if is_static_file(&path) {
+    // Static files, and health checks, which must answer even when the database (where sessions and
+    // tokens live) does not: they need no caller.
+    if is_static_file(&path) || path == "/api/health" || path == "/api/health/live" {
         return next.run(request).await;
     }
     let method = request.method().clone();

@@ -108,6 +108,9 @@ pub(crate) fn spawn_loaded_if_absent(inner: &Arc<Inner>, loaded: Loaded) -> bool
 }
 
 async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queue: mpsc::UnboundedReceiver<Delivery>) {
+    // Writes that failed in a row: each waits longer before the instance is reloaded and its calls
+    // re-issued, so a database that is away (or a full disk) is not met with a storm of repeated calls.
+    let mut failed_in_a_row = 0u32;
     loop {
         let moving = loaded.as_ref().is_some_and(|l| keeps_moving(&l.instance));
         let delivery = if moving {
@@ -137,19 +140,33 @@ async fn run(inner: Arc<Inner>, id: String, mut loaded: Option<Loaded>, mut queu
             }
         }
         let Some(state) = loaded.as_mut() else { continue };
-        if let Err(error) = step(&inner, state, delivery).await {
-            if inner.bus.is_stopping() {
-                return; // shutting down: the pool may be closed; the next start recovers the instance
+        match step(&inner, state, delivery).await {
+            Ok(()) => failed_in_a_row = 0,
+            Err(error) => {
+                if inner.bus.is_stopping() {
+                    return; // shutting down: the pool may be closed; the next start recovers the instance
+                }
+                // What is in memory may be ahead of the database (the write failed) or behind it (the
+                // instance moved): start again from the database.
+                if let CommitError::Failed(_) = error {
+                    tracing::error!(instance = %id, %error, "an instance transition was not persisted; reloading it");
+                    let pause = RELOAD_BACKOFF.saturating_mul(1 << failed_in_a_row.min(6)).min(MAX_RELOAD_BACKOFF);
+                    failed_in_a_row += 1;
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = inner.bus.stopping() => return,
+                    }
+                }
+                loaded = reload(&inner, &id).await;
             }
-            // What is in memory may be ahead of the database (the write failed) or behind it (the
-            // instance moved): start again from the database.
-            if let CommitError::Failed(_) = error {
-                tracing::error!(instance = %id, %error, "an instance transition was not persisted; reloading it");
-            }
-            loaded = reload(&inner, &id).await;
         }
     }
 }
+
+/// The first pause before reloading an instance whose write failed; it doubles with each failure in a
+/// row, up to [`MAX_RELOAD_BACKOFF`].
+const RELOAD_BACKOFF: std::time::Duration = std::time::Duration::from_millis(250);
+const MAX_RELOAD_BACKOFF: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// Reads the instance again after a write that did not land, and re-issues what it has outstanding —
 /// the event that was lost may have been a service's answer that nobody sends again; the call, re-issued

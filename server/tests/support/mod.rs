@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod process;
+pub mod proxy;
 pub mod recorder;
 pub mod reply;
 
