@@ -2,12 +2,14 @@
 //! the static files of the browser bundle.
 //!
 //! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
-//! tracing (one span per request carrying the id), compression (gzip or brotli by `Accept-Encoding`;
-//! never for the event stream, which must flush each event).
+//! tracing (one span per request carrying the id), security headers ([`headers`]: CSP with a
+//! per-response nonce, no framing, nosniff, referrer policy, HSTS over TLS), compression (gzip or brotli
+//! by `Accept-Encoding`; never for the event stream, which must flush each event).
 
 pub mod api;
 mod console;
 mod events;
+pub mod headers;
 mod health;
 mod site;
 
@@ -49,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         let api: std::sync::Arc<dyn app::client::ApiTransport> =
             std::sync::Arc::new(console::InProcessApi { router: api.clone().with_state(state.clone()) });
         move || {
+            headers::adopt_nonce();
             provide_context(system.clone());
             provide_context(data.clone());
             provide_context(api.clone());
@@ -66,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .nest_service("/pkg", site::bundle_files(&state.leptos_options))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
