@@ -151,6 +151,12 @@ pub struct ServeArgs {
     #[arg(long = "allowed-origin", env = "SWITCHBOARD_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
+    /// Take each client's address from the last `X-Forwarded-For` entry instead of the connection's
+    /// peer — only behind a reverse proxy you run that appends it (otherwise anyone can claim any
+    /// address). The sign-in throttle counts failures per username and client address.
+    #[arg(long, env = "SWITCHBOARD_TRUST_FORWARDED_FOR", value_parser = BoolishValueParser::new(), default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
     /// This node's name among several on one PostgreSQL (default: host name and listen port). Keep it
     /// stable across restarts: a restarted node takes its own instances back at once.
     #[arg(long, env = "SWITCHBOARD_NODE_ID")]
@@ -178,6 +184,7 @@ impl ServeArgs {
             absolute: std::time::Duration::from_secs(self.session_hours * 3600),
             secure_cookies: self.secure_cookies,
             allowed_origins: self.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
+            trust_forwarded_for: self.trust_forwarded_for,
             ..crate::auth::AuthConfig::default()
         }
     }
@@ -200,6 +207,7 @@ impl ServeArgs {
             session_hours: 12,
             secure_cookies: false,
             allowed_origins: Vec::new(),
+            trust_forwarded_for: false,
             breaker_probes: 1,
             node_id: None,
             lease_ms: 3_000,

@@ -39,6 +39,10 @@ pub enum ApiError {
     /// 503: a dependency (the database) does not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the server is busy (its password checks are all taken); try again after
+    /// `retry_after_secs`.
+    #[error("{message}")]
+    Busy { message: String, retry_after_secs: u64 },
     /// 500: a bug or an unexpected failure; the details go to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -54,7 +58,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -64,7 +68,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let retry_after = match &self {
-            ApiError::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            ApiError::TooManyRequests { retry_after_secs, .. } | ApiError::Busy { retry_after_secs, .. } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         if let ApiError::Internal(error) = &self {

@@ -133,7 +133,7 @@ async fn start(
     .await?;
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
     let monitor = crate::monitoring::monitor::Monitor::new(runtime.clone(), events.clone());
-    let access = crate::auth::Access { store: runtime.store().clone(), config: Arc::new(args.auth_config()) };
+    let access = crate::auth::Access::new(runtime.store().clone(), args.auth_config());
     let state = AppState {
         leptos_options,
         database,
@@ -205,7 +205,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state.database_url
     );
 
-    axum::serve(listener, http::router(state))
+    // With the peer's address: the sign-in throttle counts by it (`auth::throttle`).
+    axum::serve(listener, http::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");

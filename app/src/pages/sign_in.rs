@@ -5,13 +5,15 @@
 //! The form is a plain HTML form that posts to `POST /api/auth/sign-in`, so it works without JavaScript
 //! and, hydrated, still posts normally (no client-side handler): the server answers with a redirect to
 //! `next` and the session cookie, or back here with `error`, `username` and `next` in the query. Signing
-//! out lands here with `signed_out=1`.
+//! out lands here with `signed_out=1`. `next` is shown and sent only when it is a normalized path on this
+//! site (`wire::local_path`, the rule the server applies too).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::auth;
+use crate::wire::{local_path, USERNAME_MAX_CHARS};
 
 /// The sign-in page.
 #[component]
@@ -22,7 +24,9 @@ pub fn SignInPage() -> impl IntoView {
     };
     let error = param("error");
     let username = param("username");
-    let next = param("next");
+    // Only a path on this site, by the same rule the server redirects by (`wire::local_path`): a link
+    // to `javascript:…` or `//elsewhere` must never be offered here.
+    let next = Memo::new(move |_| query.with(|q| local_path(q.get("next").as_deref().map(str::trim))));
     let signed_out = Memo::new(move |_| query.with(|q| q.get("signed_out").is_some_and(|v| v == "1")));
     // With a username given back (a failed attempt), the password is what needs typing.
     let username_known = username.get_untracked().is_some();
@@ -53,7 +57,7 @@ pub fn SignInPage() -> impl IntoView {
                 })}
                 <Suspense fallback=|| ()>
                     {move || user.get().map(|user| {
-                        let target = next.get().unwrap_or_else(|| "/".into());
+                        let target = next.get();
                         view! {
                             <p class="callout" data-testid="already-signed-in">
                                 {format!("You are already signed in as {} ({}). ", user.display_name, user.role.as_str())}
@@ -73,6 +77,7 @@ pub fn SignInPage() -> impl IntoView {
                             autocomplete="username"
                             autocapitalize="none"
                             spellcheck="false"
+                            maxlength=USERNAME_MAX_CHARS
                             required
                             autofocus=!username_known
                             value=move || username.get().unwrap_or_default()
@@ -91,7 +96,7 @@ pub fn SignInPage() -> impl IntoView {
                             data-testid="sign-in-password"
                         />
                     </div>
-                    <input type="hidden" name="next" value=move || next.get().unwrap_or_else(|| "/".into()) />
+                    <input type="hidden" name="next" value=move || next.get() />
                     <button class="button sign-in-submit" type="submit" data-testid="sign-in-submit">"Sign in"</button>
                 </form>
                 <p class="sign-in-help">

@@ -133,6 +133,51 @@ impl CurrentUser {
     }
 }
 
+/// The longest username: 1–64 characters of lowercase letters, digits, `.`, `_`, `-`.
+pub const USERNAME_MAX_CHARS: usize = 64;
+/// The longest display name (characters).
+pub const DISPLAY_NAME_MAX_CHARS: usize = 100;
+/// The longest API token name (characters).
+pub const TOKEN_NAME_MAX_CHARS: usize = 64;
+/// The longest `next` kept after signing in (bytes); a longer one goes to `/`.
+pub const NEXT_PATH_MAX_BYTES: usize = 2048;
+
+/// Where to go after signing in: `next` when it is a normalized path on this site, `/` otherwise.
+///
+/// The one rule for the server's redirect (`POST /api/auth/sign-in` from the form) and the sign-in
+/// page's links, so neither can send anyone to another site. See [`is_local_path`].
+///
+/// ```
+/// use app::wire::local_path;
+/// assert_eq!(local_path(Some("/instances?status=failed")), "/instances?status=failed");
+/// assert_eq!(local_path(Some("/\t/evil.example")), "/");
+/// assert_eq!(local_path(Some("javascript:alert(1)")), "/");
+/// assert_eq!(local_path(None), "/");
+/// ```
+pub fn local_path(next: Option<&str>) -> String {
+    next.filter(|candidate| is_local_path(candidate)).unwrap_or("/").to_string()
+}
+
+/// Whether `candidate` is a normalized path on this site: it starts with one `/`; it holds only the
+/// characters a URL may carry unencoded (no spaces, tabs, newlines, backslashes or other controls,
+/// which browsers drop or turn into `/` — `/\t/evil.example` would become `//evil.example`, another
+/// host); its path (before `?` or `#`) has no empty, `.` or `..` segment; and it is at most
+/// [`NEXT_PATH_MAX_BYTES`] long. Schemes (`javascript:`, `https:`) and `//host` fail the first test.
+pub fn is_local_path(candidate: &str) -> bool {
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?#%".contains(&byte);
+    if candidate.len() > NEXT_PATH_MAX_BYTES || !candidate.starts_with('/') || !candidate.bytes().all(allowed) {
+        return false;
+    }
+    let path = candidate.split(['?', '#']).next().unwrap_or_default();
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len() - 1;
+    segments.iter().enumerate().all(|(index, segment)| {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        // An empty last segment is a trailing slash (`/` itself, `/instances/`); elsewhere it makes `//`.
+        (!segment.is_empty() || index == last) && dots != "." && dots != ".."
+    })
+}
+
 /// `POST /api/auth/sign-in` (JSON or an HTML form).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +241,10 @@ pub struct TokenSummary {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked: bool,
+    /// The person who created it (its owner) is disabled: the token is refused until they are enabled
+    /// again (a revoked token stays revoked).
+    #[serde(default)]
+    pub suspended: bool,
 }
 
 /// `POST /api/tokens`.
@@ -238,4 +287,38 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page.
     pub next_before: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, item 9: only normalized paths on this site are followed after signing in.
+    #[test]
+    fn only_local_paths_are_followed() {
+        for good in ["/", "/instances", "/instances/", "/instances/01a2?status=failed&workflow=a%2Fb", "/users#tokens"]
+        {
+            assert_eq!(local_path(Some(good)), good, "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "https://evil.example/",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/ /evil.example",
+            "\t//evil.example",
+            "/..//evil.example",
+            "/%2e%2e//evil.example",
+            "/a//b",
+            "/./x",
+            "/instances/<script>",
+            "",
+            "instances",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(Some(&format!("/{}", "a".repeat(NEXT_PATH_MAX_BYTES)))), "/");
+    }
 }

@@ -117,8 +117,8 @@ fn sign_in_redirect(uri: &axum::http::Uri) -> Response {
     Redirect::to(&target).into_response()
 }
 
-/// Finds the caller: a bearer token (which must be valid: a wrong one is an error, not anonymous), else a
-/// live session cookie (an ended or unknown one counts as signed out).
+/// Finds the caller: a bearer token (which must be valid: a wrong, revoked or suspended one is an error,
+/// not anonymous), else a live session cookie (an ended or unknown one counts as signed out).
 pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
     let internal = |error: crate::store::Error| ApiError::Internal(error.into());
     if let Some(value) = headers.get(header::AUTHORIZATION) {
@@ -129,8 +129,14 @@ pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Opti
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
-        let row = access.store.live_token(&secret::hash(token)).await.map_err(internal)?;
-        let row = row.ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".into()))?;
+        let listing = access.store.live_token(&secret::hash(token)).await.map_err(internal)?;
+        let listing = listing.ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".into()))?;
+        if listing.suspended {
+            return Err(ApiError::Unauthorized(
+                "the API token is suspended: the person who created it is disabled".into(),
+            ));
+        }
+        let row = listing.token;
         let role =
             Role::parse(&row.role).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("token role {}", row.role)))?;
         let now = now_ms();

@@ -1,7 +1,10 @@
 //! Who is asking, and may they: sign-in, server-side sessions, API tokens, the permission check on
 //! every request, and the first admin.
 //!
-//! - [`secret`], [`password`]: random tokens and their SHA-256; argon2id password hashes.
+//! - [`secret`], [`password`]: random tokens and their SHA-256; argon2id password hashes and the
+//!   [`HashGate`](password::HashGate) that bounds how many run at once.
+//! - [`throttle`]: the sign-in throttle (per username and client address, growing delays) and how
+//!   the client address is found.
 //! - [`policy`]: the route table — every API route and server function with the one
 //!   [`Permission`](app::wire::Permission) it needs. A route not in the table is refused for everyone
 //!   (deny by default). The matrix of roles to permissions is `app::wire::Role::allows`.
@@ -10,6 +13,10 @@
 //!   route's permission, and sends signed-out page requests to `/sign-in`.
 //! - [`routes`]: `/api/auth/*` (sign-in, sign-out, me), `/api/users`, `/api/tokens`, `/api/audit`.
 //! - [`bootstrap`]: the `admin` account of an empty database.
+//!
+//! [`Access`] is what the guard and the routes share: the store, the rules, the hash gate, and
+//! [`AccessChanges`], the signal that makes open event streams check their caller at once when someone's
+//! access ends (a user disabled, a token revoked, a sign-out).
 
 pub mod bootstrap;
 pub mod guard;
@@ -17,12 +24,16 @@ pub mod password;
 pub mod policy;
 pub mod routes;
 pub mod secret;
+pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::wire::{CurrentUser, Role};
 
 use crate::store::Store;
+use password::HashGate;
+use throttle::ThrottleRules;
 
 /// The cookie that carries the session id.
 pub const SESSION_COOKIE: &str = "switchboard_session";
@@ -72,10 +83,13 @@ pub struct AuthConfig {
     /// Origins besides the request's own host that may send state-changing requests
     /// (`https://ops.example.com`), for a console served under another name by a proxy.
     pub allowed_origins: Vec<String>,
-    /// Failed sign-ins per username within [`AuthConfig::lockout_window`] before sign-in is refused.
-    pub max_failed_sign_ins: i64,
-    pub lockout_window: Duration,
-    /// How often a long-lived answer (the event stream) checks that its caller is still signed in.
+    /// How failed sign-ins slow down a (username, client address) pair.
+    pub throttle: ThrottleRules,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a proxy you run, which
+    /// appends it) instead of the connection's peer. Off by default: anyone can send that header.
+    pub trust_forwarded_for: bool,
+    /// How often a long-lived answer (the event stream) checks that its caller is still signed in, besides
+    /// at once on every [`AccessChanges`] signal of this process (other nodes' changes are seen here).
     pub recheck_streams_every: Duration,
 }
 
@@ -86,22 +100,62 @@ impl Default for AuthConfig {
             absolute: Duration::from_secs(12 * 60 * 60),
             secure_cookies: false,
             allowed_origins: Vec::new(),
-            max_failed_sign_ins: 5,
-            lockout_window: Duration::from_secs(15 * 60),
+            throttle: ThrottleRules::default(),
+            trust_forwarded_for: false,
             recheck_streams_every: Duration::from_secs(15),
         }
     }
 }
 
-/// What the guard and the auth routes share: the store and the rules. Cheap to clone.
+/// What the guard and the auth routes share: the store, the rules, the hash gate and the change signal.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Access {
     pub store: Store,
-    pub config: std::sync::Arc<AuthConfig>,
+    pub config: Arc<AuthConfig>,
+    /// Every password hash and check of this process goes through it.
+    pub hashing: HashGate,
+    /// Raised when someone's access may have ended; open event streams check their caller at once.
+    pub changes: AccessChanges,
 }
 
-/// Creates an API token of `role` named `name` on behalf of `actor` (audited); returns it and its
-/// secret, which is not stored anywhere.
+impl Access {
+    /// The store and rules, with a hash gate sized to this machine's cores.
+    pub fn new(store: Store, config: AuthConfig) -> Self {
+        Access {
+            store,
+            config: Arc::new(config),
+            hashing: HashGate::for_this_machine(),
+            changes: AccessChanges::default(),
+        }
+    }
+}
+
+/// A signal raised whenever someone's access may have ended in this process: a user disabled or their
+/// role or password changed, a token revoked, a session signed out. It says nothing about whom: every
+/// open stream checks its own caller (one query; such changes are rare).
+#[derive(Clone, Debug)]
+pub struct AccessChanges(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for AccessChanges {
+    fn default() -> Self {
+        AccessChanges(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl AccessChanges {
+    /// Tells every open stream to check its caller now.
+    pub fn announce(&self) {
+        self.0.send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+/// Creates an API token of `role` named `name` on behalf of `actor` (audited) and owned by no user
+/// (the benchmark's tokens); returns it and its secret, which is not stored anywhere.
 ///
 /// # Errors
 /// The database refused the write.
@@ -110,6 +164,20 @@ pub async fn issue_token(
     name: &str,
     role: Role,
     actor: &str,
+) -> Result<(crate::store::access::TokenRow, String), crate::store::Error> {
+    issue_token_for(store, name, role, actor, None).await
+}
+
+/// [`issue_token`] owned by the user with id `owner_id`: suspended while that user is disabled.
+///
+/// # Errors
+/// The database refused the write.
+pub async fn issue_token_for(
+    store: &Store,
+    name: &str,
+    role: Role,
+    actor: &str,
+    owner_id: Option<String>,
 ) -> Result<(crate::store::access::TokenRow, String), crate::store::Error> {
     let now = now_ms();
     let secret = format!("sb_{}", secret::random_token());
@@ -122,6 +190,7 @@ pub async fn issue_token(
         created_at: now,
         last_used_at: None,
         revoked_at: None,
+        owner_id,
     };
     let entry = crate::store::AuditRow::ok(actor, "token.create", "token", &row.id, now)
         .after(&serde_json::json!({ "name": row.name, "role": row.role }));
@@ -130,19 +199,37 @@ pub async fn issue_token(
 }
 
 /// Resolves once the caller's session has ended (signed out, idle, expired, user disabled) or their token
-/// was revoked, checking every `every`; for long-lived answers such as the event stream, which would
-/// otherwise outlive the session that opened them. A database error counts as still signed in.
-pub async fn until_signed_out(access: Access, principal: Principal, every: Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        let live = match &principal.via {
-            Via::Session { id_hash } => {
-                access.store.live_session(id_hash, now_ms(), millis(access.config.idle)).await.map(|s| s.is_some())
+/// was revoked or suspended (its owner disabled); for long-lived answers such as the event stream, which
+/// would otherwise outlive the access that opened them. Checks on every [`AccessChanges`] signal raised
+/// after this call and every `every` (changes made by other processes; the guard checked the caller
+/// just before). A database error counts as still signed in.
+pub fn until_signed_out(
+    access: Access,
+    principal: Principal,
+    every: Duration,
+) -> impl std::future::Future<Output = ()> {
+    // Subscribed now, not at the first poll: a change in between is not missed.
+    let mut changes = access.changes.subscribe();
+    async move {
+        let mut signal_open = true;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                changed = changes.changed(), if signal_open => signal_open = changed.is_ok(),
             }
-            Via::Token { id } => access.store.token(id).await.map(|t| t.is_some_and(|t| t.revoked_at.is_none())),
-        };
-        if matches!(live, Ok(false)) {
-            return;
+            let live = match &principal.via {
+                Via::Session { id_hash } => {
+                    access.store.live_session(id_hash, now_ms(), millis(access.config.idle)).await.map(|s| s.is_some())
+                }
+                Via::Token { id } => access
+                    .store
+                    .token(id)
+                    .await
+                    .map(|t| t.is_some_and(|t| t.token.revoked_at.is_none() && !t.suspended)),
+            };
+            if matches!(live, Ok(false)) {
+                return;
+            }
         }
     }
 }

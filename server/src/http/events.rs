@@ -2,9 +2,11 @@
 //!
 //! Each message is one [`app::wire::LiveEvent`] as JSON in the `data:` line. A new subscriber gets a
 //! heartbeat at once, so the console turns live without waiting for the next tick. Keep-alive comments
-//! hold idle proxies open; the stream ends when the server shuts down, and when the caller's session
-//! ends or token is revoked (checked every `AuthConfig::recheck_streams_every`, 15 s): a signed-out tab
-//! stops receiving.
+//! hold idle proxies open; the stream ends when the server shuts down, and when the caller's access
+//! ends — session signed out, expired or ended by an admin, user disabled, token revoked or suspended.
+//! The stream checks its caller at once on every `auth::AccessChanges` signal of this process (raised
+//! by those changes) and every `AuthConfig::recheck_streams_every` (15 s, for changes made on other
+//! nodes): a disabled user's tab stops receiving immediately.
 
 use std::convert::Infallible;
 

@@ -2,14 +2,16 @@
 //! the static files of the browser bundle.
 //!
 //! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
-//! tracing (one span per request carrying the id), compression (gzip or brotli by `Accept-Encoding`;
-//! never for the event stream, which must flush each event), and `api_errors` (every error under
-//! `/api/` in the JSON shape; the server functions' bodies checked).
+//! tracing (one span per request carrying the id), security headers ([`headers`]: CSP with a
+//! per-response nonce, no framing, nosniff, referrer policy, HSTS over TLS), compression (gzip or brotli
+//! by `Accept-Encoding`; never for the event stream, which must flush each event), and `api_errors`
+//! (every error under `/api/` in the JSON shape; the server functions' bodies checked).
 
 pub mod api;
 mod api_errors;
 mod console;
 mod events;
+pub mod headers;
 mod health;
 mod site;
 
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         let api: std::sync::Arc<dyn app::client::ApiTransport> =
             std::sync::Arc::new(console::InProcessApi { router: api.clone().with_state(state.clone()) });
         move || {
+            headers::adopt_nonce();
             provide_context(system.clone());
             provide_context(data.clone());
             provide_context(api.clone());
@@ -71,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         // Inside compression: it reads and rewrites uncompressed error bodies.
         .layer(axum::middleware::from_fn(api_errors::json_errors))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {

@@ -1,4 +1,10 @@
-//! Users, sessions and API tokens. Every change is written with its audit entry in one transaction.
+//! Users, sessions, API tokens and the sign-in throttle's failures. Every change is written with its
+//! audit entry in one transaction.
+//!
+//! A token belongs to a person (`owner_id`: who created it, or the owner of the token that created
+//! it); while that person is disabled the token is *suspended*: [`Store::live_token`] says so and the
+//! guard refuses it. Nothing is written when a person is disabled or enabled again, so enabling them
+//! restores every token of theirs that was not revoked.
 
 use sqlx::Row;
 
@@ -46,6 +52,25 @@ pub struct TokenRow {
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The user the token acts for; `None` only for a token made before owners were recorded whose
+    /// creator could not be found.
+    pub owner_id: Option<String>,
+}
+
+/// A token with its owner's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenListing {
+    pub token: TokenRow,
+    /// Its owner is disabled: the token is refused until they are enabled again.
+    pub suspended: bool,
+}
+
+/// A pair's failed sign-ins within the throttle's window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SignInFailures {
+    pub count: i64,
+    /// When the latest one was (epoch ms); `None` when there is none.
+    pub last_at: Option<i64>,
 }
 
 /// What an update changes; `None` leaves a column as it is.
@@ -68,7 +93,17 @@ macro_rules! user_columns {
 }
 macro_rules! token_columns {
     () => {
-        "id, name, token_hash, role, created_by, created_at, last_used_at, revoked_at"
+        "t.id, t.name, t.token_hash, t.role, t.created_by, t.created_at, t.last_used_at, t.revoked_at, t.owner_id"
+    };
+}
+/// Tokens with their owner: `suspended` is the owner's `disabled_at`.
+macro_rules! tokens_with_owner {
+    () => {
+        concat!(
+            "SELECT ",
+            token_columns!(),
+            ", o.disabled_at AS owner_disabled_at FROM api_tokens t LEFT JOIN users o ON o.id = t.owner_id"
+        )
     };
 }
 
@@ -98,6 +133,16 @@ macro_rules! token_of {
             created_at: $row.try_get("created_at")?,
             last_used_at: $row.try_get("last_used_at")?,
             revoked_at: $row.try_get("revoked_at")?,
+            owner_id: $row.try_get("owner_id")?,
+        }
+    };
+}
+
+macro_rules! token_listing_of {
+    ($row:expr) => {
+        TokenListing {
+            token: token_of!($row),
+            suspended: $row.try_get::<Option<i64>, _>("owner_disabled_at")?.is_some(),
         }
     };
 }
@@ -315,7 +360,10 @@ impl Store {
     pub async fn create_token(&self, token: &TokenRow, audit: &AuditRow) -> Result<()> {
         on_pool!(self.database(), pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query(concat!("INSERT INTO api_tokens (", token_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            sqlx::query(
+                "INSERT INTO api_tokens (id, name, token_hash, role, created_by, created_at, last_used_at, revoked_at, \
+                 owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
                 .bind(&token.id)
                 .bind(&token.name)
                 .bind(&token.token_hash)
@@ -324,6 +372,7 @@ impl Store {
                 .bind(token.created_at)
                 .bind(token.last_used_at)
                 .bind(token.revoked_at)
+                .bind(&token.owner_id)
                 .execute(&mut *tx)
                 .await?;
             insert_audit!(&mut *tx, [audit]);
@@ -332,29 +381,29 @@ impl Store {
         Ok(())
     }
 
-    /// The unrevoked token with this hash.
-    pub async fn live_token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+    /// The unrevoked token with this hash, and whether its owner's being disabled suspends it.
+    pub async fn live_token(&self, token_hash: &str) -> Result<Option<TokenListing>> {
         on_pool!(self.database(), pool => {
-            let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"))
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await?;
+            let row = sqlx::query(concat!(tokens_with_owner!(), " WHERE t.token_hash = $1 AND t.revoked_at IS NULL"))
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
             Ok(match row {
-                Some(row) => Some(token_of!(row)),
+                Some(row) => Some(token_listing_of!(row)),
                 None => None,
             })
         })
     }
 
-    /// The token with this id, revoked or not.
-    pub async fn token(&self, id: &str) -> Result<Option<TokenRow>> {
+    /// The token with this id, revoked or not, with its owner's state.
+    pub async fn token(&self, id: &str) -> Result<Option<TokenListing>> {
         on_pool!(self.database(), pool => {
-            let row = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens WHERE id = $1"))
+            let row = sqlx::query(concat!(tokens_with_owner!(), " WHERE t.id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
             Ok(match row {
-                Some(row) => Some(token_of!(row)),
+                Some(row) => Some(token_listing_of!(row)),
                 None => None,
             })
         })
@@ -371,14 +420,15 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRow>> {
+    /// Every token, newest first, with its owner's state.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenListing>> {
         on_pool!(self.database(), pool => {
-            let rows = sqlx::query(concat!("SELECT ", token_columns!(), " FROM api_tokens ORDER BY created_at DESC, id"))
+            let rows = sqlx::query(concat!(tokens_with_owner!(), " ORDER BY t.created_at DESC, t.id"))
                 .fetch_all(pool)
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
-                out.push(token_of!(row));
+                out.push(token_listing_of!(row));
             }
             Ok(out)
         })
@@ -408,5 +458,45 @@ impl Store {
             tx.commit().await?;
             Ok(Some(revoked > 0))
         })
+    }
+
+    /// The failed sign-ins of `username` from `client` at or after `since` (epoch ms).
+    pub async fn sign_in_failures(&self, username: &str, client: &str, since: i64) -> Result<SignInFailures> {
+        on_pool!(self.database(), pool => {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS failures, MAX(at) AS last_at FROM sign_in_failures \
+                 WHERE username = $1 AND client = $2 AND at >= $3",
+            )
+            .bind(username)
+            .bind(client)
+            .bind(since)
+            .fetch_one(pool)
+            .await?;
+            Ok(SignInFailures { count: row.try_get("failures")?, last_at: row.try_get("last_at")? })
+        })
+    }
+
+    /// Records a failed sign-in of `username` from `client` for the throttle, with its audit entry, and
+    /// forgets failures older than `forget_before` (they no longer count).
+    pub async fn record_failed_sign_in(
+        &self,
+        username: &str,
+        client: &str,
+        forget_before: i64,
+        audit: &AuditRow,
+    ) -> Result<()> {
+        on_pool!(self.database(), pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM sign_in_failures WHERE at < $1").bind(forget_before).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO sign_in_failures (username, client, at) VALUES ($1, $2, $3)")
+                .bind(username)
+                .bind(client)
+                .bind(audit.at)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(&mut *tx, [audit]);
+            tx.commit().await?;
+        });
+        Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Everything goes through the API (`/api/users`, `/api/tokens`), which only admins may use: anyone else
 //! who opens the page gets a note saying so (the API answers 403) and the matrix. Changing a role or a
-//! password, or disabling, ends the person's sessions (the server does that); the notes say so.
+//! password, or disabling, ends the person's sessions (the server does that); disabling also suspends the
+//! API tokens they created until they are enabled again; the notes say so.
 //!
 //! - [`people`]: the table of people (role, status, password reset) and the form that adds one.
 //! - [`tokens`]: API tokens — create with a role (the secret shown once), list, revoke.
@@ -46,9 +47,9 @@ fn describe_update(change: &UpdateUser, user: &UserSummary, yourself: bool) -> S
     if let Some(role) = change.role {
         format!("{who} now has the {} role. Their sessions ended: they sign in again to use it.", role.as_str())
     } else if change.disabled == Some(true) {
-        format!("{who} is disabled and signed out everywhere.")
+        format!("{who} is disabled and signed out everywhere; the API tokens they created are suspended.")
     } else if change.disabled == Some(false) {
-        format!("{who} can sign in again.")
+        format!("{who} can sign in again; the API tokens they created work again (unless revoked).")
     } else if change.password.is_some() && yourself {
         "Your password is changed and your sessions ended: sign in again with the new password.".to_string()
     } else if change.password.is_some() {
@@ -185,7 +186,7 @@ mod tests {
         let disable = UpdateUser { disabled: Some(true), ..UpdateUser::default() };
         assert_eq!(
             describe_update(&disable, &user(Role::Support), false),
-            "Maria is disabled and signed out everywhere."
+            "Maria is disabled and signed out everywhere; the API tokens they created are suspended."
         );
         let reset = UpdateUser { password: Some("x".into()), ..UpdateUser::default() };
         assert!(describe_update(&reset, &user(Role::Admin), true).starts_with("Your password is changed"));

@@ -8,7 +8,7 @@ use super::{capitalised, plural, UsersState};
 use crate::client;
 use crate::components::status::hydrated_flag;
 use crate::format;
-use crate::wire::{CreateUser, Role, UpdateUser, UserSummary};
+use crate::wire::{CreateUser, Role, UpdateUser, UserSummary, DISPLAY_NAME_MAX_CHARS, USERNAME_MAX_CHARS};
 
 /// Everyone who may sign in, with the controls to change them.
 #[component]
@@ -225,7 +225,7 @@ pub(super) fn CreateUserForm(state: UsersState) -> impl IntoView {
                 <div class="form-field">
                     <label for="create-user-username">"Username"</label>
                     <input id="create-user-username" type="text" autocomplete="off" autocapitalize="none" spellcheck="false"
-                        placeholder="e.g. maria.k" data-testid="create-user-username"
+                        placeholder="e.g. maria.k" data-testid="create-user-username" maxlength=USERNAME_MAX_CHARS
                         aria-invalid=invalid("username")
                         prop:value=move || username.get() on:input=move |ev| username.set(event_target_value(&ev)) />
                     <p class="field-help">"Lowercase letters, digits, dots, dashes and underscores; used to sign in."</p>
@@ -235,6 +235,7 @@ pub(super) fn CreateUserForm(state: UsersState) -> impl IntoView {
                     <label for="create-user-display-name">"Name " <span class="muted">"(optional)"</span></label>
                     <input id="create-user-display-name" type="text" autocomplete="off" placeholder="Maria Kowalski"
                         data-testid="create-user-display-name" aria-invalid=invalid("display_name")
+                        maxlength=DISPLAY_NAME_MAX_CHARS
                         prop:value=move || display_name.get() on:input=move |ev| display_name.set(event_target_value(&ev)) />
                     <FieldError message=error_of("display_name") />
                 </div>

@@ -1,5 +1,6 @@
 //! API tokens for machine clients: create one with a role (its secret shown once, to copy), list them,
-//! revoke one (two steps).
+//! revoke one (two steps). A token belongs to the person who created it: while they are disabled it is
+//! listed as "suspended — creator disabled" (and refused), and enabling them restores it.
 
 use leptos::prelude::*;
 
@@ -7,7 +8,7 @@ use crate::client::{self, ApiFailure};
 use crate::components::access::RolePill;
 use crate::components::status::ErrorNote;
 use crate::format;
-use crate::wire::{CreateToken, CreatedToken, Role, TokenSummary};
+use crate::wire::{CreateToken, CreatedToken, Role, TokenSummary, TOKEN_NAME_MAX_CHARS};
 
 /// API tokens: the list, a form to create one (its secret shown once), and revoking.
 #[component]
@@ -68,7 +69,7 @@ pub(super) fn TokensPanel() -> impl IntoView {
                 <div class="form-field grow">
                     <label for="token-name">"Name"</label>
                     <input id="token-name" type="text" autocomplete="off" placeholder="e.g. billing-reconciler"
-                        data-testid="token-name"
+                        data-testid="token-name" maxlength=TOKEN_NAME_MAX_CHARS
                         prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev)) />
                 </div>
                 <div class="form-field">
@@ -182,8 +183,9 @@ fn TokenTable(
                         let id = token.id.clone();
                         let (ask_id, confirm_id, is_id) = (id.clone(), id.clone(), id.clone());
                         let asking = move || confirming.with(|c| c.as_deref() == Some(is_id.as_str()));
+                        let inactive = token.revoked || token.suspended;
                         view! {
-                            <tr data-testid="token-row" data-token=token.name.clone() class:disabled-row=token.revoked>
+                            <tr data-testid="token-row" data-token=token.name.clone() class:disabled-row=inactive>
                                 <td><strong>{token.name.clone()}</strong></td>
                                 <td><RolePill role=token.role /></td>
                                 <td class="mono small">{token.created_by.clone()}</td>
@@ -194,6 +196,13 @@ fn TokenTable(
                                 <td>
                                     {if token.revoked {
                                         view! { <span class="pill neutral">"revoked"</span> }.into_any()
+                                    } else if token.suspended {
+                                        view! {
+                                            <span class="pill warn" data-testid="token-suspended"
+                                                title="Refused while the person who created it is disabled; enabling them restores it">
+                                                "suspended — creator disabled"
+                                            </span>
+                                        }.into_any()
                                     } else {
                                         view! { <span class="pill ok">"active"</span> }.into_any()
                                     }}

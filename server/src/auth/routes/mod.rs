@@ -1,9 +1,14 @@
 //! `/api/auth/*` (sign-in, sign-out, who am I), `/api/users`, `/api/tokens` and `/api/audit`.
 //!
 //! Sign-in takes JSON (API clients, tests) or an HTML form (the sign-in page, which works without
-//! JavaScript): a form gets redirects (303) back to the page it came from, JSON gets status codes.
-//! Failed sign-ins are audit entries; more than `max_failed_sign_ins` for one username within the
-//! lockout window are refused with 429 — counted in the database, so every process agrees.
+//! JavaScript): a form gets redirects (303) back to the page it came from — only ever a path on this
+//! site (`app::wire::local_path`) — and JSON gets status codes. Failed sign-ins are audit entries and
+//! rows the throttle counts per username and client address ([`crate::auth::throttle`]); a pair past its
+//! free failures waits longer after each (429). Password checks pass the hash gate (503 when full).
+//!
+//! Bodies: at most [`SIGN_IN_MAX_BODY_BYTES`] for sign-in (a username, a password and a path), the
+//! API's 1 MiB for the rest; usernames, display names and token names are kept to their documented
+//! lengths (`app::wire::USERNAME_MAX_CHARS` …), so nobody can grow the database through these routes.
 //!
 //! - [`session`]: sign-in (JSON or form, rate-limited), sign-out, who am I.
 //! - [`users`]: list, create and change users.
@@ -17,6 +22,7 @@ mod users;
 
 pub use audit::audit_entry;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
@@ -26,9 +32,12 @@ use app::wire::FieldError;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The largest sign-in body: a username, a password (at most 1024 bytes) and a `next` path, with room.
+pub const SIGN_IN_MAX_BODY_BYTES: usize = 4 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/auth/sign-in", post(session::sign_in))
+        .route("/api/auth/sign-in", post(session::sign_in).layer(DefaultBodyLimit::max(SIGN_IN_MAX_BODY_BYTES)))
         .route("/api/auth/sign-out", post(session::sign_out))
         .route("/api/auth/me", get(session::me))
         .route("/api/users", get(users::list_users).post(users::create_user))
@@ -36,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/api/tokens/{id}/revoke", post(tokens::revoke_token))
         .route("/api/audit", get(audit::audit))
+        .layer(DefaultBodyLimit::max(crate::http::api::MAX_BODY_BYTES))
 }
 
 fn internal(error: crate::store::Error) -> ApiError {
@@ -47,14 +57,6 @@ fn is_form(headers: &HeaderMap) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-/// Only paths on this site, never `//host` or a scheme: a sign-in link cannot send anyone elsewhere.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_string(),
-        _ => "/".to_string(),
-    }
 }
 
 fn encode(text: &str) -> String {

@@ -1,4 +1,5 @@
-//! Sign-in (JSON or an HTML form, rate-limited by the audit trail's failures), sign-out, who am I.
+//! Sign-in (JSON or an HTML form; throttled per username and client address, password checks through
+//! the hash gate), sign-out, who am I.
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -6,10 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
-use app::wire::{CurrentUser, Role, SignIn};
+use app::wire::{local_path, CurrentUser, Role, SignIn, USERNAME_MAX_CHARS};
 
-use super::{encode, internal, is_form, safe_next};
+use super::{encode, field, internal, invalid, is_form};
 use crate::auth::guard::{over_tls, see_other, session_set_cookie};
+use crate::auth::throttle::{client_address, in_words, throttle_key};
 use crate::auth::{millis, now_ms, password, secret, Principal, Via};
 use crate::error::ApiError;
 use crate::http::api::json::Body;
@@ -18,22 +20,30 @@ use crate::state::AppState;
 use crate::store::access::SessionRow;
 use crate::store::AuditRow;
 
+/// How long a caller turned away by a full hash gate is asked to wait.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
 /// `POST /api/auth/sign-in`.
 pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
     let form = is_form(request.headers());
     let headers = request.headers().clone();
     let uri = request.uri().clone();
+    let access = &state.access;
+    let client = client_address(&headers, request.extensions(), access.config.trust_forwarded_for);
     let body: SignIn = if form {
         axum::extract::Form::<SignIn>::from_request(request, &state)
             .await
-            .map_err(|rejection| {
-                ApiError::bad_request(format!("cannot read the sign-in form: {}", rejection.body_text()))
+            .map_err(|rejection| ApiError::Invalid {
+                // 413 for a body past the limit, 400 or 422 for one that cannot be read.
+                status: rejection.status(),
+                message: format!("cannot read the sign-in form: {}", rejection.body_text()),
+                fields: Vec::new(),
             })?
             .0
     } else {
         Body::<SignIn>::from_request(request, &state).await?.0
     };
-    let next = safe_next(body.next.as_deref());
+    let next = local_path(body.next.as_deref());
     let fail = |status: ApiError, message: &str, username: &str| -> Response {
         if form {
             see_other(&format!(
@@ -52,35 +62,53 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
         let message = "enter your username and password";
         return Ok(fail(ApiError::unprocessable(message, Vec::new()), message, &username));
     }
-    let access = &state.access;
+    // Nobody has a longer one; refused before anything is looked up or written (nor echoed back).
+    if username.chars().count() > USERNAME_MAX_CHARS {
+        let problem = format!("must be at most {USERNAME_MAX_CHARS} characters");
+        let message = format!("username: {problem}");
+        return Ok(fail(invalid(vec![field("username", problem)]), &message, ""));
+    }
     let now = now_ms();
-    let window = access.config.lockout_window;
-    let failures = access.store.failed_sign_ins_since(&username, now - millis(window)).await.map_err(internal)?;
-    if failures >= access.config.max_failed_sign_ins {
-        let minutes = window.as_secs().div_ceil(60);
-        let message = format!("too many failed sign-ins for {username}; try again in {minutes} minutes");
-        let error = ApiError::TooManyRequests { message: message.clone(), retry_after_secs: window.as_secs() };
+    let rules = &access.config.throttle;
+    let client_key = throttle_key(client);
+    let failures =
+        access.store.sign_in_failures(&username, &client_key, now - millis(rules.window)).await.map_err(internal)?;
+    if let Some(wait) = rules.wait(failures, now) {
+        let message = format!("too many failed sign-ins for {username} from here; try again in {}", in_words(wait));
+        let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let error = ApiError::TooManyRequests { message: message.clone(), retry_after_secs };
         return Ok(fail(error, &message, &username));
     }
 
     let user = access.store.user_by_name(&username).await.map_err(internal)?;
     let password_given = body.password.clone();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    // argon2 is deliberately slow: off the async threads. Unknown users are checked against a decoy.
-    let matches = tokio::task::spawn_blocking(move || {
-        password::verify(&password_given, stored.as_deref().unwrap_or_else(|| password::decoy()))
-    })
-    .await
-    .map_err(|error| ApiError::Internal(error.into()))?;
+    // argon2 is deliberately slow: off the async threads, through the gate that bounds how many run.
+    // Unknown users are checked against a decoy, so a wrong username takes as long as a wrong password.
+    let checked = access
+        .hashing
+        .run(move || password::verify(&password_given, stored.as_deref().unwrap_or_else(|| password::decoy())))
+        .await;
+    let Ok(matches) = checked else {
+        let message = "the server is busy checking other sign-ins; try again in a moment";
+        let error = ApiError::Busy { message: message.into(), retry_after_secs: BUSY_RETRY_AFTER_SECS };
+        return Ok(fail(error, message, &username));
+    };
     let refusal = match &user {
         None => Some("unknown username"),
         Some(_) if !matches => Some("wrong password"),
         Some(u) if u.disabled_at.is_some() => Some("account disabled"),
         Some(_) => None,
     };
+    let remote = client.map(|address| address.to_string());
     if let Some(refusal) = refusal {
-        let entry = AuditRow::ok(&username, "session.sign_in", "session", &username, now).outcome(refusal);
-        access.store.insert_audit(&[entry]).await.map_err(internal)?;
+        // Counted from when the check ended, not when the request came in (a check takes a while).
+        let now = now_ms();
+        let entry = AuditRow::ok(&username, "session.sign_in", "session", &username, now)
+            .outcome(refusal)
+            .after(&json!({ "remote": remote }));
+        let forget_before = now - millis(rules.window);
+        access.store.record_failed_sign_in(&username, &client_key, forget_before, &entry).await.map_err(internal)?;
         let message = if refusal == "account disabled" {
             "this account is disabled; ask an admin"
         } else {
@@ -93,7 +121,6 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
 
     let token = secret::random_token();
     let absolute = millis(access.config.absolute);
-    let remote = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_string);
     let session = SessionRow {
         id_hash: secret::hash(&token),
         user_id: user.id.clone(),
@@ -137,6 +164,7 @@ pub(super) async fn sign_out(
     let now = now_ms();
     let entry = AuditRow::ok(&principal.name, "session.sign_out", "session", &principal.name, now);
     state.access.store.end_session(id_hash, now, &entry).await.map_err(internal)?;
+    state.access.changes.announce(); // this session's open streams end now
     let cookie = session_set_cookie(None, 0, over_tls(&headers, &uri, state.access.config.secure_cookies));
     let mut response =
         if is_form(&headers) { see_other("/sign-in?signed_out=1") } else { StatusCode::NO_CONTENT.into_response() };

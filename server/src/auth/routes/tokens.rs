@@ -5,18 +5,19 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::json;
 
-use app::wire::{CreateToken, CreatedToken, Role, TokenSummary};
+use app::wire::{CreateToken, CreatedToken, Role, TokenSummary, TOKEN_NAME_MAX_CHARS};
 
 use super::{field, internal, invalid};
-use crate::auth::{now_ms, Principal};
+use crate::auth::{now_ms, Principal, Via};
 use crate::error::ApiError;
 use crate::http::api::json::Body;
 use crate::http::api::time::rfc3339;
 use crate::state::AppState;
-use crate::store::access::TokenRow;
+use crate::store::access::TokenListing;
 use crate::store::AuditRow;
 
-fn token_summary(row: &TokenRow) -> TokenSummary {
+fn token_summary(listing: &TokenListing) -> TokenSummary {
+    let row = &listing.token;
     TokenSummary {
         id: row.id.clone(),
         name: row.name.clone(),
@@ -25,6 +26,7 @@ fn token_summary(row: &TokenRow) -> TokenSummary {
         created_at: rfc3339(row.created_at),
         last_used_at: row.last_used_at.map(rfc3339),
         revoked: row.revoked_at.is_some(),
+        suspended: listing.suspended && row.revoked_at.is_none(),
     }
 }
 
@@ -34,19 +36,26 @@ pub(super) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Ve
     Ok(Json(tokens.iter().map(token_summary).collect()))
 }
 
-/// `POST /api/tokens`: the secret is in this answer only.
+/// `POST /api/tokens`: the secret is in this answer only. The token belongs to the caller (a token
+/// created with a token belongs to that token's owner): it is suspended while they are disabled.
 pub(super) async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Body(request): Body<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let name = request.name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(invalid(vec![field("name", "must be 1 to 64 characters")]));
+    if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX_CHARS {
+        return Err(invalid(vec![field("name", format!("must be 1 to {TOKEN_NAME_MAX_CHARS} characters"))]));
     }
+    let store = &state.access.store;
+    let owner_id = match &principal.via {
+        Via::Session { .. } => store.user_by_name(&principal.name).await.map_err(internal)?.map(|user| user.id),
+        Via::Token { id } => store.token(id).await.map_err(internal)?.and_then(|creator| creator.token.owner_id),
+    };
     let (row, secret) =
-        crate::auth::issue_token(&state.access.store, &name, request.role, &principal.name).await.map_err(internal)?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: token_summary(&row), secret })))
+        crate::auth::issue_token_for(store, &name, request.role, &principal.name, owner_id).await.map_err(internal)?;
+    let listing = TokenListing { token: row, suspended: false };
+    Ok((StatusCode::CREATED, Json(CreatedToken { token: token_summary(&listing), secret })))
 }
 
 /// `POST /api/tokens/{id}/revoke`.
@@ -62,7 +71,7 @@ pub(super) async fn revoke_token(
     match state.access.store.revoke_token(&id, now, &entry).await.map_err(internal)? {
         None => return Err(ApiError::NotFound(format!("no token {id}"))),
         Some(false) => return Err(ApiError::Conflict(format!("token {id} is revoked already"))),
-        Some(true) => {}
+        Some(true) => state.access.changes.announce(), // its open streams end now
     }
     let row = state.access.store.token(&id).await.map_err(internal)?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;

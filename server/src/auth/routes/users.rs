@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde_json::json;
 
-use app::wire::{CreateUser, Role, UpdateUser, UserSummary};
+use app::wire::{CreateUser, Role, UpdateUser, UserSummary, DISPLAY_NAME_MAX_CHARS, USERNAME_MAX_CHARS};
 
 use super::{field, internal, invalid};
 use crate::auth::{millis, now_ms, password, Principal};
@@ -48,14 +48,14 @@ pub(super) async fn list_users(State(state): State<AppState>) -> Result<Json<Vec
     Ok(Json(users.iter().map(user_summary).collect()))
 }
 
-fn username_problem(username: &str) -> Option<&'static str> {
+fn username_problem(username: &str) -> Option<String> {
     let valid_chars = username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if username.is_empty() || username.len() > 64 {
-        Some("must be 1 to 64 characters")
+    if username.is_empty() || username.chars().count() > USERNAME_MAX_CHARS {
+        Some(format!("must be 1 to {USERNAME_MAX_CHARS} characters"))
     } else if !valid_chars {
-        Some("use lowercase letters, digits, '.', '_' and '-'")
+        Some("use lowercase letters, digits, '.', '_' and '-'".into())
     } else if username.starts_with("token:") {
-        Some("must not start with token:")
+        Some("must not start with token:".into())
     } else {
         None
     }
@@ -75,17 +75,15 @@ pub(super) async fn create_user(
         problems.push(field("password", problem));
     }
     let display_name = request.display_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
-    if display_name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-        problems.push(field("display_name", "must be at most 100 characters"));
+    if display_name.as_ref().is_some_and(|n| n.chars().count() > DISPLAY_NAME_MAX_CHARS) {
+        problems.push(field("display_name", format!("must be at most {DISPLAY_NAME_MAX_CHARS} characters")));
     }
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
     let now = now_ms();
     let password = request.password.clone();
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?;
+    let hash = state.access.hashing.run(move || password::hash(&password)).await.map_err(busy)?;
     let user = UserRow {
         id: crate::runtime::clock::new_id(),
         username: request.username.clone(),
@@ -108,8 +106,8 @@ pub(super) async fn create_user(
 }
 
 /// `POST /api/users/{username}`: change the display name, role, disabled flag or password. Changing the
-/// role or password, or disabling, ends the user's sessions. The last enabled admin cannot be demoted or
-/// disabled.
+/// role or password, or disabling, ends the user's sessions; disabling also suspends the API tokens they
+/// own (enabling restores those not revoked). The last enabled admin cannot be demoted or disabled.
 pub(super) async fn update_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -127,8 +125,8 @@ pub(super) async fn update_user(
         problems.push(field("password", problem));
     }
     let display_name = request.display_name.as_ref().map(|n| n.trim().to_string());
-    if display_name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > 100) {
-        problems.push(field("display_name", "must be 1 to 100 characters"));
+    if display_name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > DISPLAY_NAME_MAX_CHARS) {
+        problems.push(field("display_name", format!("must be 1 to {DISPLAY_NAME_MAX_CHARS} characters")));
     }
     if request == UpdateUser::default() {
         problems.push(field("body", "name at least one of display_name, role, disabled, password"));
@@ -155,11 +153,7 @@ pub(super) async fn update_user(
 
     let now = now_ms();
     let password = match request.password.clone() {
-        Some(password) => Some(
-            tokio::task::spawn_blocking(move || password::hash(&password))
-                .await
-                .map_err(|error| ApiError::Internal(error.into()))?,
-        ),
+        Some(password) => Some(state.access.hashing.run(move || password::hash(&password)).await.map_err(busy)?),
         None => None,
     };
     let role_changes = request.role.is_some_and(|r| r.as_str() != before.role);
@@ -198,5 +192,15 @@ pub(super) async fn update_user(
     let entry =
         AuditRow::ok(&principal.name, action, "user", &username, now).before(&user_facts(&before)).after(&after);
     store.update_user(&username, &change, &entry).await.map_err(internal)?;
+    // Streams of a user disabled or whose sessions ended stop now; their tokens are refused from now on.
+    state.access.changes.announce();
     Ok(Json(listing_of(&state, &username).await?))
+}
+
+/// The hash gate was full: 503 with `Retry-After`.
+fn busy(_: password::Busy) -> ApiError {
+    ApiError::Busy {
+        message: "the server is busy hashing passwords; try again in a moment".into(),
+        retry_after_secs: 1,
+    }
 }
