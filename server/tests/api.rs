@@ -476,7 +476,8 @@ async fn starting_an_instance_and_following_it_to_the_end(url: DatabaseUrl) {
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "seq counts from 1 without gaps");
     assert_eq!(seqs.len(), 4, "started + three step results");
     assert!(history[1..].iter().all(|entry| entry["event"] == "step_succeeded"));
-    assert!(history.iter().all(|entry| entry["actor"].is_null() && entry["reason"].is_null()));
+    assert_eq!(history[0]["actor"], "olga", "who started it");
+    assert!(history[1..].iter().all(|entry| entry["actor"].is_null() && entry["reason"].is_null()));
     assert!(history.iter().all(|entry| entry["records"].as_array().is_some_and(|r| !r.is_empty())));
     history.iter().for_each(|entry| assert_time(&entry["at"]));
 

@@ -65,15 +65,29 @@ async fn health_reports_postgres_when_running_on_postgres() {
 }
 
 #[tokio::test]
-async fn health_is_degraded_with_503_when_the_database_is_gone() {
+async fn health_is_degraded_with_503_when_the_database_does_not_answer() {
     let temp = TempSqlite::new();
     let (app, state) = app_for(&temp.url, temp.folder.path().join("site")).await;
-    state.database.close().await;
-    let response = get(&app, "/api/health").await;
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let health: Health = serde_json::from_str(&body_text(response).await).unwrap();
+    // The probe of a database that cannot be opened: what the probe of a vanished one sees.
+    let gone: switchboard::db::DatabaseUrl =
+        format!("sqlite:{}", temp.folder.path().join("no-such-folder").join("gone.db").display()).parse().unwrap();
+    state.runtime.writer_stats().health.spawn_probe(gone, std::future::pending());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let health = loop {
+        let response = get(&app, "/api/health").await;
+        let status = response.status();
+        let health: Health = serde_json::from_str(&body_text(response).await).unwrap();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            break health;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status} after 30 s: {health:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert_eq!(health.status, HealthStatus::Degraded);
     assert!(!health.database_reachable);
+    assert!(health.problems.iter().any(|p| p.contains("has not answered")), "{health:?}");
+    // Liveness does not care.
+    assert_eq!(get(&app, "/api/health/live").await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
