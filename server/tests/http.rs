@@ -141,3 +141,25 @@ async fn the_bundle_is_served_compressed_and_revalidated() {
     let compressed = response.into_body().collect().await.unwrap().to_bytes();
     assert!(compressed.len() < script.len() / 4, "gzip shrinks the repetitive script");
 }
+
+/// A server whose every pooled connection is busy (a flood of requests) is busy, not dead: health
+/// answers from its own probe's connection and stays 200.
+#[tokio::test]
+async fn health_stays_ready_while_every_pooled_connection_is_busy() {
+    let temp = TempSqlite::new();
+    let (app, state) = app_for(&temp.url, temp.folder.path().join("site")).await;
+    state.runtime.writer_stats().health.spawn_probe(temp.url.clone(), std::future::pending());
+    let switchboard::db::Database::Sqlite(pool) = &state.database else { panic!("a SQLite pool") };
+    // Take every connection of the pool (8 for a file), as a flood of slow requests would.
+    let mut held = Vec::new();
+    while let Ok(Ok(connection)) = tokio::time::timeout(std::time::Duration::from_millis(500), pool.acquire()).await {
+        held.push(connection);
+    }
+    assert!(!held.is_empty(), "the pool had connections to take");
+    // Several probe rounds pass while the pool is exhausted.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // A check that queued for a pooled connection would time out and answer 503.
+    let response = get(&app, "/api/health").await;
+    assert_eq!(response.status(), StatusCode::OK, "busy is not dead: {}", body_text(response).await);
+    drop(held);
+}
