@@ -113,7 +113,7 @@ async fn bulk_filters_must_be_objects_and_all_must_be_said(url: DatabaseUrl) {
     // A wrong type inside the filter is located.
     let body = json!({"action": "cancel", "reason": "r", "filter": {"version": "two"}, "preview": true});
     let reply = post_json(&router, "/api/instances/bulk", body.to_string()).await;
-    reply.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", &["version"], &["filter"]);
+    reply.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", &["version"], &["filter.version"]);
 
     // Counting everything needs no confirmation; acting on everything does, and then it works.
     let body = json!({"action": "pause", "reason": "r", "filter": {}, "preview": true});

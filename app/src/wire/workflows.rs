@@ -173,7 +173,7 @@ pub struct BulkAction {
     #[serde(default)]
     pub ids: Option<Vec<String>>,
     /// The instances `GET /api/instances` would list with the same parameters. Must be an object.
-    #[serde(default, deserialize_with = "object_only")]
+    #[serde(default)]
     pub filter: Option<BulkFilter>,
     /// Confirms that an action with an empty filter (`{}`) is meant for every instance. Required for
     /// such an action unless it is a preview; refused with `ids` or a filter that narrows.
@@ -184,28 +184,6 @@ pub struct BulkAction {
     pub preview: bool,
 }
 
-/// Reads an optional struct only from a JSON object: serde also fills a struct from an array (field by
-/// field, in order), so `"filter": []` would otherwise be an empty filter, which selects everything.
-fn object_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    use serde::de::Error;
-    let Some(value) = Option::<Value>::deserialize(deserializer)? else { return Ok(None) };
-    if !value.is_object() {
-        return Err(D::Error::custom("must be a JSON object"));
-    }
-    serde_path_to_error::deserialize(value).map(Some).map_err(|error| {
-        let path = error.path().to_string();
-        let message = error.into_inner().to_string();
-        if path == "." || path.is_empty() {
-            D::Error::custom(message)
-        } else {
-            D::Error::custom(format!("{path}: {message}"))
-        }
-    })
-}
 
 /// An operator action that applies to many instances at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,8 +201,11 @@ pub enum BulkActionKind {
 
 /// Which instances a bulk action addresses: the parameters of `GET /api/instances`, same meaning and
 /// validation. Every field narrows; none means all instances (an action then needs `all: true`).
+///
+/// Read only from a JSON object: serde would also fill a struct from an array (field by field, in
+/// order), so `"filter": []` would be an empty filter, which selects every instance.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, remote = "Self")]
 pub struct BulkFilter {
     #[serde(default)]
     pub workflow: Option<String>,
@@ -244,6 +225,28 @@ pub struct BulkFilter {
     /// Text the error contains (ignoring case).
     #[serde(default)]
     pub error: Option<String>,
+}
+
+impl Serialize for BulkFilter {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BulkFilter::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BulkFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = BulkFilter;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<BulkFilter, A::Error> {
+                BulkFilter::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
 }
 
 impl BulkFilter {
