@@ -93,6 +93,7 @@ pub mod event;
 pub mod expr;
 pub mod instance;
 pub mod journal;
+pub mod limits;
 pub mod path;
 pub mod recovery;
 pub mod retry;

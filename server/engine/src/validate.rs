@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::definition::{Definition, OnFailure, State};
-use crate::expr::Expr;
+use crate::expr::{self, Expr};
+use crate::limits::MAX_CONDITION_CHARS;
 use crate::path::{template_problems, Path};
 use crate::retry::RetryPolicy;
 use crate::schema::{schema_problems, SchemaType};
@@ -311,12 +312,24 @@ impl Checker<'_> {
                     self.push(Some(name), Some("choices"), "has no rules");
                 }
                 for (i, rule) in c.choices.iter().enumerate() {
-                    if let Err(e) = Expr::parse(&rule.condition) {
+                    let field = format!("choices[{i}].condition");
+                    let chars = rule.condition.chars().count();
+                    if chars > MAX_CONDITION_CHARS {
                         self.push(
                             Some(name),
-                            Some(&format!("choices[{i}].condition")),
-                            format!("bad condition '{}': {e}", rule.condition),
+                            Some(&field),
+                            format!("is {chars} characters long; at most {MAX_CONDITION_CHARS} are allowed"),
                         );
+                    } else {
+                        match Expr::parse(&rule.condition) {
+                            Ok(_) => {}
+                            Err(e @ expr::Error::TooDeep { .. }) => self.push(Some(name), Some(&field), e.to_string()),
+                            Err(e) => self.push(
+                                Some(name),
+                                Some(&field),
+                                format!("bad condition '{}': {e}", shorten(&rule.condition, 80)),
+                            ),
+                        }
                     }
                     self.next_exists(scope, name, &format!("choices[{i}].next"), &rule.next);
                 }
@@ -486,5 +499,13 @@ impl Checker<'_> {
                 ),
             );
         }
+    }
+}
+
+/// At most `keep` characters of a text taken from the definition, for messages.
+fn shorten(text: &str, keep: usize) -> String {
+    match text.char_indices().nth(keep) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
     }
 }
