@@ -58,6 +58,7 @@ use serde_json::Value;
 
 use crate::limits::MAX_NESTING;
 use crate::path::Path;
+use crate::words::shorten;
 
 /// Why a condition could not be parsed; every variant says where (a byte offset into the
 /// condition, 0-based).
@@ -261,7 +262,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             let n: f64 = raw.parse().map_err(|_| Error::Syntax {
                 position: chars[start].0,
                 expected: "a number".into(),
-                found: format!("'{}'", shorten(raw)),
+                found: format!("'{}'", shorten(raw, 40)),
             })?;
             out.push(Token { tok: Tok::Num(n, raw.to_string()), pos });
             continue;
@@ -340,9 +341,9 @@ impl Parser {
 
     fn describe(t: &Token) -> String {
         match &t.tok {
-            Tok::Word(w) => format!("'{}'", shorten(w)),
-            Tok::Num(_, raw) => format!("'{}'", shorten(raw)),
-            Tok::Str(s) => format!("the string '{}'", shorten(s)),
+            Tok::Word(w) => format!("'{}'", shorten(w, 40)),
+            Tok::Num(_, raw) => format!("'{}'", shorten(raw, 40)),
+            Tok::Str(s) => format!("the string '{}'", shorten(s, 40)),
             Tok::Op(o) => format!("'{o}'"),
         }
     }
@@ -482,7 +483,7 @@ impl Parser {
                 let p = Path::parse(w).map_err(|e| Error::Syntax {
                     position: t.pos,
                     expected: "a valid field path".into(),
-                    found: format!("'{}' ({e})", shorten(w)),
+                    found: format!("'{}' ({e})", shorten(w, 40)),
                 })?;
                 self.pos += 1;
                 Ok(p)
@@ -520,15 +521,6 @@ impl Parser {
             Tok::Num(..) | Tok::Str(_) => Ok(Expr::Literal(self.literal()?)),
             Tok::Op(_) => Err(self.error_at(&t, WANT)),
         }
-    }
-}
-
-/// At most 40 characters of a token, for messages: the condition itself may be long.
-fn shorten(text: &str) -> String {
-    const KEEP: usize = 40;
-    match text.char_indices().nth(KEEP) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
     }
 }
 

@@ -101,6 +101,7 @@ pub mod recovery;
 pub mod retry;
 pub mod schema;
 pub mod testing;
+mod timestamp;
 pub mod transition;
 pub mod validate;
 mod words;

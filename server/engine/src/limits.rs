@@ -5,8 +5,9 @@
 //! walks) stops at [`MAX_NESTING`]; context paths have at most [`MAX_PATH_SEGMENTS`] segments,
 //! because writing through a long path builds a value as deep as the path. The other limits
 //! keep the work of validating one definition small and linear. They are generous for people:
-//! the seven marketplace workflows use at most 12 states, conditions of 60 characters, paths of
-//! 4 segments and 3 levels of nesting. `DEFINITIONS.md` lists them.
+//! the seven marketplace workflows use at most 17 states, names of 22 characters, conditions of
+//! 84 characters without parentheses, paths of 3 segments and 3 levels of nesting.
+//! `DEFINITIONS.md` lists them.
 //!
 //! The size of the JSON body is limited by whoever reads it (the server takes at most 1 MiB).
 

@@ -20,6 +20,7 @@
 use serde_json::{Map, Value};
 
 use crate::limits::{MAX_NESTING, MAX_PATH_SEGMENTS};
+use crate::words::shorten;
 
 /// Why a path could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -70,7 +71,7 @@ impl Path {
         for (index, seg) in body.split('.').enumerate() {
             let ok = !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
-                return Err(Error::BadSegment { path: shorten(text), index });
+                return Err(Error::BadSegment { path: shorten(text, 60), index });
             }
             segments.push(seg.to_string());
         }
@@ -178,14 +179,6 @@ pub fn template_problems(template: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     walk(template, "", 0, &mut out);
     out
-}
-
-/// At most 60 characters of a path, for messages.
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
 }
 
 fn join(a: &str, b: &str) -> String {
