@@ -12,8 +12,10 @@
 //!
 //! It accepts what serde accepts, with the same defaults (`tests/fuzz.rs` compares the two on
 //! generated definitions), except that it wants JSON objects where serde would also read a
-//! struct from an array, and that it refuses more than [`MAX_STATES`] states and schemas or
-//! templates nested more than [`MAX_NESTING`] levels deep. It never recurses deeper than that.
+//! struct from an array, that it refuses more than [`MAX_STATES`] states and schemas or
+//! templates nested more than [`MAX_NESTING`] levels deep, and that it does not read the branches
+//! of a parallel state inside a branch (validation refuses such a state). It never recurses
+//! deeper than that.
 
 use std::collections::{BTreeMap, BTreeSet};
 
