@@ -47,16 +47,17 @@ pub(crate) fn some_names<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> S
     text
 }
 
-/// Finds the name a typo was probably meant to be, within a budget of look-ups per definition
-/// (each compares against every candidate, so a definition with thousands of typos must not
-/// make thousands of them).
+/// Finds the name a typo was probably meant to be, within a budget of work per definition: a
+/// definition with a thousand typos among a thousand long, similar names must not make a
+/// million comparisons. Once the budget is spent there are no more guesses.
 pub(crate) struct Suggester {
-    left: usize,
+    /// Cells of the edit-distance table left to compute.
+    cells_left: usize,
 }
 
 impl Default for Suggester {
     fn default() -> Self {
-        Suggester { left: 64 }
+        Suggester { cells_left: 1_000_000 }
     }
 }
 
@@ -64,19 +65,25 @@ impl Suggester {
     /// The closest candidate within a small edit distance (1 for names up to 4 characters, 2
     /// above), if any and if the budget allows; ties go to the first candidate.
     pub(crate) fn closest<'a>(&mut self, typo: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-        const LONGEST: usize = 40;
-        let typo: Vec<char> = typo.chars().collect();
-        if typo.len() < 2 || typo.len() > LONGEST || self.left == 0 {
+        const LONGEST: usize = 64;
+        let typo: Vec<char> = typo.chars().take(LONGEST + 1).collect();
+        if typo.len() < 2 || typo.len() > LONGEST {
             return None;
         }
-        self.left -= 1;
         let max = if typo.len() <= 4 { 1 } else { 2 };
+        let cost = typo.len() * (2 * max + 1);
         let mut best: Option<(usize, &str)> = None;
+        let mut chars: Vec<char> = Vec::new();
         for candidate in candidates {
-            let chars: Vec<char> = candidate.chars().collect();
-            if chars.len() > LONGEST || chars == typo {
+            if self.cells_left < cost {
+                break;
+            }
+            chars.clear();
+            chars.extend(candidate.chars().take(LONGEST + 1));
+            if chars.len().abs_diff(typo.len()) > max || chars == typo {
                 continue;
             }
+            self.cells_left -= cost;
             if let Some(d) = distance_within(&typo, &chars, max) {
                 if best.is_none_or(|(b, _)| d < b) {
                     best = Some((d, candidate));
@@ -88,17 +95,22 @@ impl Suggester {
 }
 
 /// The edit distance (insert, delete, substitute, swap two neighbours) of `a` and `b` if it is at
-/// most `max`.
+/// most `max`. Only the band of cells within `max` of the diagonal is computed.
 fn distance_within(a: &[char], b: &[char], max: usize) -> Option<usize> {
+    const FAR: usize = usize::MAX / 2;
     if a.len().abs_diff(b.len()) > max {
         return None;
     }
     // Optimal string alignment distance, row by row; stops as soon as a row exceeds `max`.
-    let mut before: Vec<usize> = Vec::new();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut before: Vec<usize> = vec![FAR; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| if j <= max { j } else { FAR }).collect();
     for i in 1..=a.len() {
-        let mut row = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
+        let mut row = vec![FAR; b.len() + 1];
+        if i <= max {
+            row[0] = i;
+        }
+        let (from, to) = (i.saturating_sub(max).max(1), (i + max).min(b.len()));
+        for j in from..=to {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut d = (prev[j] + 1).min(row[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
@@ -141,8 +153,10 @@ mod tests {
         assert_eq!(s.closest("nowhere", names.into_iter()), None);
         assert_eq!(s.closest("retyr", ["retry", "result_path"].into_iter()), Some("retry"));
         assert_eq!(s.closest("x", names.into_iter()), None, "one letter is too short to guess");
-        let mut poor = Suggester { left: 1 };
-        assert!(poor.closest("payot", names.into_iter()).is_some());
+        let mut poor = Suggester { cells_left: 30 };
+        assert_eq!(poor.closest("payot", names.into_iter()), Some("payout"), "5 x 5 cells for `payout`");
         assert_eq!(poor.closest("payot", names.into_iter()), None, "the budget is spent");
+        assert_eq!(distance_within(&['a', 'b'], &['b', 'a'], 1), Some(1), "a swap is one edit");
+        assert_eq!(distance_within(&['a'; 10], &['b'; 10], 2), None);
     }
 }

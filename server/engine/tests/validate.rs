@@ -499,3 +499,20 @@ proptest! {
         prop_assert_eq!(looping_found, in_loop, "{:#?}", problems);
     }
 }
+
+#[test]
+fn a_thousand_typos_among_long_similar_names_cost_a_bounded_number_of_guesses() {
+    let name = |i: usize| format!("{}{i:03}", "x".repeat(36));
+    let mut states = Map::new();
+    for i in 0..MAX_STATES {
+        let typo = format!("{}{:03}y", "x".repeat(35), (i + 1) % MAX_STATES);
+        states.insert(name(i), json!({"type": "task", "service": "credit", "action": "check", "next": typo}));
+    }
+    let v = json!({"name": "w", "start_at": name(0), "states": states});
+    let started = Instant::now();
+    let problems = validate_json(&v, &catalog()).unwrap_err();
+    eprintln!("1,000 typos among 1,000 similar 39-character names: {:?}", started.elapsed());
+    assert_eq!(problems.len(), MAX_PROBLEMS + 1);
+    let guessed = problems.iter().filter(|p| p.message.contains("did you mean")).count();
+    assert!(guessed > 0 && guessed < MAX_PROBLEMS, "guesses stop when their budget is spent: {guessed}");
+}
