@@ -10,7 +10,7 @@ use axum::Json;
 
 use app::wire::{ApiErrorBody, ApiErrorDetail, FieldError};
 
-use crate::{http, runtime};
+use crate::runtime;
 
 /// An error an API handler returns. Each variant's doc names its status.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +134,20 @@ fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
 }
 
+/// "3 problems: states.a.next: …; name: …; …" (the first three in full; `fields` has them all).
+fn summarise(problems: &[engine::Problem]) -> String {
+    const SHOWN: usize = 3;
+    let count = match problems.len() {
+        1 => "1 problem".to_string(),
+        n => format!("{n} problems"),
+    };
+    let mut listed: Vec<String> = problems.iter().take(SHOWN).map(ToString::to_string).collect();
+    if problems.len() > SHOWN {
+        listed.push(format!("and {} more (see `fields`)", problems.len() - SHOWN));
+    }
+    format!("{count}: {}", listed.join("; "))
+}
+
 impl From<runtime::Error> for ApiError {
     fn from(error: runtime::Error) -> Self {
         use runtime::Error as E;
@@ -141,21 +155,10 @@ impl From<runtime::Error> for ApiError {
             E::UnknownWorkflow(_) | E::UnknownVersion { .. } | E::InstanceNotFound(_) => {
                 ApiError::NotFound(error.to_string())
             }
-            E::DefinitionFormat { field, message } => http::api::json::data_error(&field, &message),
-            E::InvalidDefinition(ref problems) => {
-                let fields = problems
-                    .iter()
-                    .map(|problem| {
-                        let path = match (&problem.state, &problem.field) {
-                            (Some(state), Some(name)) => format!("states.{state}.{name}"),
-                            (Some(state), None) => format!("states.{state}"),
-                            (None, Some(name)) => name.clone(),
-                            (None, None) => "definition".to_string(),
-                        };
-                        field(path, problem.message.clone())
-                    })
-                    .collect();
-                ApiError::unprocessable(format!("the definition is not valid: {error}"), fields)
+            E::InvalidDefinition(problems) => {
+                let summary = summarise(&problems);
+                let fields = problems.into_iter().map(|problem| field(problem.path, problem.message)).collect();
+                ApiError::unprocessable(format!("the definition is not valid: {summary}"), fields)
             }
             E::InvalidInput(problems) => ApiError::unprocessable(
                 "the input does not match the workflow's input schema",

@@ -343,9 +343,8 @@ async fn an_invalid_definition_is_refused_with_every_problem_named(url: Database
 }
 on_both!(an_invalid_definition_is_refused_with_every_problem_named);
 
-/// A definition names the path of a value of the wrong type in `fields`, like every other body. Inside a
-/// state the path stops at the state (states are tagged by `type`, and serde reads a tagged value whole),
-/// so the field is the state and the message says what was wrong.
+/// A definition names the path of a value of the wrong type in `fields`, like every other body, down to
+/// the field inside a state (issue 14: it used to stop at the state).
 async fn a_definition_field_of_the_wrong_type_is_named(url: DatabaseUrl) {
     let api = Api::on(&url).await;
     let mut wrong = call_saga();
@@ -362,7 +361,7 @@ async fn a_definition_field_of_the_wrong_type_is_named(url: DatabaseUrl) {
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_request",
         &["\"three\""],
-        &["states.find-buyer"],
+        &["states.find-buyer.retry.max_attempts"],
     );
     assert_eq!(api.get("/api/definitions").await.expect(StatusCode::OK), json!([]));
 }

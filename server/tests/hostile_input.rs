@@ -219,3 +219,16 @@ async fn starts_are_audited(url: DatabaseUrl) {
     assert_eq!(entry["after"]["business_keys"]["input.call_id"], "call-7", "{}", audit.text);
 }
 on_both!(starts_are_audited);
+
+/// A definition's own SLA targets are checked like submitted ones: `p42` was stored and never judged.
+async fn definition_sla_targets_are_checked(url: DatabaseUrl) {
+    let (_, router) = app(&url).await;
+    let mut definition = support::call_saga();
+    definition["name"] = json!("with-targets");
+    definition["sla"] = json!([{"metric": "p42", "threshold": 1.0, "window_ms": 3_600_000}]);
+    let reply = post_json(&router, "/api/definitions", definition.to_string()).await;
+    reply.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", &[], &["sla[0].metric"]);
+    let missing = get(&router, "/api/definitions/with-targets").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "nothing was stored");
+}
+on_both!(definition_sla_targets_are_checked);

@@ -36,7 +36,9 @@ pub const DEFAULT_TASK_TIMEOUT_MS: u64 = 30_000;
 pub struct Definition {
     /// Workflow type name, e.g. `buyer-onboarding`.
     pub name: String,
-    /// Version number (1, 2, ...). Instances stay on the version they started with.
+    /// Version number (1, 2, ...). Instances stay on the version they started with. Optional in
+    /// the JSON (1 when absent): a server that registers definitions numbers them itself.
+    #[serde(default = "first_version")]
     pub version: u32,
     /// Free text for people.
     #[serde(default)]
@@ -64,7 +66,10 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// Parses a definition from JSON text.
+    /// Parses a definition from trusted JSON text (for example one a server stored itself), with
+    /// serde: it stops at the first problem. Read untrusted definitions with
+    /// [`Definition::read`] or [`validate_json`](crate::validate::validate_json), which list every
+    /// problem at its field and enforce the [limits](crate::limits).
     ///
     /// # Errors
     /// [`Error::Json`] naming what is wrong and where.
@@ -72,7 +77,17 @@ impl Definition {
         Ok(serde_json::from_str(text)?)
     }
 
-    /// Parses a definition from a JSON value.
+    /// Reads a definition from untrusted JSON without validating it: every format problem at its field,
+    /// in words (the module `read` of this crate explains how).
+    ///
+    /// # Errors
+    /// Every format problem, each at its field: a value of the wrong type, an unknown or missing
+    /// field, a `states` past the limits.
+    pub fn read(value: &Value) -> std::result::Result<Definition, Vec<crate::validate::Problem>> {
+        crate::validate::read_only(value)
+    }
+
+    /// Parses a definition from a trusted JSON value, with serde (see [`Definition::from_json`]).
     ///
     /// # Errors
     /// [`Error::Json`] naming what is wrong.
@@ -271,6 +286,10 @@ pub struct TaskState {
     /// True when the workflow (or branch) ends after this state.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub end: bool,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 fn default_timeout() -> u64 {

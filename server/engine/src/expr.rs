@@ -3,6 +3,12 @@
 //! A hand-written tokenizer and recursive-descent parser produce an [`Expr`]; [`Expr::eval`]
 //! evaluates it over an instance context and always yields a `bool` (evaluation cannot fail).
 //!
+//! Parsing and evaluation recurse once per level of nesting, so the parser refuses a condition
+//! nested more than [`MAX_NESTING`] levels deep (an open parenthesis or a `not` is a level) with
+//! [`Error::TooDeep`], and `and`/`or` chains are kept flat ([`Expr::And`] holds every operand of
+//! `a and b and c`): the depth of the tree, and so of every walk over it, is bounded by the
+//! nesting of the text, whatever its length.
+//!
 //! # Grammar
 //!
 //! ```text
@@ -42,23 +48,49 @@
 //! let e = Expr::parse("input.amount >= 100 and steps.credit.score > 0.7").unwrap();
 //! assert!(e.eval(&json!({"input": {"amount": 150}, "steps": {"credit": {"score": 0.9}}})));
 //! let err = Expr::parse("input.amount >= ").unwrap_err();
-//! assert_eq!(err.position, 16);
+//! assert_eq!(err.position(), 16);
+//! let deep = format!("{}a{}", "(".repeat(40), ")".repeat(40));
+//! assert_eq!(Expr::parse(&deep).unwrap_err().to_string(),
+//!            "nested more than 32 levels deep (parentheses and `not`), at position 32");
 //! ```
 
 use serde_json::Value;
 
+use crate::limits::MAX_NESTING;
 use crate::path::Path;
+use crate::words::shorten;
 
-/// A parse error: where (byte offset into the expression, 0-based) and what was expected.
+/// Why a condition could not be parsed; every variant says where (a byte offset into the
+/// condition, 0-based).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("at position {position}: expected {expected}, found {found}")]
-pub struct Error {
-    /// Byte offset of the offending token.
-    pub position: usize,
-    /// What the parser wanted there, in words.
-    pub expected: String,
-    /// What it found, in words (`end of expression`, `'foo'`).
-    pub found: String,
+pub enum Error {
+    /// A token the grammar does not allow there.
+    #[error("at position {position}: expected {expected}, found {found}")]
+    Syntax {
+        /// Byte offset of the offending token.
+        position: usize,
+        /// What the parser wanted there, in words.
+        expected: String,
+        /// What it found, in words (`end of expression`, `'foo'`).
+        found: String,
+    },
+    /// More than [`MAX_NESTING`] parentheses and `not`s open at once.
+    #[error("nested more than {limit} levels deep (parentheses and `not`), at position {position}")]
+    TooDeep {
+        /// Byte offset of the first level past the limit.
+        position: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl Error {
+    /// Byte offset of the problem.
+    pub fn position(&self) -> usize {
+        match self {
+            Error::Syntax { position, .. } | Error::TooDeep { position, .. } => *position,
+        }
+    }
 }
 
 /// Result type of this module.
@@ -92,10 +124,10 @@ pub enum Expr {
     Exists(Path),
     /// `not e`.
     Not(Box<Expr>),
-    /// `a and b`.
-    And(Box<Expr>, Box<Expr>),
-    /// `a or b`.
-    Or(Box<Expr>, Box<Expr>),
+    /// `a and b and ...`: every operand of one chain (at least two).
+    And(Vec<Expr>),
+    /// `a or b or ...`: every operand of one chain (at least two).
+    Or(Vec<Expr>),
     /// `a <op> b`.
     Compare(CmpOp, Box<Expr>, Box<Expr>),
     /// `a in [literals]`.
@@ -109,7 +141,7 @@ impl Expr {
     /// An [`Error`] naming the position and what was expected there.
     pub fn parse(text: &str) -> Result<Expr> {
         let tokens = tokenize(text)?;
-        let mut p = Parser { tokens, pos: 0, end: text.len() };
+        let mut p = Parser { tokens, pos: 0, end: text.len(), depth: 0 };
         let e = p.or()?;
         match p.peek() {
             None => Ok(e),
@@ -117,7 +149,8 @@ impl Expr {
         }
     }
 
-    /// Evaluates the condition over a context (see the module docs for the rules).
+    /// Evaluates the condition over a context (see the module docs for the rules). Recurses once
+    /// per level of the tree, which parsing bounds (see the module docs).
     pub fn eval(&self, ctx: &Value) -> bool {
         matches!(self.value(ctx), Some(Value::Bool(true)))
     }
@@ -129,8 +162,8 @@ impl Expr {
             Expr::Path(p) => p.get(ctx).cloned(),
             Expr::Exists(p) => Some(Value::Bool(p.get(ctx).is_some_and(|v| !v.is_null()))),
             Expr::Not(e) => Some(Value::Bool(!e.eval(ctx))),
-            Expr::And(a, b) => Some(Value::Bool(a.eval(ctx) && b.eval(ctx))),
-            Expr::Or(a, b) => Some(Value::Bool(a.eval(ctx) || b.eval(ctx))),
+            Expr::And(all) => Some(Value::Bool(all.iter().all(|e| e.eval(ctx)))),
+            Expr::Or(any) => Some(Value::Bool(any.iter().any(|e| e.eval(ctx)))),
             Expr::Compare(op, a, b) => Some(Value::Bool(compare(*op, a.value(ctx).as_ref(), b.value(ctx).as_ref()))),
             Expr::In(a, list) => {
                 let v = a.value(ctx);
@@ -226,10 +259,10 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             }
             let end = chars.get(i).map_or(text.len(), |(p, _)| *p);
             let raw = &text[pos..end];
-            let n: f64 = raw.parse().map_err(|_| Error {
+            let n: f64 = raw.parse().map_err(|_| Error::Syntax {
                 position: chars[start].0,
                 expected: "a number".into(),
-                found: format!("'{raw}'"),
+                found: format!("'{}'", shorten(raw, 40)),
             })?;
             out.push(Token { tok: Tok::Num(n, raw.to_string()), pos });
             continue;
@@ -261,7 +294,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                 }
             }
             if !closed {
-                return Err(Error {
+                return Err(Error::Syntax {
                     position: pos,
                     expected: format!("a closing {quote} for the string starting here"),
                     found: "end of expression".into(),
@@ -284,7 +317,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             out.push(Token { tok: Tok::Word(text[start..end].to_string()), pos });
             continue;
         }
-        return Err(Error {
+        return Err(Error::Syntax {
             position: pos,
             expected: "a path, a literal, an operator or a parenthesis".into(),
             found: format!("'{c}'"),
@@ -297,6 +330,8 @@ struct Parser {
     tokens: Vec<Token>,
     pos: usize,
     end: usize,
+    /// Parentheses and `not`s open at the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -306,22 +341,32 @@ impl Parser {
 
     fn describe(t: &Token) -> String {
         match &t.tok {
-            Tok::Word(w) => format!("'{w}'"),
-            Tok::Num(_, raw) => format!("'{raw}'"),
-            Tok::Str(s) => format!("the string '{s}'"),
+            Tok::Word(w) => format!("'{}'", shorten(w, 40)),
+            Tok::Num(_, raw) => format!("'{}'", shorten(raw, 40)),
+            Tok::Str(s) => format!("the string '{}'", shorten(s, 40)),
             Tok::Op(o) => format!("'{o}'"),
         }
     }
 
     fn error_at(&self, t: &Token, expected: &str) -> Error {
-        Error { position: t.pos, expected: expected.into(), found: Self::describe(t) }
+        Error::Syntax { position: t.pos, expected: expected.into(), found: Self::describe(t) }
     }
 
     fn error_here(&self, expected: &str) -> Error {
         match self.peek() {
             Some(t) => self.error_at(t, expected),
-            None => Error { position: self.end, expected: expected.into(), found: "end of expression".into() },
+            None => Error::Syntax { position: self.end, expected: expected.into(), found: "end of expression".into() },
         }
+    }
+
+    /// Opens one level of nesting at token `at` (refused past [`MAX_NESTING`]); every caller
+    /// closes it with `self.depth -= 1` once the nested part is parsed.
+    fn enter(&mut self, at: usize) -> Result<()> {
+        if self.depth >= MAX_NESTING {
+            return Err(Error::TooDeep { position: at, limit: MAX_NESTING });
+        }
+        self.depth += 1;
+        Ok(())
     }
 
     fn eat_word(&mut self, w: &str) -> bool {
@@ -351,24 +396,28 @@ impl Parser {
     }
 
     fn or(&mut self) -> Result<Expr> {
-        let mut e = self.and()?;
+        let mut all = vec![self.and()?];
         while self.eat_word("or") {
-            e = Expr::Or(Box::new(e), Box::new(self.and()?));
+            all.push(self.and()?);
         }
-        Ok(e)
+        Ok(if all.len() == 1 { all.remove(0) } else { Expr::Or(all) })
     }
 
     fn and(&mut self) -> Result<Expr> {
-        let mut e = self.unary()?;
+        let mut all = vec![self.unary()?];
         while self.eat_word("and") {
-            e = Expr::And(Box::new(e), Box::new(self.unary()?));
+            all.push(self.unary()?);
         }
-        Ok(e)
+        Ok(if all.len() == 1 { all.remove(0) } else { Expr::And(all) })
     }
 
     fn unary(&mut self) -> Result<Expr> {
+        let at = self.peek().map_or(self.end, |t| t.pos);
         if self.eat_word("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.enter(at)?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.compare()
     }
@@ -431,10 +480,10 @@ impl Parser {
         };
         match &t.tok {
             Tok::Word(w) if !KEYWORDS.contains(&w.as_str()) => {
-                let p = Path::parse(w).map_err(|e| Error {
+                let p = Path::parse(w).map_err(|e| Error::Syntax {
                     position: t.pos,
                     expected: "a valid field path".into(),
-                    found: format!("'{w}' ({e})"),
+                    found: format!("'{}' ({e})", shorten(w, 40)),
                 })?;
                 self.pos += 1;
                 Ok(p)
@@ -450,9 +499,11 @@ impl Parser {
         };
         match &t.tok {
             Tok::Op("(") => {
+                self.enter(t.pos)?;
                 self.pos += 1;
                 let e = self.or()?;
                 self.expect_op(")")?;
+                self.depth -= 1;
                 Ok(e)
             }
             Tok::Word(w) if w == "exists" => {
@@ -543,40 +594,70 @@ mod tests {
         assert!(ev("input.zzz in [null]", &ctx));
     }
 
+    fn syntax(src: &str) -> (usize, String, String) {
+        match Expr::parse(src) {
+            Err(Error::Syntax { position, expected, found }) => (position, expected, found),
+            other => panic!("{src}: expected a syntax error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn parse_errors_name_position_and_expectation() {
-        let e = Expr::parse("input.amount >= ").unwrap_err();
-        assert_eq!(e.position, 16);
-        assert_eq!(e.found, "end of expression");
-        assert!(e.expected.contains("field path"));
+        let (position, expected, found) = syntax("input.amount >= ");
+        assert_eq!(position, 16);
+        assert_eq!(found, "end of expression");
+        assert!(expected.contains("field path"));
 
-        let e = Expr::parse("a == 1 b").unwrap_err();
-        assert_eq!(e.position, 7);
-        assert!(e.expected.contains("'and', 'or'"));
+        let (position, expected, _) = syntax("a == 1 b");
+        assert_eq!(position, 7);
+        assert!(expected.contains("'and', 'or'"));
 
-        let e = Expr::parse("(a == 1").unwrap_err();
-        assert_eq!((e.position, e.expected.as_str()), (7, "')'"));
+        let (position, expected, _) = syntax("(a == 1");
+        assert_eq!((position, expected.as_str()), (7, "')'"));
 
-        let e = Expr::parse("a == 'open").unwrap_err();
-        assert_eq!(e.position, 5);
+        assert_eq!(syntax("a == 'open").0, 5);
 
-        let e = Expr::parse("a # 1").unwrap_err();
-        assert_eq!((e.position, e.found.as_str()), (2, "'#'"));
+        let (position, _, found) = syntax("a # 1");
+        assert_eq!((position, found.as_str()), (2, "'#'"));
 
-        let e = Expr::parse("a in [1, b]").unwrap_err();
-        assert_eq!(e.position, 9);
-
-        let e = Expr::parse("and == 1").unwrap_err();
-        assert_eq!(e.position, 0);
-
-        let e = Expr::parse("exists(1)").unwrap_err();
-        assert_eq!(e.position, 7);
-
-        let e = Expr::parse("a..b == 1").unwrap_err();
-        assert!(e.found.contains("a..b"));
+        assert_eq!(syntax("a in [1, b]").0, 9);
+        assert_eq!(syntax("and == 1").0, 0);
+        assert_eq!(syntax("exists(1)").0, 7);
+        assert!(syntax("a..b == 1").2.contains("a..b"));
 
         assert!(Expr::parse("").is_err());
         assert!(Expr::parse("1.2.3 == 1").is_err());
+    }
+
+    #[test]
+    fn chains_are_flat_and_nesting_is_bounded() {
+        let e = Expr::parse("a and b and c or d").unwrap();
+        let Expr::Or(any) = &e else { panic!("{e:?}") };
+        assert_eq!(any.len(), 2);
+        assert!(matches!(&any[0], Expr::And(all) if all.len() == 3));
+
+        // A long chain is one node with many operands: evaluation does not recurse per operand.
+        let chain = vec!["x == 1"; 5_000].join(" and ");
+        let e = Expr::parse(&chain).unwrap();
+        assert!(matches!(&e, Expr::And(all) if all.len() == 5_000));
+        assert!(e.eval(&json!({"x": 1})));
+
+        let ok = format!("{}a{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(Expr::parse(&ok).is_ok(), "{MAX_NESTING} levels are allowed");
+        let nots = format!("{}true", "not ".repeat(MAX_NESTING));
+        assert!(Expr::parse(&nots).unwrap().eval(&json!({})));
+        let mixed = format!("{}a{}", "not (".repeat(MAX_NESTING / 2 + 1), ")".repeat(MAX_NESTING / 2 + 1));
+        assert!(matches!(Expr::parse(&mixed), Err(Error::TooDeep { limit: MAX_NESTING, .. })));
+        let deep = format!("{}a{}", "(".repeat(MAX_NESTING + 1), ")".repeat(MAX_NESTING + 1));
+        assert_eq!(Expr::parse(&deep), Err(Error::TooDeep { position: MAX_NESTING, limit: MAX_NESTING }));
+    }
+
+    #[test]
+    fn long_tokens_are_shortened_in_messages() {
+        let word = "w".repeat(10_000);
+        let e = Expr::parse(&format!("a == 1 {word}")).unwrap_err().to_string();
+        assert!(e.len() < 200, "{e}");
+        assert!(e.contains("…"), "{e}");
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub struct Instance {
     /// Service calls produced while paused, released on resume.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held_effects: Vec<Effect>,
-    /// The context: `{"input": .., "steps": {..}, "error": ..}`.
+    /// The context: `{"input": .., "steps": {..}, "instance": {..}, "error": ..}` (see
+    /// [`Instance::about`] for `instance`).
     pub context: Value,
     /// Steps that completed, in completion order, with their compensations.
     #[serde(default)]
@@ -61,13 +62,15 @@ impl Instance {
     ///
     /// [`Event::Started`]: crate::event::Event::Started
     pub fn new(def: &Definition, id: impl Into<String>, now_ms: i64) -> Instance {
+        let id = id.into();
+        let about = about(&id, &def.reference());
         Instance {
-            id: id.into(),
+            id,
             definition: def.reference(),
             status: Status::Created,
             paused: None,
             held_effects: Vec::new(),
-            context: json!({"input": null, "steps": {}}),
+            context: json!({"input": null, "steps": {}, "instance": about}),
             completed: Vec::new(),
             next_seq: 1,
             business_keys: BTreeMap::new(),
@@ -76,6 +79,22 @@ impl Instance {
             deadline_at_ms: None,
             deadline_timer: None,
             entered_at_ms: BTreeMap::new(),
+        }
+    }
+
+    /// What the context's `instance` holds, so templates and conditions can name the run:
+    /// `{"id": "…", "workflow": "…", "version": 3}` (`$.instance.id`).
+    pub fn about(&self) -> Value {
+        about(&self.id, &self.definition)
+    }
+
+    /// Puts [`Instance::about`] into the context if it is not there: instances started before
+    /// the context carried it get it at their next transition.
+    pub(crate) fn ensure_about(&mut self) {
+        if let Value::Object(ctx) = &mut self.context {
+            if !ctx.contains_key("instance") {
+                ctx.insert("instance".into(), about(&self.id, &self.definition));
+            }
         }
     }
 
@@ -140,6 +159,10 @@ impl Instance {
             _ => None,
         }
     }
+}
+
+fn about(id: &str, definition: &DefinitionRef) -> Value {
+    json!({"id": id, "workflow": definition.name, "version": definition.version})
 }
 
 /// Status names (the `status` column).

@@ -13,8 +13,14 @@
 //! A *template* ([`render`]) is any JSON value in which strings starting with `$.` are replaced
 //! by the value at that path (JSON `null` when the path is missing), `"$"` alone is the whole
 //! context, and a leading `$$` escapes a literal `$`. Everything else is copied as is.
+//!
+//! A path has at most [`MAX_PATH_SEGMENTS`] segments (writing through a path builds a value as
+//! deep as the path), and [`template_problems`] looks no deeper than [`MAX_NESTING`] levels.
 
 use serde_json::{Map, Value};
+
+use crate::limits::{MAX_NESTING, MAX_PATH_SEGMENTS};
+use crate::words::shorten;
 
 /// Why a path could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,10 +33,18 @@ pub enum Error {
         "segment {index} of path '{path}' is invalid: segments are non-empty and use only letters, digits, '_' and '-'"
     )]
     BadSegment {
-        /// The whole path text.
+        /// The path text (its first 60 characters when it is longer).
         path: String,
         /// Zero-based index of the bad segment.
         index: usize,
+    },
+    /// More than [`MAX_PATH_SEGMENTS`] segments.
+    #[error("the path has {segments} segments; at most {limit} are allowed")]
+    TooLong {
+        /// How many segments it has.
+        segments: usize,
+        /// The limit.
+        limit: usize,
     },
 }
 
@@ -47,7 +61,7 @@ impl Path {
     /// Parses `a.b.c` or `$.a.b.c`.
     ///
     /// # Errors
-    /// [`Error::Empty`] or [`Error::BadSegment`].
+    /// [`Error::Empty`], [`Error::BadSegment`] or [`Error::TooLong`].
     pub fn parse(text: &str) -> Result<Path> {
         let body = text.strip_prefix("$.").unwrap_or(text);
         if body.is_empty() {
@@ -57,9 +71,12 @@ impl Path {
         for (index, seg) in body.split('.').enumerate() {
             let ok = !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
             if !ok {
-                return Err(Error::BadSegment { path: text.to_string(), index });
+                return Err(Error::BadSegment { path: shorten(text, 60), index });
             }
             segments.push(seg.to_string());
+        }
+        if segments.len() > MAX_PATH_SEGMENTS {
+            return Err(Error::TooLong { segments: segments.len(), limit: MAX_PATH_SEGMENTS });
         }
         Ok(Path { segments })
     }
@@ -132,31 +149,35 @@ pub fn render(template: &Value, ctx: &Value) -> Value {
     }
 }
 
-/// Every `$.` string in a template that is not a valid path, as (location in the template,
-/// error) pairs. The location is a dotted path inside the template (`input.buyer`).
-pub fn template_problems(template: &Value) -> Vec<(String, Error)> {
-    fn walk(v: &Value, at: &str, out: &mut Vec<(String, Error)>) {
+/// Every problem of a template, as (location in the template, message) pairs: `$.` strings that
+/// are not valid paths, and arrays or objects nested more than [`MAX_NESTING`] levels deep (the
+/// walk does not go deeper). The location is a dotted path inside the template (`input.buyer`).
+pub fn template_problems(template: &Value) -> Vec<(String, String)> {
+    fn walk(v: &Value, at: &str, depth: usize, out: &mut Vec<(String, String)>) {
         match v {
             Value::String(s) if s.starts_with("$.") => {
                 if let Err(e) = Path::parse(s) {
-                    out.push((at.to_string(), e));
+                    out.push((at.to_string(), e.to_string()));
                 }
+            }
+            Value::Array(_) | Value::Object(_) if depth >= MAX_NESTING => {
+                out.push((at.to_string(), format!("nested more than {MAX_NESTING} levels deep")));
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    walk(item, &join(at, &i.to_string()), out);
+                    walk(item, &join(at, &i.to_string()), depth + 1, out);
                 }
             }
             Value::Object(map) => {
                 for (k, item) in map {
-                    walk(item, &join(at, k), out);
+                    walk(item, &join(at, k), depth + 1, out);
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(template, "", &mut out);
+    walk(template, "", 0, &mut out);
     out
 }
 
@@ -194,6 +215,14 @@ mod tests {
         assert_eq!(Path::parse("$."), Err(Error::Empty));
         assert!(matches!(Path::parse("a..b"), Err(Error::BadSegment { index: 1, .. })));
         assert!(Path::parse("a.b c").is_err());
+        let long = vec!["a"; MAX_PATH_SEGMENTS + 1].join(".");
+        assert_eq!(
+            Path::parse(&long),
+            Err(Error::TooLong { segments: MAX_PATH_SEGMENTS + 1, limit: MAX_PATH_SEGMENTS })
+        );
+        assert!(Path::parse(&vec!["a"; MAX_PATH_SEGMENTS].join(".")).is_ok());
+        let Err(Error::BadSegment { path, .. }) = Path::parse(&format!("{}..", "x".repeat(10_000))) else { panic!() };
+        assert!(path.chars().count() <= 61, "{path}");
     }
 
     #[test]
@@ -209,5 +238,14 @@ mod tests {
         let problems = template_problems(&json!({"a": {"b": "$.x..y"}, "c": ["$.ok", "$.b d"]}));
         let at: Vec<_> = problems.iter().map(|(a, _)| a.as_str()).collect();
         assert_eq!(at, vec!["a.b", "c.1"]);
+
+        let mut deep = json!("$.x..y");
+        for _ in 0..100 {
+            deep = json!([deep]);
+        }
+        let problems = template_problems(&deep);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0.split('.').count(), MAX_NESTING);
+        assert!(problems[0].1.contains("nested more than 32 levels deep"));
     }
 }

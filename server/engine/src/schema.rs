@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::limits::MAX_NESTING;
+
 /// A JSON type name of the subset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -199,9 +201,14 @@ fn check_value(s: &Schema, v: &Value, at: &str, out: &mut Vec<FieldProblem>) {
 }
 
 /// Problems with a schema itself (keywords that can never be satisfied or do not fit the
-/// type), as (location, problem) pairs. Used by definition validation.
+/// type, schemas nested more than [`MAX_NESTING`] levels deep), as (location, problem) pairs.
+/// Used by definition validation; the walk goes no deeper than the limit.
 pub fn schema_problems(s: &Schema) -> Vec<(String, String)> {
-    fn walk(s: &Schema, at: &str, out: &mut Vec<(String, String)>) {
+    fn walk(s: &Schema, at: &str, depth: usize, out: &mut Vec<(String, String)>) {
+        if depth >= MAX_NESTING {
+            out.push((at.to_string(), format!("nested more than {MAX_NESTING} levels deep")));
+            return;
+        }
         let mut push = |m: &str| out.push((at.to_string(), m.to_string()));
         if let (Some(min), Some(max)) = (s.minimum, s.maximum) {
             if min > max {
@@ -237,14 +244,14 @@ pub fn schema_problems(s: &Schema) -> Vec<(String, String)> {
             push("enum is empty, so no value can match");
         }
         for (name, sub) in &s.properties {
-            walk(sub, &format!("{at}.{name}"), out);
+            walk(sub, &format!("{at}.properties.{name}"), depth + 1, out);
         }
         if let Some(items) = &s.items {
-            walk(items, &format!("{at}.items"), out);
+            walk(items, &format!("{at}.items"), depth + 1, out);
         }
     }
     let mut out = Vec::new();
-    walk(s, "input_schema", &mut out);
+    walk(s, "input_schema", 0, &mut out);
     out
 }
 
@@ -322,10 +329,10 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                "input_schema.a: minimum/maximum only apply to integer and number",
-                "input_schema.b: minimum is greater than maximum",
-                "input_schema.c: enum is empty, so no value can match",
-                "input_schema.d: an enum value does not have the declared type",
+                "input_schema.properties.a: minimum/maximum only apply to integer and number",
+                "input_schema.properties.b: minimum is greater than maximum",
+                "input_schema.properties.c: enum is empty, so no value can match",
+                "input_schema.properties.d: an enum value does not have the declared type",
             ]
         );
     }

@@ -685,3 +685,92 @@ fn leaving_a_state_journals_the_time_spent_in_it() {
     assert!(h.instance.entered_at_ms.is_empty());
     assert_eq!(left(&h).len(), 4);
 }
+
+// --- issue 14, item 18 ------------------------------------------------------------------------
+
+/// The failure message of a run that ended compensated.
+fn compensated_because(h: &Harness) -> (String, String) {
+    match &h.instance.status {
+        Status::Compensated { failure } => (failure.code.clone(), failure.message.clone()),
+        other => panic!("expected compensated, got {other:?}"),
+    }
+}
+
+#[test]
+fn wait_until_path_takes_epoch_milliseconds_or_rfc3339_text() {
+    let d = def(json!({"a": {"type": "wait", "until_path": "input.at", "next": "b"}, "b": {"type": "succeed"}}));
+    for at in [json!(2_000_000), json!(2.0e6), json!("1970-01-01T00:33:20Z"), json!("1970-01-01T01:33:20.000+01:00")] {
+        let h = Harness::start(d.clone(), json!({"at": at})).unwrap();
+        assert_eq!(h.timers(), vec![(h.timers()[0].0.clone(), 2_000_000)], "{at}");
+    }
+    let refused = [
+        (json!({"at": "tomorrow"}), "`input.at` holds the text \"tomorrow\", which is not an RFC 3339 timestamp (expected 4 digits of the year at position 0); it must hold epoch milliseconds (a whole number) or an RFC 3339 timestamp such as 2026-03-01T12:00:00Z"),
+        (json!({"at": "2026-02-30T12:00:00Z"}), "`input.at` holds the text \"2026-02-30T12:00:00Z\", which is not an RFC 3339 timestamp (day 30 does not exist in month 2 of 2026)"),
+        (json!({}), "`input.at` is missing; it must hold epoch milliseconds (a whole number) or an RFC 3339 timestamp"),
+        (json!({"at": 1.5}), "`input.at` holds the number 1.5, which is not epoch milliseconds"),
+        (json!({"at": true}), "`input.at` holds a boolean; it must hold"),
+    ];
+    for (input, message) in refused {
+        let h = Harness::start(d.clone(), input.clone()).unwrap();
+        let (code, got) = compensated_because(&h);
+        assert_eq!(code, "wait.bad_time");
+        assert!(got.starts_with(message), "{input}: {got}");
+    }
+}
+
+#[test]
+fn issue_14_a_fail_state_puts_its_code_into_the_context_error() {
+    for compensate in [true, false] {
+        let d = def(json!({
+            "a": task("s", Some("f")),
+            "f": {"type": "fail", "error": "credit.denied", "message": "limit too low", "compensate": compensate}
+        }));
+        let mut h = Harness::start(d, json!({})).unwrap();
+        ok(&mut h, json!({}));
+        if compensate {
+            comp_ok(&mut h);
+        }
+        let expected = json!({"state": "f", "code": "credit.denied", "message": "limit too low"});
+        assert_eq!(h.instance.context["error"], expected, "compensate: {compensate}");
+    }
+    // Reached through `on_failure: {goto}`: the handled error stays readable as the cause.
+    let mut a = task("s", Some("done"));
+    a["on_failure"] = json!({"goto": "f"});
+    let d = def(json!({"a": a, "done": {"type": "succeed"}, "f": {"type": "fail", "error": "payout.failed"}}));
+    let mut h = Harness::start(d, json!({})).unwrap();
+    fail(&mut h, ErrorKind::Permanent);
+    let error = &h.instance.context["error"];
+    assert_eq!(
+        (&error["state"], &error["code"], &error["message"]),
+        (&json!("f"), &json!("payout.failed"), &json!(""))
+    );
+    assert_eq!(error["cause"]["state"], "a");
+    assert_eq!(error["cause"]["code"], "step.permanent");
+    // Inside a parallel branch.
+    let d = def(json!({"a": {"type": "parallel", "end": true, "branches": [
+        {"name": "one", "start_at": "bf", "states": {"bf": {"type": "fail", "error": "branch.failed", "message": "m"}}}]}}));
+    let h = Harness::start(d, json!({})).unwrap();
+    assert_eq!(h.instance.context["error"]["code"], "branch.failed");
+}
+
+#[test]
+fn issue_14_the_context_names_the_instance() {
+    let d = def(json!({
+        "a": {"type": "choice", "choices": [{"condition": "instance.version == 1 and instance.workflow == 'test'",
+                                             "next": "b"}], "default": "no"},
+        "b": {"type": "task", "service": "s", "action": "do", "input": {"run": "$.instance.id"}, "end": true},
+        "no": {"type": "fail", "error": "wrong"}
+    }));
+    let h = Harness::start(d.clone(), json!({})).unwrap();
+    assert_eq!(h.instance.context["instance"], json!({"id": "inst-1", "workflow": "test", "version": 1}));
+    assert!(matches!(&h.effects[0], Effect::RunTask { input, .. } if *input == json!({"run": "inst-1"})));
+
+    // An instance stored before the context named it gets it at its next transition.
+    let mut old = h.instance.clone();
+    old.context.as_object_mut().unwrap().remove("instance");
+    let (key, attempt, _) = h.run_tasks().pop().unwrap();
+    let t =
+        apply(&d, &old, Event::StepSucceeded { idempotency_key: key, attempt, output: json!({}) }, &mut h.env.clone())
+            .unwrap();
+    assert_eq!(t.instance.context["instance"]["id"], "inst-1");
+}

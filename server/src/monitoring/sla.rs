@@ -148,6 +148,28 @@ pub fn validate(input: &SlaTargetInput, known_workflow: bool) -> Vec<(&'static s
     problems
 }
 
+/// What is wrong with a definition's own targets (its `sla` list), by the rules of [`validate`]: each
+/// problem at `sla[i].<field>`. Checked at registration, so a target that could never be judged (an
+/// unknown metric such as `p42`) is refused rather than stored.
+pub fn definition_problems(definition: &Definition) -> Vec<engine::validate::Problem> {
+    let mut problems = Vec::new();
+    for (index, target) in definition.sla.iter().enumerate() {
+        let input = SlaTargetInput {
+            workflow: definition.name.clone(),
+            metric: target.metric.clone(),
+            threshold: target.threshold,
+            window_ms: i64::try_from(target.window_ms).unwrap_or(i64::MAX),
+            open_intervention: false,
+            description: String::new(),
+        };
+        for (field, message) in validate(&input, true) {
+            let field = format!("sla[{index}].{field}");
+            problems.push(engine::validate::Problem { state: None, field: Some(field.clone()), path: field, message });
+        }
+    }
+    problems
+}
+
 /// The default targets of a definition (its `sla` list), owned by `system`.
 pub fn default_targets(definition: &Definition, now_ms: i64) -> Vec<SlaTargetRow> {
     definition
@@ -203,6 +225,21 @@ mod tests {
             counts.duration.record(ms);
         }
         counts
+    }
+
+    #[test]
+    fn a_definitions_own_targets_are_checked_like_submitted_ones() {
+        let definition: Definition = serde_json::from_value(serde_json::json!({
+            "name": "w", "start_at": "done", "states": {"done": {"type": "succeed"}},
+            "sla": [{"metric": "p95_duration_ms", "threshold": 2000.0, "window_ms": 3_600_000},
+                    {"metric": "p42", "threshold": 1.0, "window_ms": 3_600_000},
+                    {"metric": "completion_rate", "threshold": 95.0, "window_ms": 1000}]
+        }))
+        .unwrap();
+        let problems = definition_problems(&definition);
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["sla[1].metric", "sla[2].threshold", "sla[2].window_ms"]);
+        assert!(problems[0].message.contains("\"p42\" is not a metric"), "{}", problems[0].message);
     }
 
     #[test]

@@ -109,17 +109,16 @@ impl DefinitionCache {
 }
 
 /// Validates and stores a definition; see the module docs. The body's own `version`, if any, is
-/// ignored: versions are numbered by the server.
-pub(crate) async fn register(inner: &Inner, mut body: Value, actor: &str) -> Result<Registered> {
-    let Some(object) = body.as_object_mut() else {
-        return Err(Error::DefinitionFormat { field: ".".into(), message: "a definition is a JSON object".into() });
-    };
-    // Validation wants a real version number; the actual one is assigned below.
-    object.insert("version".into(), Value::from(1));
-    let mut definition: Definition = serde_path_to_error::deserialize(body).map_err(|error| {
-        Error::DefinitionFormat { field: error.path().to_string(), message: error.into_inner().to_string() }
-    })?;
-    engine::validate(&definition, inner.services.as_ref()).map_err(Error::InvalidDefinition)?;
+/// ignored (it must be a whole number when given): versions are numbered by the server.
+///
+/// The body is untrusted: `engine::validate_json` reads it part by part within the engine's limits
+/// (states, nesting, names, conditions) and lists every problem at its field.
+pub(crate) async fn register(inner: &Inner, body: Value, actor: &str) -> Result<Registered> {
+    let mut definition = engine::validate_json(&body, inner.services.as_ref()).map_err(Error::InvalidDefinition)?;
+    let sla_problems = crate::monitoring::sla::definition_problems(&definition);
+    if !sla_problems.is_empty() {
+        return Err(Error::InvalidDefinition(sla_problems));
+    }
     let canonical = canonical_text(&definition)?;
 
     // Two registrations may race for the next number; the loser reads again and compares again.

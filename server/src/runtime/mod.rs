@@ -59,9 +59,7 @@ pub enum Error {
     UnknownWorkflow(String),
     #[error("workflow `{name}` has no version {version}")]
     UnknownVersion { name: String, version: u32 },
-    /// The body is not a definition; `field` is where reading stopped (`.` for the whole body).
-    #[error("the definition cannot be read: {field}: {message}")]
-    DefinitionFormat { field: String, message: String },
+    /// The definition cannot be read or is not valid: every problem, each at its field.
     #[error("the definition has {} problem(s)", .0.len())]
     InvalidDefinition(Vec<Problem>),
     #[error("the input does not match the workflow's input schema")]

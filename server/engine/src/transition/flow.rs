@@ -22,7 +22,7 @@ use super::{missing, Tx};
 impl<'d> Tx<'d, '_> {
     pub(super) fn start(&mut self, input: Value) -> Result<()> {
         validate_input(self.def, &input).map_err(EngineError::InvalidInput)?;
-        self.inst.context = json!({"input": input, "steps": {}});
+        self.inst.context = json!({"input": input, "steps": {}, "instance": self.inst.about()});
         for key in &self.def.business_keys {
             let Ok(path) = Path::parse(key) else { continue };
             if let Some(v) = path.get(&self.inst.context) {
@@ -94,8 +94,18 @@ impl<'d> Tx<'d, '_> {
                     return self.complete(output);
                 }
                 State::Fail(f) => {
+                    // The error a goto handled on the way here, if any, stays readable as the cause.
+                    let cause = self.inst.context.get("error").cloned();
                     let failure = fail_state_failure(&name, f);
-                    return if f.compensate { self.fail_workflow(failure) } else { self.finish_failed(failure, None) };
+                    if f.compensate {
+                        self.fail_workflow(failure)?;
+                    } else {
+                        self.finish_failed(failure, None)?;
+                    }
+                    if let (Some(cause), Some(Value::Object(error))) = (cause, self.inst.context.get_mut("error")) {
+                        error.insert("cause".into(), cause);
+                    }
+                    return Ok(());
                 }
             }
         }

@@ -125,11 +125,13 @@ pub fn apply(def: &Definition, instance: &Instance, event: Event, env: &mut dyn 
         Some((a, r)) => (Some(a.to_string()), Some(r.to_string())),
         None => (None, None),
     };
+    let mut inst = instance.clone();
+    inst.ensure_about();
     let mut tx = Tx {
         def,
         env,
         now,
-        inst: instance.clone(),
+        inst,
         journal: vec![JournalEntry { at_ms: now, actor, reason, record: Record::Applied { event: event.clone() } }],
         effects: Vec::new(),
         cancelled_timers: Vec::new(),

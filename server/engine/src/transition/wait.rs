@@ -12,6 +12,8 @@ use crate::error::{EngineError, Result};
 use crate::instance::{Failure, Status, WaitingOn};
 use crate::journal::Record;
 use crate::path::Path;
+use crate::timestamp::parse_rfc3339;
+use crate::words::shorten;
 
 use super::Tx;
 
@@ -75,6 +77,9 @@ impl<'d> Tx<'d, '_> {
 }
 
 /// When a wait state's timer is due; a bad `until_path` is a failure of the run.
+///
+/// The path holds the time as epoch milliseconds (a JSON number without a fraction) or as RFC
+/// 3339 text (`2026-03-01T12:00:00Z`, see [`parse_rfc3339`]).
 pub(super) fn wait_until(name: &str, w: &WaitState, ctx: &Value, now: i64) -> std::result::Result<i64, Failure> {
     let fail = |message: String| Failure { state: Some(name.to_string()), code: "wait.bad_time".into(), message };
     if let Some(d) = w.duration_ms {
@@ -84,8 +89,31 @@ pub(super) fn wait_until(name: &str, w: &WaitState, ctx: &Value, now: i64) -> st
         return Err(fail("the wait state has neither duration_ms nor until_path".into()));
     };
     let path = Path::parse(p).map_err(|e| fail(format!("until_path: {e}")))?;
-    match path.get(ctx).and_then(Value::as_i64) {
-        Some(at) => Ok(at),
-        None => Err(fail(format!("'{p}' does not hold an epoch-milliseconds integer"))),
+    const WANT: &str = "epoch milliseconds (a whole number) or an RFC 3339 timestamp such as 2026-03-01T12:00:00Z";
+    let at = shorten(p, 60);
+    match path.get(ctx) {
+        None | Some(Value::Null) => Err(fail(format!("`{at}` is missing; it must hold {WANT}"))),
+        Some(Value::Number(n)) => match (n.as_i64(), n.as_f64()) {
+            (Some(ms), _) => Ok(ms),
+            // Whole numbers written with a fraction or an exponent (1.7e12) are still milliseconds.
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+            _ => Err(fail(format!("`{at}` holds the number {n}, which is not {WANT}"))),
+        },
+        Some(Value::String(text)) => parse_rfc3339(text).map_err(|why| {
+            let shown = Value::String(shorten(text, 40));
+            fail(format!(
+                "`{at}` holds the text {shown}, which is not an RFC 3339 timestamp ({why}); it must hold {WANT}"
+            ))
+        }),
+        Some(other) => {
+            let kind = if other.is_boolean() {
+                "a boolean"
+            } else if other.is_array() {
+                "a list"
+            } else {
+                "an object"
+            };
+            Err(fail(format!("`{at}` holds {kind}; it must hold {WANT}")))
+        }
     }
 }
