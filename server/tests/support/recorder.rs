@@ -7,16 +7,24 @@
 //! Repeats (calls re-issued after a crash or a takeover) are only counted, per phase of the test's
 //! scenario; the same step applied twice (under two keys) is what [`Ledger::problems`] catches. Calls
 //! whose number [`fails`] have their billing refused (HTTP 400), and their sagas must compensate.
+//!
+//! Besides the ledger, the recorder publishes what a test waits on, as counts in watch channels:
+//! effects applied ([`Recorder::applied`]), calls handled and sagas begun and finished
+//! ([`Recorder::progress`]), and requests being handled right now ([`Recorder::handling`], to let the
+//! calls of a killed process settle before reading the ledger). [`Ledger::calls`] keeps when each
+//! call arrived, for the figures (how soon a restarted process resumed a saga).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -67,6 +75,11 @@ pub fn expected_status(number: i64) -> &'static str {
     }
 }
 
+/// Whether `action`, applied (not refused) for call `number`, is the last effect of its saga.
+pub fn is_last_effect(number: i64, action: &str) -> bool {
+    expected_effects(number).last().is_some_and(|(last, refused)| *last == action && !refused)
+}
+
 /// The effects (refusals excluded) the given sagas apply.
 pub fn expected_applied(numbers: impl Iterator<Item = i64>) -> usize {
     numbers.map(|number| expected_effects(number).iter().filter(|(_, refused)| !refused).count()).sum()
@@ -102,6 +115,34 @@ pub struct Effect {
     pub refused: bool,
 }
 
+/// How far the sagas got, as the service saw them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Keyed calls handled (repeats included): [`Ledger::calls`] has them.
+    pub calls: usize,
+    /// Sagas with a first effect (or refusal) recorded.
+    pub begun: usize,
+    /// Sagas whose last effect was applied ([`is_last_effect`]).
+    pub finished: usize,
+}
+
+impl Progress {
+    /// Begun and not finished: a kill now interrupts them between two steps.
+    pub fn mid_flight(&self) -> usize {
+        self.begun.saturating_sub(self.finished)
+    }
+}
+
+/// One keyed call, as the service handled it.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub at: Instant,
+    /// The call number of the saga, from the input.
+    pub number: Option<i64>,
+    /// The phase of the scenario it arrived in.
+    pub phase: usize,
+}
+
 #[derive(Clone, Default)]
 pub struct Ledger {
     /// The first response per key, replayed for every repeat.
@@ -113,6 +154,8 @@ pub struct Ledger {
     pub repeats: Vec<usize>,
     /// Calls without an `Idempotency-Key` header (refused: the engine must always send one).
     pub unkeyed: usize,
+    /// Every keyed call, in the order handled.
+    pub calls: Vec<Call>,
 }
 
 impl Ledger {
@@ -151,6 +194,36 @@ impl Ledger {
         }
         (problems, seen)
     }
+
+    /// Effects of one instance's step applied under more than one key (`instance action: keys`),
+    /// whoever started the instances: what a stalled test reports before it knows every instance.
+    pub fn doubled(&self) -> Vec<String> {
+        let mut keys: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+        for effect in self.effects.iter().filter(|effect| !effect.refused) {
+            if let Some((instance, _)) = parse_key(&effect.key) {
+                keys.entry((instance, effect.action.as_str())).or_default().push(effect.key.as_str());
+            }
+        }
+        keys.into_iter()
+            .filter(|(_, keys)| keys.len() > 1)
+            .map(|((instance, action), keys)| format!("{instance} {action}: {}", keys.join(", ")))
+            .collect()
+    }
+
+    /// The sagas (by call number) the service saw begin and not end: at least one effect (or refusal)
+    /// recorded, their last effect not applied yet.
+    pub fn mid_flight(&self) -> BTreeSet<i64> {
+        let mut begun = BTreeSet::new();
+        let mut ended = BTreeSet::new();
+        for effect in &self.effects {
+            let Some(number) = effect.number else { continue };
+            begun.insert(number);
+            if !effect.refused && is_last_effect(number, &effect.action) {
+                ended.insert(number);
+            }
+        }
+        begun.difference(&ended).copied().collect()
+    }
 }
 
 /// An idempotent service that records what it applies.
@@ -163,6 +236,14 @@ pub struct Recorder {
     latency_ms: RangeInclusive<u64>,
     /// The number of applied effects, for the test to wait on.
     pub applied: watch::Sender<usize>,
+    /// Calls handled, sagas begun and finished, for the test to wait on. Sent under the ledger's
+    /// lock: read the ledger after a change, never while holding the watch's value.
+    pub progress: watch::Sender<Progress>,
+    /// The number of requests being handled right now: after a kill, the test waits for zero before
+    /// it reads the ledger and moves to the next phase, so no late call of the dead process counts in
+    /// the next one. (A request the dead process had sent whole but the service had not begun to read
+    /// is not counted yet; it would land in the next phase — rare, and it only moves a figure.)
+    pub handling: watch::Sender<usize>,
 }
 
 impl Recorder {
@@ -175,6 +256,8 @@ impl Recorder {
             phase: AtomicUsize::new(0),
             latency_ms,
             applied: watch::channel(0).0,
+            progress: watch::channel(Progress::default()).0,
+            handling: watch::channel(0).0,
         })
     }
 
@@ -200,23 +283,33 @@ impl Recorder {
     /// response. Check and apply happen under one lock, as a real service's unique key constraint.
     fn call(&self, key: &str, action: &str, input: &Value) -> (StatusCode, Value) {
         let mut ledger = self.ledger();
+        let number = input.get("number").and_then(Value::as_i64);
+        let phase = self.phase();
+        ledger.calls.push(Call { at: Instant::now(), number, phase });
         if let Some(first) = ledger.responses.get(key).cloned() {
-            ledger.repeats[self.phase()] += 1;
+            ledger.repeats[phase] += 1;
+            self.progress.send_modify(|progress| progress.calls += 1);
             return first;
         }
-        let number = input.get("number").and_then(Value::as_i64);
         let refused = action == "start_billing" && number.is_some_and(fails);
         let response = if refused {
             (StatusCode::BAD_REQUEST, json!({"error": "billing refused the call"}))
         } else {
             (StatusCode::OK, json!({"action": action, "number": number, "effect": ledger.effects.len()}))
         };
+        let begins = number.is_some_and(|number| ledger.effects.iter().all(|effect| effect.number != Some(number)));
         ledger.responses.insert(key.to_string(), response.clone());
         ledger.effects.push(Effect { key: key.to_string(), action: action.to_string(), number, refused });
         if !refused {
             ledger.applied += 1;
             self.applied.send_replace(ledger.applied);
         }
+        let finishes = !refused && number.is_some_and(|number| is_last_effect(number, action));
+        self.progress.send_modify(|progress| {
+            progress.calls += 1;
+            progress.begun += usize::from(begins);
+            progress.finished += usize::from(finishes);
+        });
         response
     }
 
@@ -242,11 +335,28 @@ async fn handle_call(
     (status, Json(body))
 }
 
+/// Counts a request in [`Recorder::handling`] from the moment its head is read (before the body is)
+/// until its answer is ready, or it is dropped.
+async fn count_handling(State(recorder): State<Arc<Recorder>>, request: Request, next: Next) -> Response {
+    struct Handling(Arc<Recorder>);
+    impl Drop for Handling {
+        fn drop(&mut self) {
+            self.0.handling.send_modify(|handling| *handling -= 1);
+        }
+    }
+    recorder.handling.send_modify(|handling| *handling += 1);
+    let _handling = Handling(recorder);
+    next.run(request).await
+}
+
 /// Serves the recorder on a free local port; returns its address.
 pub async fn start_service(recorder: Arc<Recorder>) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the service");
     let address = listener.local_addr().expect("service address");
-    let router = Router::new().route("/{action}", post(handle_call)).with_state(recorder);
+    let router = Router::new()
+        .route("/{action}", post(handle_call))
+        .layer(axum::middleware::from_fn_with_state(recorder.clone(), count_handling))
+        .with_state(recorder);
     tokio::spawn(async move { axum::serve(listener, router).await.expect("the recording service failed") });
     address
 }
