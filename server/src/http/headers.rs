@@ -45,10 +45,14 @@ const NOTHING: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
 const SVG: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
 /// The policy of a console page whose inline scripts carry `nonce`.
+///
+/// `img-src` allows `data:` images: charts that update in place are fetched anew and shown as a
+/// `data:image/svg+xml` URL (a browser would otherwise keep showing the first picture of an URL); an
+/// SVG shown through `<img>` runs no script.
 pub fn page_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
-         style-src-attr 'unsafe-inline'; img-src 'self'; connect-src 'self'; object-src 'none'; \
+         style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
