@@ -20,7 +20,7 @@ use crate::db::{Backend, DatabaseUrl};
 /// How often the database is probed.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// How long one probe may take before it counts as a failure.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A database that answered within this long is reachable, even if the latest probe is still out.
 const REACHABLE_WITHIN_MS: i64 = 3_000;
 
