@@ -249,12 +249,20 @@ impl Store {
         Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
     }
 
-    /// The instance's finished step attempts, in the order they finished.
+    /// The instance's finished step attempts, in the order they finished; those that finished in the
+    /// same millisecond in the order their steps began (the step number that ends a step id), a task's
+    /// attempts before its compensation's.
     pub async fn steps(&self, instance_id: &str) -> Result<Vec<StepRow>> {
         let query = "SELECT instance_id, step_id, attempt, kind, workflow, state, service, action, idempotency_key, \
                      scheduled_at, started_at, finished_at, duration_ms, outcome, error FROM steps \
                      WHERE instance_id = $1 ORDER BY finished_at, step_id, attempt";
-        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?))
+        let mut rows: Vec<StepRow> =
+            on_pool!(self.database(), pool => sqlx::query_as(query).bind(instance_id).fetch_all(pool).await?);
+        // Step ids are `{instance}:{state}:{n}`, n counting up as steps begin: a state's name says nothing
+        // of order, so two steps that finished within one millisecond are ordered by n.
+        let begun = |row: &StepRow| row.step_id.rsplit(':').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+        rows.sort_by_key(|row| (row.finished_at, begun(row), row.kind != "task", row.attempt));
+        Ok(rows)
     }
 
     /// The instance's business keys, by name.
