@@ -146,9 +146,55 @@ pub fn json(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
+/// A window's length, as targets and periods say it: `90 min`, `1 h`, `24 h`, `7 d` (days from two on),
+/// else as [`duration`] writes it. The server describes SLA targets with it too, so both read the same.
+pub fn window(ms: i64) -> String {
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 60 * MINUTE;
+    const DAY: i64 = 24 * HOUR;
+    match ms {
+        ms if ms > 0 && ms % DAY == 0 && ms >= 2 * DAY => format!("{} d", ms / DAY),
+        ms if ms > 0 && ms % HOUR == 0 => format!("{} h", ms / HOUR),
+        ms if ms > 0 && ms % MINUTE == 0 => format!("{} min", ms / MINUTE),
+        ms => duration(ms as f64),
+    }
+}
+
+/// A long generated id for a table or a title: its distinctive end (ids start with their creation
+/// time, so neighbours share the start), after `…`; short ids and names as they are. Counted in
+/// characters, so a name in any script is cut between characters, never inside one.
+pub fn short_id(id: &str) -> String {
+    const KEEP: usize = 12;
+    let count = id.chars().count();
+    if count <= KEEP + 2 {
+        return id.to_string();
+    }
+    format!("…{}", id.chars().skip(count - KEEP).collect::<String>())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_shortened_by_characters() {
+        assert_eq!(short_id("01a214e7-4aa7-7578-9bf8-75f5f6a89591"), "…75f5f6a89591");
+        assert_eq!(short_id("admin"), "admin");
+        assert_eq!(short_id("nightly-export"), "nightly-export");
+        // Multi-byte names: cut between characters (slicing bytes here once panicked the audit page).
+        assert_eq!(short_id("ğğğğğğğğğğğğğğğğğğğğğğ"), "…ğğğğğğğğğğğğ");
+        assert_eq!(short_id("用户用户用户用户用户用户用户用户用户用户用户"), "…用户用户用户用户用户用户");
+        assert_eq!(short_id("🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥"), "…🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥");
+    }
+
+    #[test]
+    fn windows_read_in_whole_units() {
+        assert_eq!(window(5_400_000), "90 min");
+        assert_eq!(window(3_600_000), "1 h");
+        assert_eq!(window(86_400_000), "24 h");
+        assert_eq!(window(604_800_000), "7 d");
+        assert_eq!(window(2_000), "2.0 s");
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -328,7 +328,7 @@ fn target_view(entry: &AuditEntry) -> AnyView {
     let other = (entry.target_kind != "instance").then(|| {
         let href = format!("/audit{}", query_string([("target", entry.target_id.as_str())]));
         let title = format!("Every entry about {} {}", kind, entry.target_id);
-        let shown = short_id(&entry.target_id);
+        let shown = format::short_id(&entry.target_id);
         view! {
             <span class="target-line">
                 <span class="muted small">{format!("{kind} ")}</span>
@@ -337,7 +337,7 @@ fn target_view(entry: &AuditEntry) -> AnyView {
         }
     });
     let instance = instance.map(|id| {
-        let (href, shown) = (format!("/instances/{id}"), short_id(&id));
+        let (href, shown) = (format!("/instances/{id}"), format::short_id(&id));
         view! {
             <span class="target-line">
                 <span class="muted small">"instance "</span>
@@ -350,14 +350,6 @@ fn target_view(entry: &AuditEntry) -> AnyView {
     view! { {other}{instance} }.into_any()
 }
 
-/// An id for the table: long generated ids by their distinctive end (the whole id is in the link's
-/// title); names as they are.
-fn short_id(id: &str) -> String {
-    match id.len() {
-        0..=20 => id.to_string(),
-        n => format!("…{}", &id[n - 10..]),
-    }
-}
 
 /// `token:nightly` reads as `token nightly`; people by their username.
 fn actor_words(actor: &str) -> String {

@@ -463,18 +463,9 @@ fn sla_words(target: &Value) -> String {
     format!("{what} {bound} {value} over {window}")
 }
 
-/// A window or a duration target in whole units when it has them: `1 day`, `7 days`, `6 h`, `15 min`,
-/// else as [`format::duration`] writes it (`2.5 s`).
+/// A window or a duration target in whole units when it has them ([`format::window`]).
 fn window_words(ms: i64) -> String {
-    const MINUTE: i64 = 60_000;
-    const HOUR: i64 = 60 * MINUTE;
-    const DAY: i64 = 24 * HOUR;
-    match ms {
-        ms if ms > 0 && ms % DAY == 0 => format!("{} {}", ms / DAY, if ms == DAY { "day" } else { "days" }),
-        ms if ms > 0 && ms % HOUR == 0 => format!("{} h", ms / HOUR),
-        ms if ms > 0 && ms % MINUTE == 0 => format!("{} min", ms / MINUTE),
-        ms => format::duration(ms as f64),
-    }
+    format::window(ms)
 }
 
 #[cfg(test)]
@@ -518,11 +509,11 @@ mod tests {
         );
         assert_eq!(
             sla_words(&json!({"metric": "manual_intervention_rate", "threshold": 0.1, "window_ms": 86400000})),
-            "manual intervention rate ≤ 10.0 % over 1 day"
+            "manual intervention rate ≤ 10.0 % over 24 h"
         );
         assert_eq!(
             sla_words(&json!({"metric": "p95_duration_ms", "threshold": 60000.0, "window_ms": 86400000.0})),
-            "p95 duration ≤ 1 min over 1 day"
+            "p95 duration ≤ 1 min over 24 h"
         );
     }
 }

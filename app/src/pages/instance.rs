@@ -92,7 +92,7 @@ pub fn InstancePage() -> impl IntoView {
     });
 
     view! {
-        <Title text=move || format!("Instance {}", short_id(&id.get())) />
+        <Title text=move || format!("Instance {}", crate::format::short_id(&id.get())) />
         <nav class="breadcrumb" aria-label="Breadcrumb">
             <A href="/instances">"Instances"</A>
             <span aria-hidden="true">" / "</span>
@@ -127,10 +127,6 @@ pub fn InstancePage() -> impl IntoView {
             })}
         </Suspense>
     }
-}
-
-fn short_id(id: &str) -> String {
-    id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect()
 }
 
 #[component]
@@ -573,10 +569,5 @@ mod tests {
             json!({"call": "c-1", "buyer": "b-7", "sku": "a", "missing": null, "literal": "$5", "fixed": 3, "all": ["c-1"]})
         );
         assert_eq!(fill_template(&json!("$"), &context), context);
-    }
-
-    #[test]
-    fn short_ids_keep_the_tail() {
-        assert_eq!(short_id("01a214e7-4aa7-7578-9bf8-75f5f6a89591"), "f6a89591");
     }
 }

@@ -266,7 +266,7 @@ fn InstanceTable(
                         };
                         let href = format!("/instances/{id}");
                         let select_label = format!("Select {id}");
-                        let (row_id, shown_id, short_id) = (id.clone(), id.clone(), short(&id));
+                        let (row_id, shown_id, short_id) = (id.clone(), id.clone(), format::short_id(&id));
                         view! {
                             <tr data-id=row_id>
                                 <td class="check">
@@ -296,14 +296,6 @@ fn InstanceTable(
     }
 }
 
-/// An instance id for a list: its distinctive end (ids start with their creation time, so the start
-/// repeats between neighbours); the whole id is in the cell's tooltip and the link.
-fn short(id: &str) -> String {
-    match id.len() {
-        0..=14 => id.to_string(),
-        n => format!("…{}", &id[n - 13..]),
-    }
-}
 
 #[cfg(test)]
 mod tests {

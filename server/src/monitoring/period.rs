@@ -104,17 +104,9 @@ pub fn parse_length(text: &str) -> Result<i64, PeriodError> {
     Ok(length)
 }
 
-/// A window length in words: `1 h`, `24 h`, `7 d`, `90 min`.
+/// A window length in words: `1 h`, `24 h`, `7 d`, `90 min` — the console's [`app::format::window`].
 pub fn describe_length(ms: i64) -> String {
-    if ms % DAY == 0 && ms >= 2 * DAY {
-        format!("{} d", ms / DAY)
-    } else if ms % HOUR == 0 {
-        format!("{} h", ms / HOUR)
-    } else if ms % MINUTE == 0 {
-        format!("{} min", ms / MINUTE)
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    }
+    app::format::window(ms)
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ pub fn BulkResolveBar(
                                 <ul class="refused">
                                     {done.refused.clone().into_iter().map(|r| {
                                         let href = query.with_untracked(|q| q.with_item(&r.id).url());
-                                        let label = super::list::short(&r.id);
+                                        let label = crate::format::short_id(&r.id);
                                         view! {
                                             <li>
                                                 <A href=href attr:class="mono" attr:title=r.id>{label}</A>

@@ -234,7 +234,7 @@ fn DetailBody(
                 <dd>
                     {match item.instance_id.clone() {
                         Some(run) => {
-                            let (href, label) = (format!("/instances/{run}"), super::list::short(&run));
+                            let (href, label) = (format!("/instances/{run}"), crate::format::short_id(&run));
                             view! {
                                 <A href=href attr:class="mono nowrap" attr:title=run attr:data-testid="item-instance">{label}</A>
                                 " "

@@ -192,7 +192,7 @@ fn ItemRow(
             <td class="col-wide mono">
                 {match item.instance_id.clone() {
                     Some(run) => {
-                        let (href, label) = (format!("/instances/{run}"), short(&run));
+                        let (href, label) = (format!("/instances/{run}"), format::short_id(&run));
                         view! { <A href=href attr:title=run>{label}</A> }.into_any()
                     }
                     None => view! { <span class="muted">"—"</span> }.into_any(),
@@ -264,11 +264,3 @@ fn empty_words(query: &InboxQuery) -> (&'static str, &'static str) {
     }
 }
 
-/// A run id for a list: its distinctive end (ids start with their creation time).
-pub fn short(id: &str) -> String {
-    let count = id.chars().count();
-    if count <= 14 {
-        return id.to_string();
-    }
-    format!("…{}", id.chars().skip(count - 10).collect::<String>())
-}

@@ -178,20 +178,9 @@ pub fn tally(results: &[SlaResult]) -> [(Standing, usize); 4] {
     Standing::ALL.map(|s| (s, results.iter().filter(|r| standing(r) == s).count()))
 }
 
-/// A window length for people: `1 h`, `24 h`, `7 d`, `90 min` (the API's own wording).
+/// A window length for people: `1 h`, `24 h`, `7 d`, `90 min` ([`format::window`], the API's own wording).
 pub fn window_words(ms: i64) -> String {
-    const MINUTE: i64 = 60_000;
-    const HOUR: i64 = 60 * MINUTE;
-    const DAY: i64 = 24 * HOUR;
-    if ms % DAY == 0 && ms >= 2 * DAY {
-        format!("{} d", ms / DAY)
-    } else if ms % HOUR == 0 {
-        format!("{} h", ms / HOUR)
-    } else if ms % MINUTE == 0 {
-        format!("{} min", ms / MINUTE)
-    } else {
-        format::duration(ms as f64)
-    }
+    format::window(ms)
 }
 
 #[cfg(test)]
