@@ -1,22 +1,36 @@
-//! `switchboard`: the binary that runs the Switchboard console and (as it grows) the workflow engine.
+//! `switchboard`: the binary that runs the Switchboard console and the durable workflow runtime around the
+//! engine.
 //!
 //! Everything with I/O lives here; the engine (`switchboard-engine`, in `server/engine/`) stays pure and
 //! the console (`switchboard-app`, in `app/`) stays free of server types.
 //!
-//! - [`auth`]: sign-in, sessions, API tokens, the route permission table and the guard on every request.
-//! - [`cli`]: the command line (`serve`, `migrate`), every flag also read from an environment variable.
+//! - [`auth`]: sign-in (throttled), sessions, API tokens, the route permission table and the guard on
+//!   every request.
+//! - [`bench`]: `switchboard bench` — the call-processing saga benchmark, takeovers, monitoring reads.
+//! - [`cli`]: the command line (`serve`, `migrate`, `seed`, `bench`), every flag also read from an
+//!   environment variable.
 //! - [`cluster`]: several nodes on one PostgreSQL — heartbeats, instance ownership with fencing, the
 //!   leader, the live feed between nodes; one process per SQLite file.
 //! - [`db`]: [`db::Database`], the connection pool for SQLite or PostgreSQL, chosen by URL scheme, and the
 //!   embedded migrations.
-//! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
-//! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
-//!   the static files, with compression, request ids and request tracing.
 //! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
+//! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
+//! - [`health`]: what the background database probe and the writer observed, for `/api/health`.
+//! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
+//!   the static files, with security headers, compression, request ids and request tracing.
 //! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved.
-//! - [`monitoring`]: groundwork for the monitoring rollups; so far [`monitoring::sketch::DurationSketch`], a
-//!   mergeable histogram of durations.
+//! - [`marketplace`]: the simulated marketplace services and the seven marketplace workflows.
+//! - [`monitoring`]: success metrics, SLA targets and breaches, bottlenecks and charts, all read from
+//!   rollups the writer keeps.
+//! - [`runtime`]: [`runtime::Runtime`] — one driver per moving instance, the group-commit writer,
+//!   effects, timers, recovery and definitions.
+//! - [`schedules`]: cron schedules of recurring workflows.
+//! - [`seed`]: `switchboard seed`, a realistic history for monitoring at scale.
 //! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
+//! - [`services`]: the services tasks call — the registry with circuit breakers and call figures, HTTP
+//!   services (`--service`), the recording service of tests and benchmarks.
+//! - [`state`]: [`state::AppState`], what handlers reach.
+//! - [`store`]: every query, for both databases: transitions written in group commits, reads, the audit.
 //! - [`traffic`]: the demo traffic generator that makes a fresh start look like a living marketplace.
 //!
 //! ```no_run
