@@ -47,12 +47,15 @@ test("after hydration the live panel follows the server heartbeat and can be pau
 });
 
 test("the navigation reaches every section without a reload", async ({ page }) => {
+  // Each section renders its own data: a budget per section, not one shared by all of them (a busy
+  // 2-core machine once took longer than 30 s for the whole walk).
+  test.setTimeout(30_000 + SECTIONS.length * 15_000);
   const errors = check.collectErrors(page);
   await act.openHydrated(page, "/");
   await page.evaluate(() => ((window as any).__sameDocument = true));
   for (const section of SECTIONS) {
     await find.navLink(page, section).click();
-    await expect(find.heading(page)).toHaveText(section);
+    await expect(find.heading(page)).toHaveText(section, { timeout: 15_000 });
     await expect(find.navLink(page, section)).toHaveAttribute("aria-current", "page");
   }
   // Client-side routing kept the same document (and its live connection) the whole time.
