@@ -160,16 +160,25 @@ pub fn window(ms: i64) -> String {
     }
 }
 
-/// A long generated id for a table or a title: its distinctive end (ids start with their creation
-/// time, so neighbours share the start), after `…`; short ids and names as they are. Counted in
-/// characters, so a name in any script is cut between characters, never inside one.
+/// A generated id (a UUID) for a table or a title: its distinctive end (ids start with their creation
+/// time, so neighbours share the start), after `…`. Anything else — a username, a token or schedule
+/// name — is a name and reads as it is. Counted in characters, never sliced inside one.
 pub fn short_id(id: &str) -> String {
     const KEEP: usize = 12;
-    let count = id.chars().count();
-    if count <= KEEP + 2 {
+    if !is_generated_id(id) {
         return id.to_string();
     }
+    let count = id.chars().count();
     format!("…{}", id.chars().skip(count - KEEP).collect::<String>())
+}
+
+/// `8-4-4-4-12` hexadecimal digits: the ids the server generates.
+fn is_generated_id(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
+            group.len() == len && group.chars().all(|c| c.is_ascii_hexdigit())
+        })
 }
 
 #[cfg(test)]
@@ -177,14 +186,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_shortened_by_characters() {
+    fn generated_ids_are_shortened_and_names_kept() {
         assert_eq!(short_id("01a214e7-4aa7-7578-9bf8-75f5f6a89591"), "…75f5f6a89591");
         assert_eq!(short_id("admin"), "admin");
-        assert_eq!(short_id("nightly-export"), "nightly-export");
-        // Multi-byte names: cut between characters (slicing bytes here once panicked the audit page).
-        assert_eq!(short_id("ğğğğğğğğğğğğğğğğğğğğğğ"), "…ğğğğğğğğğğğğ");
-        assert_eq!(short_id("用户用户用户用户用户用户用户用户用户用户用户"), "…用户用户用户用户用户用户");
-        assert_eq!(short_id("🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥"), "…🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥");
+        assert_eq!(short_id("sam-1765152000123-ab12"), "sam-1765152000123-ab12");
+        // Names in any script stay whole (slicing bytes here once panicked the audit page).
+        assert_eq!(short_id("ğğğğğğğğğğğğğğğğğğğğğğ"), "ğğğğğğğğğğğğğğğğğğğğğğ");
+        assert_eq!(short_id("用户用户用户用户-用户-用户-用户-用户用户用户"), "用户用户用户用户-用户-用户-用户-用户用户用户");
+        assert_eq!(short_id("🔥🔥🔥🔥🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥"), "🔥🔥🔥🔥🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥-🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥🔥");
     }
 
     #[test]

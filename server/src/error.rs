@@ -3,6 +3,11 @@
 //! Every API error has one stable JSON shape, [`app::wire::ApiErrorBody`]:
 //! `{"error": {"code": "not_found", "message": "…", "fields": [{"field": "…", "message": "…"}]}}`.
 //! Internal errors are logged with their details and reach the client as a generic message.
+//!
+//! Every module's error converts here (`From<runtime::Error>`, `store::Error`, `monitor::Error`,
+//! `schedules::Error`), so handlers write `?`; the helpers for field problems ([`field`],
+//! [`ApiError::invalid_fields`], [`data_error`]) and the redaction of a bulk action's failures
+//! ([`ApiError::public_message`]) live here too. This module calls no HTTP module.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,7 +15,8 @@ use axum::Json;
 
 use app::wire::{ApiErrorBody, ApiErrorDetail, FieldError};
 
-use crate::runtime;
+use crate::monitoring::monitor::Error as MonitorError;
+use crate::{runtime, schedules, store};
 
 /// An error an API handler returns. Each variant's doc names its status.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +136,91 @@ impl ApiError {
     }
 }
 
-fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+/// A field-level problem of a 422.
+pub fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError { field: field.into(), message: message.into() }
+}
+
+impl ApiError {
+    /// 422 listing `problems`; with a single one, its message is the error's message too.
+    pub fn invalid_fields(problems: Vec<FieldError>) -> Self {
+        match problems.as_slice() {
+            [one] => ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems),
+            _ => ApiError::unprocessable("the request has invalid fields", problems),
+        }
+    }
+
+    /// What a client may read of this error when it is one of many outcomes (a bulk action's failures):
+    /// its message, with internal details logged and replaced, as a response would.
+    pub fn public_message(self) -> String {
+        match self {
+            ApiError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error in a bulk action");
+                "internal error; the server log has the details".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A 422 naming the field of a body that did not deserialise: the path serde reached, or for a missing
+/// field the field itself.
+pub fn data_error(path: &str, serde_message: &str) -> ApiError {
+    let message = strip_position(serde_message);
+    let field = match missing_field(&message) {
+        Some(name) if path == "." || path.is_empty() => name.to_string(),
+        Some(name) => format!("{path}.{name}"),
+        None if path == "." || path.is_empty() => "body".to_string(),
+        None => path.to_string(),
+    };
+    let message = if missing_field(&message).is_some() { "is required".to_string() } else { message };
+    ApiError::unprocessable(format!("{field}: {message}"), vec![FieldError { field, message }])
+}
+
+/// The name in serde's "missing field `name`".
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// serde_json appends " at line 1 column 42" to data errors; the field path says it better.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(error: store::Error) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<MonitorError> for ApiError {
+    fn from(error: MonitorError) -> Self {
+        match error {
+            MonitorError::NotFound(message) => ApiError::NotFound(message),
+            MonitorError::Conflict(message) => ApiError::Conflict(message),
+            MonitorError::Invalid(problems) => ApiError::unprocessable(
+                "the SLA target is not valid",
+                problems.into_iter().map(|(name, message)| field(name, message)).collect(),
+            ),
+            MonitorError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<schedules::Error> for ApiError {
+    fn from(error: schedules::Error) -> Self {
+        use schedules::Error as E;
+        match error {
+            E::Cron(ref cron) => ApiError::unprocessable(error.to_string(), vec![field("cron", cron.to_string())]),
+            E::Template(ref message) => ApiError::unprocessable(error.to_string(), vec![field("input", message.clone())]),
+            E::NotFound(_) => ApiError::NotFound(error.to_string()),
+            E::Runtime(error) => error.into(),
+            E::Store(error) => error.into(),
+        }
+    }
 }
 
 /// "3 problems: states.a.next: …; name: …; …" (the first three in full; `fields` has them all).

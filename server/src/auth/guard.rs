@@ -120,7 +120,6 @@ fn sign_in_redirect(uri: &axum::http::Uri) -> Response {
 /// Finds the caller: a bearer token (which must be valid: a wrong, revoked or suspended one is an error,
 /// not anonymous), else a live session cookie (an ended or unknown one counts as signed out).
 pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
-    let internal = |error: crate::store::Error| ApiError::Internal(error.into());
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let token = value
             .to_str()
@@ -129,7 +128,7 @@ pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Opti
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
-        let listing = access.store.live_token(&secret::hash(token)).await.map_err(internal)?;
+        let listing = access.store.live_token(&secret::hash(token)).await.map_err(ApiError::from)?;
         let listing = listing.ok_or_else(|| ApiError::Unauthorized("the API token is unknown or revoked".into()))?;
         if listing.suspended {
             return Err(ApiError::Unauthorized(
@@ -141,7 +140,7 @@ pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Opti
             Role::parse(&row.role).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("token role {}", row.role)))?;
         let now = now_ms();
         if row.last_used_at.is_none_or(|at| now - at > TOUCH_EVERY_MS) {
-            access.store.touch_token(&row.id, now).await.map_err(internal)?;
+            access.store.touch_token(&row.id, now).await.map_err(ApiError::from)?;
         }
         return Ok(Some(Principal {
             name: format!("token:{}", row.name),
@@ -153,11 +152,11 @@ pub async fn find_principal(access: &Access, headers: &HeaderMap) -> Result<Opti
     let Some(session_id) = session_cookie(headers) else { return Ok(None) };
     let now = now_ms();
     let id_hash = secret::hash(&session_id);
-    let found = access.store.live_session(&id_hash, now, millis(access.config.idle)).await.map_err(internal)?;
+    let found = access.store.live_session(&id_hash, now, millis(access.config.idle)).await.map_err(ApiError::from)?;
     let Some((session, user)) = found else { return Ok(None) };
     let Some(role) = Role::parse(&user.role) else { return Ok(None) };
     if now - session.last_seen_at > TOUCH_EVERY_MS {
-        access.store.touch_session(&id_hash, now).await.map_err(internal)?;
+        access.store.touch_session(&id_hash, now).await.map_err(ApiError::from)?;
     }
     Ok(Some(Principal { name: user.username, display_name: user.display_name, role, via: Via::Session { id_hash } }))
 }

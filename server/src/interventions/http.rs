@@ -76,7 +76,7 @@ async fn list(
     let mut problems = Vec::new();
     let one_of = |name: &str, value: &Option<String>, allowed: &[&str], problems: &mut Vec<FieldError>| {
         if value.as_deref().is_some_and(|v| !allowed.contains(&v)) {
-            problems.push(field(name, format!("must be one of {}", allowed.join(", "))));
+            problems.push(crate::error::field(name, format!("must be one of {}", allowed.join(", "))));
         }
     };
     one_of("view", &query.view, &VIEWS, &mut problems);
@@ -84,10 +84,10 @@ async fn list(
     one_of("priority", &query.priority, &LEVELS, &mut problems);
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        problems.push(field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        problems.push(crate::error::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
     }
     if !problems.is_empty() {
-        return Err(invalid("the query has invalid parameters", problems));
+        return Err(ApiError::unprocessable("the query has invalid parameters", problems));
     }
 
     let now = state.runtime.now_ms();
@@ -106,7 +106,7 @@ async fn list(
         workflow: query.workflow,
         limit: if resolved && query.priority.is_none() { limit } else { RANKED },
     };
-    let rows = store.inbox_items(&selection).await.map_err(internal)?;
+    let rows = store.inbox_items(&selection).await.map_err(ApiError::from)?;
     let mut items: Vec<(i64, &InboxRow, InterventionItem)> = rows
         .iter()
         .map(|row| (row.opened_at, row, item_of(row, now)))
@@ -118,7 +118,7 @@ async fn list(
         });
     }
     let items = items.into_iter().take(usize::try_from(limit).unwrap_or(0)).map(|(_, _, item)| item).collect();
-    let counts = wire_counts(store.inbox_counts(&principal.name, now).await.map_err(internal)?);
+    let counts = wire_counts(store.inbox_counts(&principal.name, now).await.map_err(ApiError::from)?);
     Ok(Json(InterventionList { items, counts }))
 }
 
@@ -128,7 +128,7 @@ async fn counts(
     Extension(principal): Extension<Principal>,
 ) -> Result<Json<InboxCounts>, ApiError> {
     let now = state.runtime.now_ms();
-    let counts = state.runtime.store().inbox_counts(&principal.name, now).await.map_err(internal)?;
+    let counts = state.runtime.store().inbox_counts(&principal.name, now).await.map_err(ApiError::from)?;
     Ok(Json(wire_counts(counts)))
 }
 
@@ -153,7 +153,7 @@ async fn claim(
             .before(&json!({ "assignee": null }))
             .after(&json!({ "assignee": me }));
         let store = state.runtime.store();
-        if store.claim_intervention(&id, me, now, &audit).await.map_err(internal)? {
+        if store.claim_intervention(&id, me, now, &audit).await.map_err(ApiError::from)? {
             publish(&state, &row, "claimed", Some(me));
         } else {
             // Someone else got there first (or it was resolved meanwhile): say who.
@@ -215,7 +215,7 @@ async fn assign(
     let moved = store
         .reassign_intervention(&id, row.assignee.as_deref(), after.as_deref(), now, &audit)
         .await
-        .map_err(internal)?;
+        .map_err(ApiError::from)?;
     let current = find(&state, &id).await?;
     if !moved {
         if !current.is_open() {
@@ -230,11 +230,11 @@ async fn assign(
 
 /// 422 naming `assignee` unless `name` is an enabled user whose role may work interventions.
 async fn check_assignee(state: &AppState, name: &str) -> Result<(), ApiError> {
-    let refuse = |message: String| Err(invalid(format!("assignee: {message}"), vec![field("assignee", message)]));
+    let refuse = |message: String| Err(ApiError::unprocessable(format!("assignee: {message}"), vec![crate::error::field("assignee", message)]));
     if name.is_empty() {
         return refuse("must not be empty; send null to unassign".into());
     }
-    let Some(user) = state.access.store.user_by_name(name).await.map_err(internal)? else {
+    let Some(user) = state.access.store.user_by_name(name).await.map_err(ApiError::from)? else {
         return refuse(format!("there is no user named {name}"));
     };
     if user.disabled_at.is_some() {
@@ -259,7 +259,7 @@ async fn resolve(
 ) -> Result<Json<InterventionDetail>, ApiError> {
     let reason = request.reason.trim();
     if reason.is_empty() {
-        return Err(invalid("reason: say why", vec![field("reason", "must not be empty")]));
+        return Err(ApiError::unprocessable("reason: say why", vec![crate::error::field("reason", "must not be empty")]));
     }
     let row = find(&state, &id).await?;
     let answer = Answer {
@@ -284,11 +284,11 @@ async fn bulk_resolve(
     let mut problems = Vec::new();
     let reason = request.reason.trim();
     if reason.is_empty() {
-        problems.push(field("reason", "must not be empty"));
+        problems.push(crate::error::field("reason", "must not be empty"));
     }
     let choice = request.choice.trim();
     if choice.is_empty() {
-        problems.push(field("choice", "must not be empty"));
+        problems.push(crate::error::field("choice", "must not be empty"));
     }
     let mut ids = Vec::with_capacity(request.ids.len());
     for id in request.ids {
@@ -297,14 +297,14 @@ async fn bulk_resolve(
         }
     }
     if ids.is_empty() {
-        problems.push(field("ids", "must not be empty"));
+        problems.push(crate::error::field("ids", "must not be empty"));
     } else if ids.len() > BULK_LIMIT {
-        problems.push(field("ids", format!("at most {BULK_LIMIT} ids")));
+        problems.push(crate::error::field("ids", format!("at most {BULK_LIMIT} ids")));
     }
     match problems.as_slice() {
         [] => {}
-        [one] => return Err(invalid(format!("{}: {}", one.field, one.message), problems)),
-        _ => return Err(invalid("the bulk resolve has invalid fields", problems)),
+        [one] => return Err(ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems)),
+        _ => return Err(ApiError::unprocessable("the bulk resolve has invalid fields", problems)),
     }
 
     let me = principal.name.as_str();
@@ -329,7 +329,7 @@ async fn bulk_resolve(
     for (id, outcome) in outcomes {
         match outcome {
             Ok(()) => result.resolved += 1,
-            Err(error) => result.refused.push(BulkResolveFailure { id, message: public_message(error) }),
+            Err(error) => result.refused.push(BulkResolveFailure { id, message: ApiError::public_message(error) }),
         }
     }
     tracing::info!(actor = me, choice, resolved = result.resolved, refused = result.refused.len(), "bulk resolve");
@@ -360,29 +360,29 @@ async fn resolve_row(state: &AppState, me: &str, row: &InboxRow, answer: Answer<
     let compensation = row.kind == "compensation_failed";
     let mut problems = Vec::new();
     if !choices.iter().any(|c| c == answer.choice) {
-        problems.push(field("choice", format!("must be one of {}", choices.join(", "))));
+        problems.push(crate::error::field("choice", format!("must be one of {}", choices.join(", "))));
     }
     if answer.input.is_some() {
         if compensation {
-            problems.push(field("input", "a compensation is retried with its own input; leave input out"));
+            problems.push(crate::error::field("input", "a compensation is retried with its own input; leave input out"));
         } else if answer.choice != "retry" {
-            problems.push(field("input", "only with the choice retry"));
+            problems.push(crate::error::field("input", "only with the choice retry"));
         }
     }
     if answer.output.is_some() {
         if compensation {
-            problems.push(field("output", "a skipped compensation counts as done by hand; it has no output"));
+            problems.push(crate::error::field("output", "a skipped compensation counts as done by hand; it has no output"));
         } else if answer.choice != "skip" {
-            problems.push(field("output", "only with the choice skip"));
+            problems.push(crate::error::field("output", "only with the choice skip"));
         }
     }
     if answer.data.is_some() && row.kind != "human_task" {
-        problems.push(field("data", "only for human tasks"));
+        problems.push(crate::error::field("data", "only for human tasks"));
     }
     match problems.as_slice() {
         [] => {}
-        [one] => return Err(invalid(format!("{}: {}", one.field, one.message), problems)),
-        _ => return Err(invalid("the resolution has invalid fields", problems)),
+        [one] => return Err(ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems)),
+        _ => return Err(ApiError::unprocessable("the resolution has invalid fields", problems)),
     }
 
     let (actor, reason) = (me.to_string(), answer.reason.to_string());
@@ -427,7 +427,7 @@ async fn acknowledge(state: &AppState, me: &str, row: &InboxRow, reason: &str, n
         .before(&json!({ "status": "open", "assignee": row.assignee }))
         .after(&json!({ "status": "closed", "resolved_by": me, "applied": { "choice": "acknowledge" } }));
     let store = state.runtime.store();
-    if store.close_intervention(&row.id, me, now, &resolution.to_string(), &audit).await.map_err(internal)? {
+    if store.close_intervention(&row.id, me, now, &resolution.to_string(), &audit).await.map_err(ApiError::from)? {
         publish(state, row, "resolved", row.assignee.as_deref());
         return Ok(());
     }
@@ -487,7 +487,7 @@ async fn detail_of(state: &AppState, row: InboxRow) -> Result<InterventionDetail
     let store = state.runtime.store();
     let item = item_of(&row, state.runtime.now_ms());
     let (context, step_input, mut error) = if row.kind == "sla_breach" {
-        let breach = store.breach_of_intervention(&row.id).await.map_err(internal)?;
+        let breach = store.breach_of_intervention(&row.id).await.map_err(ApiError::from)?;
         let figures = breach.map(|b| {
             json!({
                 "breach_id": b.id, "target_id": b.target_id, "workflow": b.workflow, "metric": b.metric,
@@ -509,7 +509,7 @@ async fn detail_of(state: &AppState, row: InboxRow) -> Result<InterventionDetail
     if error.is_none() && matches!(row.kind.as_str(), "retries_exhausted" | "compensation_failed") {
         // Resolved already, so the run no longer holds the failure: its last failed call still says why.
         let kind = if row.kind == "retries_exhausted" { "task" } else { "compensation" };
-        let steps = store.steps(&row.instance_id).await.map_err(internal)?;
+        let steps = store.steps(&row.instance_id).await.map_err(ApiError::from)?;
         error = steps
             .into_iter()
             .filter(|s| s.state == row.state && s.kind == kind && s.finished_at <= row.opened_at)
@@ -529,7 +529,7 @@ async fn history_of(state: &AppState, row: &InboxRow) -> Result<Vec<Intervention
         limit: 1_000,
         ..AuditFilter::default()
     };
-    let entries = state.runtime.store().audit(&filter).await.map_err(internal)?;
+    let entries = state.runtime.store().audit(&filter).await.map_err(ApiError::from)?;
     let mut events = vec![(
         row.opened_at,
         InterventionEvent {
@@ -652,7 +652,7 @@ async fn find(state: &AppState, id: &str) -> Result<InboxRow, ApiError> {
         .store()
         .inbox_item(id)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::NotFound(format!("no intervention with id `{id}`")))
 }
 
@@ -679,25 +679,5 @@ fn clock(at: i64, now: i64) -> String {
     }
 }
 
-/// What a client may read of an error in a bulk answer: internal details go to the log only.
-fn public_message(error: ApiError) -> String {
-    match error {
-        ApiError::Internal(error) => {
-            tracing::error!(error = format!("{error:#}"), "internal error in a bulk resolve");
-            "internal error; the server log has the details".into()
-        }
-        other => other.to_string(),
-    }
-}
 
-fn field(name: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: name.into(), message: message.into() }
-}
 
-fn invalid(message: impl Into<String>, fields: Vec<FieldError>) -> ApiError {
-    ApiError::unprocessable(message, fields)
-}
-
-fn internal(error: crate::store::Error) -> ApiError {
-    ApiError::Internal(error.into())
-}

@@ -15,9 +15,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::Value;
 
-use app::wire::{FieldError, PutSchedule, RunStarted, ScheduleList, ScheduleView};
+use app::wire::{PutSchedule, RunStarted, ScheduleList, ScheduleView};
 
-use super::{rfc3339, Error, Fired, ScheduleRow, ScheduleSpec};
+use super::{rfc3339, Fired, ScheduleRow, ScheduleSpec};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::http::api::json::Body;
@@ -103,17 +103,3 @@ async fn run(
     Ok((status, Json(fired.into())))
 }
 
-impl From<Error> for ApiError {
-    fn from(error: Error) -> Self {
-        let field = |name: &str, message: String| FieldError { field: name.into(), message };
-        match error {
-            Error::Cron(ref cron) => ApiError::unprocessable(error.to_string(), vec![field("cron", cron.to_string())]),
-            Error::Template(ref message) => {
-                ApiError::unprocessable(error.to_string(), vec![field("input", message.clone())])
-            }
-            Error::NotFound(_) => ApiError::NotFound(error.to_string()),
-            Error::Runtime(error) => error.into(),
-            Error::Store(error) => ApiError::Internal(error.into()),
-        }
-    }
-}

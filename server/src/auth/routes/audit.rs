@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use app::wire::{AuditEntry, AuditPage};
 
-use super::{field, internal, invalid};
 use crate::error::ApiError;
 use crate::http::api::time::{parse as parse_time, rfc3339};
 use crate::state::AppState;
@@ -58,7 +57,7 @@ pub(super) async fn audit(
         Some(text) => match parse_time(&text) {
             Some(ms) => Some(ms),
             None => {
-                problems.push(field(name, "use RFC 3339, e.g. 2026-11-26T08:00:00Z"));
+                problems.push(crate::error::field(name, "use RFC 3339, e.g. 2026-11-26T08:00:00Z"));
                 None
             }
         },
@@ -68,10 +67,10 @@ pub(super) async fn audit(
     let until = time("until", query.until);
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        problems.push(field("limit", "must be 1 to 500"));
+        problems.push(crate::error::field("limit", "must be 1 to 500"));
     }
     if !problems.is_empty() {
-        return Err(invalid(problems));
+        return Err(ApiError::invalid_fields(problems));
     }
     let filter = AuditFilter {
         actor: blank(query.actor),
@@ -84,7 +83,7 @@ pub(super) async fn audit(
         before: blank(query.before),
         limit: limit + 1,
     };
-    let mut rows = state.runtime.store().audit(&filter).await.map_err(internal)?;
+    let mut rows = state.runtime.store().audit(&filter).await.map_err(ApiError::from)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(100));
     let next_before = if more { rows.last().map(|r| r.id.clone()) } else { None };

@@ -27,9 +27,7 @@ use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::Router;
 
-use app::wire::FieldError;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The largest sign-in body: a username, a password (at most 1024 bytes) and a `next` path, with room.
@@ -48,10 +46,6 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(crate::http::api::MAX_BODY_BYTES))
 }
 
-fn internal(error: crate::store::Error) -> ApiError {
-    ApiError::Internal(error.into())
-}
-
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -63,13 +57,4 @@ fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-fn field(name: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: name.into(), message: message.into() }
-}
 
-fn invalid(problems: Vec<FieldError>) -> ApiError {
-    match problems.as_slice() {
-        [one] => ApiError::unprocessable(format!("{}: {}", one.field, one.message), problems),
-        _ => ApiError::unprocessable("the request has invalid fields", problems),
-    }
-}

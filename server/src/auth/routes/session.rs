@@ -9,7 +9,7 @@ use serde_json::json;
 
 use app::wire::{local_path, CurrentUser, Role, SignIn, USERNAME_MAX_CHARS};
 
-use super::{encode, field, internal, invalid, is_form};
+use super::{encode, is_form};
 use crate::auth::guard::{over_tls, see_other, session_set_cookie};
 use crate::auth::throttle::{client_address, in_words, throttle_key};
 use crate::auth::{millis, now_ms, password, secret, Principal, Via};
@@ -66,13 +66,13 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
     if username.chars().count() > USERNAME_MAX_CHARS {
         let problem = format!("must be at most {USERNAME_MAX_CHARS} characters");
         let message = format!("username: {problem}");
-        return Ok(fail(invalid(vec![field("username", problem)]), &message, ""));
+        return Ok(fail(ApiError::invalid_fields(vec![crate::error::field("username", problem)]), &message, ""));
     }
     let now = now_ms();
     let rules = &access.config.throttle;
     let client_key = throttle_key(client);
     let failures =
-        access.store.sign_in_failures(&username, &client_key, now - millis(rules.window)).await.map_err(internal)?;
+        access.store.sign_in_failures(&username, &client_key, now - millis(rules.window)).await.map_err(ApiError::from)?;
     if let Some(wait) = rules.wait(failures, now) {
         let message = format!("too many failed sign-ins for {username} from here; try again in {}", in_words(wait));
         let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -80,7 +80,7 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
         return Ok(fail(error, &message, &username));
     }
 
-    let user = access.store.user_by_name(&username).await.map_err(internal)?;
+    let user = access.store.user_by_name(&username).await.map_err(ApiError::from)?;
     let password_given = body.password.clone();
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     // argon2 is deliberately slow: off the async threads, through the gate that bounds how many run.
@@ -108,7 +108,7 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
             .outcome(refusal)
             .after(&json!({ "remote": remote }));
         let forget_before = now - millis(rules.window);
-        access.store.record_failed_sign_in(&username, &client_key, forget_before, &entry).await.map_err(internal)?;
+        access.store.record_failed_sign_in(&username, &client_key, forget_before, &entry).await.map_err(ApiError::from)?;
         let message = if refusal == "account disabled" {
             "this account is disabled; ask an admin"
         } else {
@@ -132,7 +132,7 @@ pub(super) async fn sign_in(State(state): State<AppState>, request: Request) -> 
     };
     let entry = AuditRow::ok(&user.username, "session.sign_in", "session", &user.username, now)
         .after(&json!({ "role": user.role, "expires_at": rfc3339(now + absolute), "remote": remote }));
-    access.store.create_session(&session, &entry).await.map_err(internal)?;
+    access.store.create_session(&session, &entry).await.map_err(ApiError::from)?;
 
     let cookie =
         session_set_cookie(Some(&token), absolute / 1000, over_tls(&headers, &uri, access.config.secure_cookies));
@@ -163,7 +163,7 @@ pub(super) async fn sign_out(
     };
     let now = now_ms();
     let entry = AuditRow::ok(&principal.name, "session.sign_out", "session", &principal.name, now);
-    state.access.store.end_session(id_hash, now, &entry).await.map_err(internal)?;
+    state.access.store.end_session(id_hash, now, &entry).await.map_err(ApiError::from)?;
     state.access.changes.announce(); // this session's open streams end now
     let cookie = session_set_cookie(None, 0, over_tls(&headers, &uri, state.access.config.secure_cookies));
     let mut response =

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use app::wire::{CreateToken, CreatedToken, Role, TokenSummary, TOKEN_NAME_MAX_CHARS};
 
-use super::{field, internal, invalid};
 use crate::auth::{now_ms, Principal, Via};
 use crate::error::ApiError;
 use crate::http::api::json::Body;
@@ -32,7 +31,7 @@ fn token_summary(listing: &TokenListing) -> TokenSummary {
 
 /// `GET /api/tokens`.
 pub(super) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    let tokens = state.access.store.list_tokens().await.map_err(internal)?;
+    let tokens = state.access.store.list_tokens().await.map_err(ApiError::from)?;
     Ok(Json(tokens.iter().map(token_summary).collect()))
 }
 
@@ -45,15 +44,15 @@ pub(super) async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let name = request.name.trim().to_string();
     if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX_CHARS {
-        return Err(invalid(vec![field("name", format!("must be 1 to {TOKEN_NAME_MAX_CHARS} characters"))]));
+        return Err(ApiError::invalid_fields(vec![crate::error::field("name", format!("must be 1 to {TOKEN_NAME_MAX_CHARS} characters"))]));
     }
     let store = &state.access.store;
     let owner_id = match &principal.via {
-        Via::Session { .. } => store.user_by_name(&principal.name).await.map_err(internal)?.map(|user| user.id),
-        Via::Token { id } => store.token(id).await.map_err(internal)?.and_then(|creator| creator.token.owner_id),
+        Via::Session { .. } => store.user_by_name(&principal.name).await.map_err(ApiError::from)?.map(|user| user.id),
+        Via::Token { id } => store.token(id).await.map_err(ApiError::from)?.and_then(|creator| creator.token.owner_id),
     };
     let (row, secret) =
-        crate::auth::issue_token_for(store, &name, request.role, &principal.name, owner_id).await.map_err(internal)?;
+        crate::auth::issue_token_for(store, &name, request.role, &principal.name, owner_id).await.map_err(ApiError::from)?;
     let listing = TokenListing { token: row, suspended: false };
     Ok((StatusCode::CREATED, Json(CreatedToken { token: token_summary(&listing), secret })))
 }
@@ -68,12 +67,12 @@ pub(super) async fn revoke_token(
     let entry = AuditRow::ok(&principal.name, "token.revoke", "token", &id, now)
         .before(&json!({ "revoked": false }))
         .after(&json!({ "revoked": true }));
-    match state.access.store.revoke_token(&id, now, &entry).await.map_err(internal)? {
+    match state.access.store.revoke_token(&id, now, &entry).await.map_err(ApiError::from)? {
         None => return Err(ApiError::NotFound(format!("no token {id}"))),
         Some(false) => return Err(ApiError::Conflict(format!("token {id} is revoked already"))),
         Some(true) => state.access.changes.announce(), // its open streams end now
     }
-    let row = state.access.store.token(&id).await.map_err(internal)?;
+    let row = state.access.store.token(&id).await.map_err(ApiError::from)?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
     Ok(Json(token_summary(&row)))
 }

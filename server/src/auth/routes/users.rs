@@ -7,7 +7,6 @@ use serde_json::json;
 
 use app::wire::{CreateUser, Role, UpdateUser, UserSummary, DISPLAY_NAME_MAX_CHARS, USERNAME_MAX_CHARS};
 
-use super::{field, internal, invalid};
 use crate::auth::{millis, now_ms, password, Principal};
 use crate::error::ApiError;
 use crate::http::api::json::Body;
@@ -37,14 +36,14 @@ fn user_facts(user: &UserRow) -> serde_json::Value {
 
 async fn listing_of(state: &AppState, username: &str) -> Result<UserSummary, ApiError> {
     let idle = millis(state.access.config.idle);
-    let listing = state.access.store.user_listing(username, now_ms(), idle).await.map_err(internal)?;
+    let listing = state.access.store.user_listing(username, now_ms(), idle).await.map_err(ApiError::from)?;
     listing.as_ref().map(user_summary).ok_or_else(|| ApiError::NotFound(format!("no user {username}")))
 }
 
 /// `GET /api/users`.
 pub(super) async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserSummary>>, ApiError> {
     let idle = millis(state.access.config.idle);
-    let users = state.access.store.list_users(now_ms(), idle).await.map_err(internal)?;
+    let users = state.access.store.list_users(now_ms(), idle).await.map_err(ApiError::from)?;
     Ok(Json(users.iter().map(user_summary).collect()))
 }
 
@@ -69,17 +68,17 @@ pub(super) async fn create_user(
 ) -> Result<(StatusCode, Json<UserSummary>), ApiError> {
     let mut problems = Vec::new();
     if let Some(problem) = username_problem(&request.username) {
-        problems.push(field("username", problem));
+        problems.push(crate::error::field("username", problem));
     }
     if let Some(problem) = password::problem(&request.password) {
-        problems.push(field("password", problem));
+        problems.push(crate::error::field("password", problem));
     }
     let display_name = request.display_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if display_name.as_ref().is_some_and(|n| n.chars().count() > DISPLAY_NAME_MAX_CHARS) {
-        problems.push(field("display_name", format!("must be at most {DISPLAY_NAME_MAX_CHARS} characters")));
+        problems.push(crate::error::field("display_name", format!("must be at most {DISPLAY_NAME_MAX_CHARS} characters")));
     }
     if !problems.is_empty() {
-        return Err(invalid(problems));
+        return Err(ApiError::invalid_fields(problems));
     }
     let now = now_ms();
     let password = request.password.clone();
@@ -98,9 +97,9 @@ pub(super) async fn create_user(
     match state.access.store.create_user(&user, &entry).await {
         Ok(()) => {}
         Err(crate::store::Error::Conflict(_)) => {
-            return Err(invalid(vec![field("username", format!("{} is taken", request.username))]))
+            return Err(ApiError::invalid_fields(vec![crate::error::field("username", format!("{} is taken", request.username))]))
         }
-        Err(error) => return Err(internal(error)),
+        Err(error) => return Err(error.into()),
     }
     Ok((StatusCode::CREATED, Json(listing_of(&state, &user.username).await?)))
 }
@@ -118,21 +117,21 @@ pub(super) async fn update_user(
     let before = store
         .user_by_name(&username)
         .await
-        .map_err(internal)?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::NotFound(format!("no user {username}")))?;
     let mut problems = Vec::new();
     if let Some(problem) = request.password.as_deref().and_then(password::problem) {
-        problems.push(field("password", problem));
+        problems.push(crate::error::field("password", problem));
     }
     let display_name = request.display_name.as_ref().map(|n| n.trim().to_string());
     if display_name.as_ref().is_some_and(|n| n.is_empty() || n.chars().count() > DISPLAY_NAME_MAX_CHARS) {
-        problems.push(field("display_name", format!("must be 1 to {DISPLAY_NAME_MAX_CHARS} characters")));
+        problems.push(crate::error::field("display_name", format!("must be 1 to {DISPLAY_NAME_MAX_CHARS} characters")));
     }
     if request == UpdateUser::default() {
-        problems.push(field("body", "name at least one of display_name, role, disabled, password"));
+        problems.push(crate::error::field("body", "name at least one of display_name, role, disabled, password"));
     }
     if !problems.is_empty() {
-        return Err(invalid(problems));
+        return Err(ApiError::invalid_fields(problems));
     }
     let was_admin = before.role == "admin" && before.disabled_at.is_none();
     let stays_admin = request.role.map_or(before.role == "admin", |r| r == Role::Admin)
@@ -142,7 +141,7 @@ pub(super) async fn update_user(
         let admins = store
             .list_users(now_ms(), idle)
             .await
-            .map_err(internal)?
+            .map_err(ApiError::from)?
             .iter()
             .filter(|l| l.user.role == "admin" && l.user.disabled_at.is_none())
             .count();
@@ -191,7 +190,7 @@ pub(super) async fn update_user(
     };
     let entry =
         AuditRow::ok(&principal.name, action, "user", &username, now).before(&user_facts(&before)).after(&after);
-    store.update_user(&username, &change, &entry).await.map_err(internal)?;
+    store.update_user(&username, &change, &entry).await.map_err(ApiError::from)?;
     // Streams of a user disabled or whose sessions ended stop now; their tokens are refused from now on.
     state.access.changes.announce();
     Ok(Json(listing_of(&state, &username).await?))

@@ -20,8 +20,8 @@ async fn nodes(State(state): State<AppState>) -> Result<Json<ClusterNodes>, ApiE
     let database = state.runtime.store().database();
     let node = state.runtime.node();
     let lease_ms = node.config.lease_ms();
-    let leader = sql::lease_holder(database, LEADER).await.map_err(|error| ApiError::Internal(error.into()))?;
-    let rows = sql::nodes(database).await.map_err(|error| ApiError::Internal(error.into()))?;
+    let leader = sql::lease_holder(database, LEADER).await.map_err(ApiError::from)?;
+    let rows = sql::nodes(database).await.map_err(ApiError::from)?;
     let mut nodes: Vec<ClusterNode> = rows
         .into_iter()
         .map(|row| {

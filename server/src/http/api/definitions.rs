@@ -58,7 +58,7 @@ pub async fn versions(
     Path(name): Path<String>,
 ) -> Result<Json<Vec<DefinitionVersion>>, ApiError> {
     state.runtime.definition(&name, None)?;
-    let rows = state.runtime.store().definitions().await.map_err(|error| ApiError::Internal(error.into()))?;
+    let rows = state.runtime.store().definitions().await.map_err(ApiError::from)?;
     rows.into_iter().filter(|row| row.name == name).map(version_of).collect::<Result<Vec<_>, _>>().map(Json)
 }
 
@@ -74,7 +74,7 @@ pub async fn version(
         .store()
         .definition(&name, i64::from(version))
         .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::NotFound(format!("workflow `{name}` has no version {version}")))?;
     version_of(row).map(Json)
 }

@@ -144,7 +144,7 @@ pub async fn list(
         .store()
         .list_instances(&filter, query.cursor.as_deref(), limit + 1)
         .await
-        .map_err(|error| ApiError::Internal(error.into()))?;
+        .map_err(ApiError::from)?;
     let more = rows.len() as i64 > limit;
     let items: Vec<InstanceSummary> = rows.into_iter().take(limit as usize).map(summary_of).collect();
     let next_cursor = if more { items.last().map(|item| item.id.clone()) } else { None };
@@ -206,8 +206,7 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryEntry>>, ApiError> {
     find(&state, &id).await?;
-    let internal = |error: crate::store::Error| ApiError::Internal(error.into());
-    let rows = state.runtime.store().journal(&id).await.map_err(internal)?;
+    let rows = state.runtime.store().journal(&id).await.map_err(ApiError::from)?;
     let mut entries: Vec<(i64, HistoryEntry)> = rows
         .into_iter()
         .map(|row| {
@@ -230,7 +229,7 @@ pub async fn history(
         limit: 1000,
         ..Default::default()
     };
-    let mut audited = state.runtime.store().audit(&filter).await.map_err(internal)?;
+    let mut audited = state.runtime.store().audit(&filter).await.map_err(ApiError::from)?;
     audited.reverse();
     let inbox_only = audited.into_iter().filter(|row| row.action != "intervention.resolve");
     for (number, row) in (1..).zip(inbox_only) {
@@ -261,7 +260,7 @@ pub async fn history(
 /// `GET /api/instances/{id}/steps`: every finished attempt, in the order they finished.
 pub async fn steps(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<StepAttempt>>, ApiError> {
     find(&state, &id).await?;
-    let rows = state.runtime.store().steps(&id).await.map_err(|error| ApiError::Internal(error.into()))?;
+    let rows = state.runtime.store().steps(&id).await.map_err(ApiError::from)?;
     let attempts = rows
         .into_iter()
         .map(|row| StepAttempt {
@@ -402,9 +401,8 @@ pub async fn bulk(
         BulkActionKind::Pause => (OperatorAction::Pause, Command::Pause),
         BulkActionKind::Resume => (OperatorAction::Resume, Command::Resume),
     };
-    let internal = |error: crate::store::Error| ApiError::Internal(error.into());
-    let matched = store.count_selected(&selection, None).await.map_err(internal)?;
-    let eligible = store.count_selected(&selection, Some(action)).await.map_err(internal)?;
+    let matched = store.count_selected(&selection, None).await.map_err(ApiError::from)?;
+    let eligible = store.count_selected(&selection, Some(action)).await.map_err(ApiError::from)?;
     let (matched, eligible) = (u64::try_from(matched).unwrap_or(0), u64::try_from(eligible).unwrap_or(0));
     let mut result = BulkActionResult {
         preview: request.preview,
@@ -426,7 +424,7 @@ pub async fn bulk(
     let mut after: Option<String> = None;
     while attempted < BULK_LIMIT {
         let page = i64::try_from(BULK_PAGE.min(BULK_LIMIT - attempted)).unwrap_or(1);
-        let ids = store.applicable_ids(&selection, action, after.as_deref(), page).await.map_err(internal)?;
+        let ids = store.applicable_ids(&selection, action, after.as_deref(), page).await.map_err(ApiError::from)?;
         let Some(last) = ids.last().cloned() else { break };
         attempted += ids.len() as u64;
         after = Some(last);
@@ -448,7 +446,7 @@ pub async fn bulk(
                 Err(error) => {
                     result.failed_count += 1;
                     if result.failed.len() < BULK_FAILURES_LISTED {
-                        result.failed.push(BulkFailure { id, error: public_message(error) });
+                        result.failed.push(BulkFailure { id, error: ApiError::from(error).public_message() });
                     }
                 }
             }
@@ -470,17 +468,6 @@ pub async fn bulk(
     Ok(Json(result))
 }
 
-/// What a client may read of a runtime error: what the API would answer for it alone; internal
-/// details go to the log only.
-fn public_message(error: runtime::Error) -> String {
-    match ApiError::from(error) {
-        ApiError::Internal(error) => {
-            tracing::error!(error = format!("{error:#}"), "internal error in a bulk action");
-            "internal error; the server log has the details".to_string()
-        }
-        other => other.to_string(),
-    }
-}
 
 async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {
     state
@@ -488,7 +475,7 @@ async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {
         .store()
         .instance(id)
         .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::from)?
         .ok_or_else(|| ApiError::NotFound(format!("no instance with id `{id}`")))
 }
 
@@ -508,13 +495,13 @@ fn summary_of(row: InstanceSummaryRow) -> InstanceSummary {
 }
 
 async fn detail_of(state: &AppState, row: InstanceRow) -> Result<InstanceDetail, ApiError> {
-    let instance = convert::instance_of(&row).map_err(|error| ApiError::Internal(error.into()))?;
+    let instance = convert::instance_of(&row).map_err(ApiError::from)?;
     let keys: BTreeMap<String, String> = state
         .runtime
         .store()
         .business_keys(&row.id)
         .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::from)?
         .into_iter()
         .collect();
     let output = match &instance.status {

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 use app::wire::FieldError;
 
-use crate::error::ApiError;
+use crate::error::{data_error, ApiError};
 
 /// A JSON body of type `T`.
 pub struct Body<T>(pub T);
@@ -100,28 +100,3 @@ fn shortened(path: &str) -> String {
     format!("{}…", &path[..cut])
 }
 
-/// A 422 naming the field: the path serde reached, or for a missing field the field itself.
-pub fn data_error(path: &str, serde_message: &str) -> ApiError {
-    let message = strip_position(serde_message);
-    let field = match missing_field(&message) {
-        Some(name) if path == "." || path.is_empty() => name.to_string(),
-        Some(name) => format!("{path}.{name}"),
-        None if path == "." || path.is_empty() => "body".to_string(),
-        None => path.to_string(),
-    };
-    let message = if missing_field(&message).is_some() { "is required".to_string() } else { message };
-    ApiError::unprocessable(format!("{field}: {message}"), vec![FieldError { field, message }])
-}
-
-/// The name in serde's "missing field `name`".
-fn missing_field(message: &str) -> Option<&str> {
-    message.strip_prefix("missing field `")?.split('`').next()
-}
-
-/// serde_json appends " at line 1 column 42" to data errors; the field path says it better.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) => message[..index].to_string(),
-        None => message.to_string(),
-    }
-}

@@ -44,9 +44,5 @@ pub fn router() -> Router<AppState> {
 
 /// 405 in the API's error shape, naming what was tried.
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
-    ApiError::Invalid {
-        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        message: format!("{method} is not allowed on {}", uri.path()),
-        fields: Vec::new(),
-    }
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }

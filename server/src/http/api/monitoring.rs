@@ -20,7 +20,6 @@ use super::json::Body;
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::monitoring::charts::{self, SlaPoint, StepPercentiles, TimeSeries};
-use crate::monitoring::monitor::Error as MonitorError;
 use crate::monitoring::period::Period;
 use crate::monitoring::sla::SlaMetric;
 use crate::state::AppState;
@@ -113,19 +112,6 @@ impl PeriodQuery {
     }
 }
 
-impl From<MonitorError> for ApiError {
-    fn from(error: MonitorError) -> Self {
-        match error {
-            MonitorError::NotFound(message) => ApiError::NotFound(message),
-            MonitorError::Conflict(message) => ApiError::Conflict(message),
-            MonitorError::Invalid(problems) => ApiError::unprocessable(
-                "the SLA target is not valid",
-                problems.into_iter().map(|(field, message)| FieldError { field: field.into(), message }).collect(),
-            ),
-            MonitorError::Store(error) => ApiError::Internal(error.into()),
-        }
-    }
-}
 
 type Q = Result<Query<PeriodQuery>, QueryRejection>;
 
