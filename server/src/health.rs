@@ -49,11 +49,9 @@ pub struct Report {
 }
 
 impl HealthWatch {
-    /// A watch that has seen the database answer at `now_ms` (the process just opened and migrated it).
-    pub fn new(now_ms: i64) -> Self {
-        let watch = Self::default();
-        watch.lock().database_ok_at = Some(now_ms);
-        watch
+    /// When the database last answered a probe (epoch ms).
+    pub fn database_answered_at(&self) -> Option<i64> {
+        self.lock().database_ok_at
     }
 
     /// Probes the database at `url` every second until `stop` resolves.
@@ -190,7 +188,8 @@ mod tests {
 
     #[test]
     fn a_database_is_reachable_until_it_has_been_silent_for_a_while() {
-        let watch = HealthWatch::new(0);
+        let watch = HealthWatch::default();
+        watch.database_probed(0, Ok(()));
         assert_eq!(watch.report(500), Report { database_reachable: true, problems: vec![] });
         watch.database_probed(1_000, Err("connection refused".into()));
         assert!(watch.report(2_000).database_reachable, "one failed probe right after a success is not an outage");
@@ -204,7 +203,8 @@ mod tests {
 
     #[test]
     fn failing_writes_are_a_problem_until_one_succeeds() {
-        let watch = HealthWatch::new(0);
+        let watch = HealthWatch::default();
+        watch.database_probed(0, Ok(()));
         watch.write_failed(1_000, "database or disk is full");
         watch.write_failed(4_000, "database or disk is full (again)");
         let report = watch.report(5_000);

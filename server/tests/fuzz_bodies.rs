@@ -90,6 +90,8 @@ struct Figures {
 
 struct Target {
     router: Router,
+    /// The database's folder, removed when the target is dropped.
+    _database: support::TempSqlite,
     runtime: tokio::runtime::Runtime,
     instance: String,
     figures: Arc<Mutex<Figures>>,
@@ -156,9 +158,7 @@ fn target() -> Target {
         let body: Value = serde_json::from_slice(&started.into_body().collect().await.unwrap().to_bytes()).unwrap();
         (router, body["id"].as_str().unwrap().to_string())
     });
-    // The database folder lives as long as the process: the router holds the state.
-    std::mem::forget(temp);
-    Target { router, runtime, instance, figures: Arc::default() }
+    Target { router, _database: temp, runtime, instance, figures: Arc::default() }
 }
 
 fn post_routes() -> Vec<&'static str> {

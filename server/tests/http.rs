@@ -156,8 +156,14 @@ async fn health_stays_ready_while_every_pooled_connection_is_busy() {
         held.push(connection);
     }
     assert!(!held.is_empty(), "the pool had connections to take");
-    // Several probe rounds pass while the pool is exhausted.
-    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // The probe answers while the pool is exhausted: it has a connection of its own.
+    let exhausted_at = chrono::Utc::now().timestamp_millis();
+    let watch = &state.runtime.writer_stats().health;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while watch.database_answered_at().is_none_or(|at| at <= exhausted_at) {
+        assert!(std::time::Instant::now() < deadline, "no probe answered while the pool was exhausted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // A check that queued for a pooled connection would time out and answer 503.
     let response = get(&app, "/api/health").await;
     assert_eq!(response.status(), StatusCode::OK, "busy is not dead: {}", body_text(response).await);

@@ -448,12 +448,12 @@ fn sla_words(target: &Value) -> String {
     let metric = target.get("metric").and_then(Value::as_str).unwrap_or("?");
     let threshold = target.get("threshold").and_then(Value::as_f64).unwrap_or(0.0);
     let window =
-        target.get("window_ms").and_then(Value::as_f64).map(|w| window_words(w as i64)).unwrap_or_else(|| "?".into());
+        target.get("window_ms").and_then(Value::as_f64).map(|w| format::window(w as i64)).unwrap_or_else(|| "?".into());
     let (what, bound, value) = match metric {
-        "p50_duration_ms" => ("p50 duration", "≤", window_words(threshold as i64)),
-        "p95_duration_ms" => ("p95 duration", "≤", window_words(threshold as i64)),
-        "p99_duration_ms" => ("p99 duration", "≤", window_words(threshold as i64)),
-        "avg_duration_ms" => ("average duration", "≤", window_words(threshold as i64)),
+        "p50_duration_ms" => ("p50 duration", "≤", format::window(threshold as i64)),
+        "p95_duration_ms" => ("p95 duration", "≤", format::window(threshold as i64)),
+        "p99_duration_ms" => ("p99 duration", "≤", format::window(threshold as i64)),
+        "avg_duration_ms" => ("average duration", "≤", format::window(threshold as i64)),
         "completion_rate" => ("completion rate", "≥", format::percent(Some(threshold))),
         "error_rate" => ("error rate", "≤", format::percent(Some(threshold))),
         "compensation_rate" => ("compensation rate", "≤", format::percent(Some(threshold))),
@@ -461,11 +461,6 @@ fn sla_words(target: &Value) -> String {
         other => (other, "", threshold.to_string()),
     };
     format!("{what} {bound} {value} over {window}")
-}
-
-/// A window or a duration target in whole units when it has them ([`format::window`]).
-fn window_words(ms: i64) -> String {
-    format::window(ms)
 }
 
 #[cfg(test)]

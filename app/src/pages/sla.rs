@@ -19,7 +19,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use self::editor::{focus_when_shown, TargetForm};
-use self::standing::{standing, tally, window_words, Metric, Standing};
+use self::standing::{standing, tally, Metric, Standing};
 use crate::auth;
 use crate::client::{self, query_string, ApiFailure};
 use crate::components::access::{IfAllowed, RoleHint};
@@ -425,7 +425,7 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
                 <div><dt>"Margin"</dt><dd>{margin}</dd></div>
                 <div>
                     <dt>"Over"</dt>
-                    <dd>{format!("the last {} · {} {sample_noun}", window_words(target.window_ms), format::count(result.sample))}</dd>
+                    <dd>{format!("the last {} · {} {sample_noun}", format::window(target.window_ms), format::count(result.sample))}</dd>
                 </div>
             </dl>
             {result.open_breach.map(|breach| view! {
@@ -439,7 +439,7 @@ fn TargetCard(result: SlaResult, state: PageState) -> impl IntoView {
             } else {
                 view! {
                     <p class="no-history" data-testid="sla-no-history">
-                        {format!("No trend yet: nothing to judge in any of the last 12 windows of {}.", window_words(target.window_ms))}
+                        {format!("No trend yet: nothing to judge in any of the last 12 windows of {}.", format::window(target.window_ms))}
                     </p>
                 }.into_any()
             }}
@@ -529,7 +529,7 @@ fn BreachTable(all: Vec<SlaBreach>, period: String, now: Option<i64>) -> impl In
                         view! {
                             <tr>
                                 <td><a href=format!("#wf-{}", b.workflow)>{b.workflow.clone()}</a></td>
-                                <td>{format!("{} {} over {}", metric.words(), metric.bound(b.threshold), window_words(b.window_ms))}</td>
+                                <td>{format!("{} {} over {}", metric.words(), metric.bound(b.threshold), format::window(b.window_ms))}</td>
                                 <td class="num">{metric.show(b.actual)}</td>
                                 <td class="nowrap">{format::epoch_minute(b.breached_at_ms).trim_end_matches(" UTC").to_string()}</td>
                                 <td>

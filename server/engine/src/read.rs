@@ -647,28 +647,11 @@ impl Reader {
 
     fn choice(&mut self, map: &Map<String, Value>, at: &At, base: &str) -> ChoiceState {
         self.unknown_fields(map, at, CHOICE_FIELDS, "a `choice` state");
-        let choices = (|r: &mut Self| {
-            let Some(v) = get(map, "choices") else {
-                r.fail(&at.key("choices"), "is required".into());
-                return Vec::new();
-            };
-            let at = at.key("choices");
-            let Some(items) = r.list(v, &at, "rules ({\"condition\": …, \"next\": …})") else {
-                return Vec::new();
-            };
-            let mut rules = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let at = at.index(i);
-                let mut rule = ChoiceRule { condition: String::new(), next: String::new() };
-                if let Some(m) = r.object(item, &at, "a rule: {\"condition\": …, \"next\": …}") {
-                    r.unknown_fields(m, &at, RULE_FIELDS, "a rule");
-                    rule.condition = r.required_text(m, &at, "condition").unwrap_or_default();
-                    rule.next = r.required_text(m, &at, "next").unwrap_or_default();
-                }
-                rules.push(rule);
-            }
-            rules
-        })(self);
+        let choices: Vec<ChoiceRule> = self
+            .pairs(map, at, "choices", ("rule", "rules"), RULE_FIELDS, "condition")
+            .into_iter()
+            .map(|(condition, next)| ChoiceRule { condition, next })
+            .collect();
         let default = self.optional_text(map, at, "default");
         let rules = (0..choices.len()).flat_map(|i| [format!("choices[{i}]"), format!("choices[{i}].next")]);
         self.note_successors(base, rules.chain(["choices".into(), "default".into()]));
@@ -743,32 +726,48 @@ impl Reader {
         let priority =
             get(map, "priority").and_then(|v| self.one_of(v, &at.key("priority"), PRIORITIES)).unwrap_or_default();
         let due_in_ms = get_opt(map, "due_in_ms").and_then(|v| self.whole(v, &at.key("due_in_ms"), MILLIS));
-        let decisions = (|r: &mut Self| {
-            let Some(v) = get(map, "decisions") else {
-                r.fail(&at.key("decisions"), "is required".into());
-                return Vec::new();
-            };
-            let at = at.key("decisions");
-            let Some(items) = r.list(v, &at, "decisions ({\"name\": …, \"next\": …})") else {
-                return Vec::new();
-            };
-            let mut decisions = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let at = at.index(i);
-                let mut d = Decision { name: String::new(), next: String::new() };
-                if let Some(m) = r.object(item, &at, "a decision: {\"name\": …, \"next\": …}") {
-                    r.unknown_fields(m, &at, DECISION_FIELDS, "a decision");
-                    d.name = r.required_text(m, &at, "name").unwrap_or_default();
-                    d.next = r.required_text(m, &at, "next").unwrap_or_default();
-                }
-                decisions.push(d);
-            }
-            decisions
-        })(self);
+        let decisions: Vec<Decision> = self
+            .pairs(map, at, "decisions", ("decision", "decisions"), DECISION_FIELDS, "name")
+            .into_iter()
+            .map(|(name, next)| Decision { name, next })
+            .collect();
         let each = (0..decisions.len()).flat_map(|i| [format!("decisions[{i}]"), format!("decisions[{i}].next")]);
         self.note_successors(base, each.chain(["decisions".into()]));
         let result_path = self.optional_text(map, at, "result_path");
         HumanState { assignee_group, title, priority, due_in_ms, decisions, result_path }
+    }
+
+    /// The required list `field` of `{first, "next"}` objects (a choice's rules, a human state's
+    /// decisions), each problem at its item; an unreadable item still counts, as empty texts, so the
+    /// item numbers of later problems stay right.
+    fn pairs(
+        &mut self,
+        map: &Map<String, Value>,
+        at: &At,
+        field: &str,
+        (item, items): (&str, &str),
+        allowed: &[&str],
+        first: &str,
+    ) -> Vec<(String, String)> {
+        let Some(v) = get(map, field) else {
+            self.fail(&at.key(field), "is required".into());
+            return Vec::new();
+        };
+        let at = at.key(field);
+        let shape = format!("{{\"{first}\": …, \"next\": …}}");
+        let Some(values) = self.list(v, &at, &format!("{items} ({shape})")) else { return Vec::new() };
+        let mut pairs = Vec::with_capacity(values.len());
+        for (i, value) in values.iter().enumerate() {
+            let at = at.index(i);
+            let mut pair = (String::new(), String::new());
+            if let Some(m) = self.object(value, &at, &format!("a {item}: {shape}")) {
+                self.unknown_fields(m, &at, allowed, &format!("a {item}"));
+                pair.0 = self.required_text(m, &at, first).unwrap_or_default();
+                pair.1 = self.required_text(m, &at, "next").unwrap_or_default();
+            }
+            pairs.push(pair);
+        }
+        pairs
     }
 
     fn fail_state(&mut self, map: &Map<String, Value>, at: &At) -> FailState {

@@ -104,11 +104,6 @@ pub fn parse_length(text: &str) -> Result<i64, PeriodError> {
     Ok(length)
 }
 
-/// A window length in words: `1 h`, `24 h`, `7 d`, `90 min` — the console's [`app::format::window`].
-pub fn describe_length(ms: i64) -> String {
-    app::format::window(ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,13 +142,5 @@ mod tests {
             let error = Period::parse(bad, 0).unwrap_err();
             assert!(error.0.contains(&format!("{bad:?}")), "{error}");
         }
-    }
-
-    #[test]
-    fn lengths_read_well() {
-        assert_eq!(describe_length(HOUR), "1 h");
-        assert_eq!(describe_length(DAY), "24 h");
-        assert_eq!(describe_length(7 * DAY), "7 d");
-        assert_eq!(describe_length(90 * MINUTE), "90 min");
     }
 }

@@ -12,7 +12,7 @@
 use app::wire::{SlaStatus, SlaTarget, SlaTargetInput};
 use engine::Definition;
 
-use super::period::{describe_length, MAX_PERIOD_MS};
+use super::period::MAX_PERIOD_MS;
 use super::rollup::{WorkflowCounts, MINUTE};
 use crate::store::sla::SlaTargetRow;
 
@@ -198,7 +198,7 @@ pub fn default_targets(definition: &Definition, now_ms: i64) -> Vec<SlaTargetRow
 pub fn describe(metric: SlaMetric, threshold: f64, window_ms: i64) -> String {
     let direction = if metric.higher_is_better() { "at least" } else { "at most" };
     let name = metric.label().split(" (").next().unwrap_or_default();
-    format!("{name} {direction} {} over {}", metric.show(threshold), describe_length(window_ms))
+    format!("{name} {direction} {} over {}", metric.show(threshold), app::format::window(window_ms))
 }
 
 pub fn to_wire(row: &SlaTargetRow) -> SlaTarget {

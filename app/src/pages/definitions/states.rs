@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::figures::{self, error_tone, Figures};
 use super::selection::{period_label, period_words, Selection, PERIODS};
-use super::{sla_words, window_words};
+use super::sla_words;
 use crate::client::ApiFailure;
 use crate::components::status::ErrorNote;
 use crate::diagram::marks::{state_definition, state_kinds};
@@ -26,9 +26,9 @@ pub fn Kpis(current: Memo<Option<Figures>>, period: Memo<String>) -> impl IntoVi
         let failed = metrics.failed + metrics.compensated;
         let sla = match (metrics.sla_duration_ms, metrics.sla_met) {
             (Some(target), Some(met)) => {
-                format!("target {} · {} met", window_words(target as i64), format::percent(Some(met)))
+                format!("target {} · {} met", format::window(target as i64), format::percent(Some(met)))
             }
-            (Some(target), None) => format!("target {}", window_words(target as i64)),
+            (Some(target), None) => format!("target {}", format::window(target as i64)),
             _ => "no duration target".into(),
         };
         let completed_note = match metrics.completion_rate {
@@ -429,7 +429,7 @@ fn WorkflowFacts(definition: Value) -> impl IntoView {
     let tasks = kinds.values().filter(|k| *k == "task").count();
     let people = kinds.values().filter(|k| *k == "human").count();
     let start = definition.get("start_at").and_then(Value::as_str).unwrap_or("?").to_string();
-    let timeout = definition.pointer("/timeouts/workflow_ms").and_then(Value::as_f64).map(|ms| window_words(ms as i64));
+    let timeout = definition.pointer("/timeouts/workflow_ms").and_then(Value::as_f64).map(|ms| format::window(ms as i64));
     let keys: Vec<String> = definition
         .get("business_keys")
         .and_then(Value::as_array)

@@ -308,7 +308,7 @@ fn value_cell(path: &str, value: Option<&Value>, missing: &'static str) -> AnyVi
             let words = value
                 .as_f64()
                 .filter(|_| path.ends_with("_ms"))
-                .map(|ms| format!(" ({})", super::window_words(ms as i64)));
+                .map(|ms| format!(" ({})", crate::format::window(ms as i64)));
             view! {
                 <code class="diff-value" title=full>{short_json(value, VALUE_CHARS)}</code>
                 {words.map(|w| view! { <span class="muted small">{w}</span> })}

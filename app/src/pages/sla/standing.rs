@@ -178,11 +178,6 @@ pub fn tally(results: &[SlaResult]) -> [(Standing, usize); 4] {
     Standing::ALL.map(|s| (s, results.iter().filter(|r| standing(r) == s).count()))
 }
 
-/// A window length for people: `1 h`, `24 h`, `7 d`, `90 min` ([`format::window`], the API's own wording).
-pub fn window_words(ms: i64) -> String {
-    format::window(ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,9 +247,5 @@ mod tests {
         assert_eq!(Metric::of("p95_duration_ms").bound(60_000.0), "≤ 1 min");
         assert_eq!(format::duration(3_600_000.0), "1 h");
         assert_eq!(format::duration(3_465_000.0), "57 min 45 s");
-        assert_eq!(window_words(3_600_000), "1 h");
-        assert_eq!(window_words(86_400_000), "24 h");
-        assert_eq!(window_words(604_800_000), "7 d");
-        assert_eq!(window_words(5_400_000), "90 min");
     }
 }
