@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: every test. Installs what the tests need, builds once (debug), then runs
-#   1. clippy on the native and the browser build (warnings are errors),
+#   1. clippy on the native and the browser build (warnings are errors), and a build of the server
+#      library with the console's views unerased, as release builds lay them out,
 #   2. the Rust tests: unit, HTTP, and the database tests on SQLite and on PostgreSQL,
 #   3. the browser tests: Playwright in Debian's Chromium against a freshly started server on a free
 #      port with a temporary database.
@@ -15,6 +16,14 @@ debug_rustflags
 step "Clippy (server, engine, console; browser bundle)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p switchboard-app --lib --target wasm32-unknown-unknown --no-default-features --features hydrate -- -D warnings
+
+step "Release-only compile errors: the console's views laid out unerased"
+# Debug builds erase component types (RUSTFLAGS above); release builds do not, and deep view types can
+# then overflow the compiler's query depth ("queries overflow the depth limit!") when the server crate
+# lays them out. `cargo check` does not lay types out, so it misses this; a debug build of the server
+# library without the flag does (checked: it fails with the server's recursion_limit removed, as a
+# release build does). Its own target folder keeps the erased cache above intact.
+env -u RUSTFLAGS cargo build -p switchboard --lib --target-dir target/unerased
 
 step "Rust tests on SQLite and PostgreSQL"
 export SWITCHBOARD_TEST_DATABASE_URL="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"

@@ -2,7 +2,7 @@
 //!
 //! The guard looks a request up by its method and the route it matched (`MatchedPath`). A route missing
 //! from [`RULES`] is refused for everyone (deny by default), so a new route is unusable until someone
-//! decides who may use it here — and `server/tests/permissions.rs` walks this table for every role.
+//! decides who may use it here — and `server/tests/integration/permissions.rs` walks this table for every role.
 //! State changes are POST-only: no rule names PUT, PATCH or DELETE.
 
 use app::wire::Permission;

@@ -4,7 +4,7 @@
 //! [`Store`] wraps a [`Database`] pool. Each query is written once, in SQL that both backends accept
 //! (`$1` placeholders, `ON CONFLICT`, BIGINT epoch milliseconds, JSON as TEXT), and the [`on_pool!`]
 //! macro expands it once per backend so each copy is type-checked against its own driver. The one
-//! conformance suite in `server/tests/store.rs` runs every operation on both.
+//! conformance suite in `server/tests/integration/store.rs` runs every operation on both.
 //!
 //! - [`definitions`]: registered workflow definitions and their versions.
 //! - [`write`]: [`TransitionWrite`], everything one engine transition changes, and [`Store::commit`],

@@ -7,8 +7,6 @@
 //! step to retry, failed by a `fail` state (nothing to retry), blocked on a failed step, blocked on a
 //! failed compensation, and completed.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +17,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use engine::{ErrorKind, ServiceError};
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::db::DatabaseUrl;
 use switchboard::runtime::StartRequest;
 use switchboard::services::{RecordingService, Registry};
@@ -81,7 +79,7 @@ impl Bulk {
             Err(ServiceError::new(ErrorKind::Permanent, "card declined"))
         });
         registry.register("payments", Arc::new(payments));
-        let state = support::state_with(url, registry).await;
+        let state = crate::support::state_with(url, registry).await;
         for definition in definitions() {
             state.runtime.register_definition(definition, "test").await.expect("a valid definition");
         }
@@ -108,7 +106,7 @@ impl Bulk {
                 ids.entry(workflow).or_default().push(id);
             }
         }
-        let router = support::router_for(&state, "olga", app::wire::Role::Admin);
+        let router = crate::support::router_for(&state, "olga", app::wire::Role::Admin);
         Self { state, router, ids, started_from }
     }
 

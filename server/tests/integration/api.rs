@@ -5,8 +5,6 @@
 //! Each exchange is printed (captured by the test harness; shown when a test fails, or with
 //! `-- --nocapture`), which is also how the examples in the reference were taken.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -99,7 +97,7 @@ struct Api {
 }
 
 /// One answer: status, content type and the body (JSON, or `Null` when empty).
-use support::reply::Reply;
+use crate::support::reply::Reply;
 
 impl Api {
     async fn on(url: &DatabaseUrl) -> Self {
@@ -115,8 +113,8 @@ impl Api {
         let mut registry = Registry::new();
         registry.register("calls", Arc::new(RecordingService::new(CALL_ACTIONS)));
         registry.register("payments", Arc::new(payments));
-        let state = support::state_with(url, registry).await;
-        Self { router: support::router_for(&state, "olga", app::wire::Role::Admin), state, gate }
+        let state = crate::support::state_with(url, registry).await;
+        Self { router: crate::support::router_for(&state, "olga", app::wire::Role::Admin), state, gate }
     }
 
     fn open_gate(&self) {

@@ -6,8 +6,6 @@
 //! The scheduler's clock is a `ManualClock`; tests move it and call `Scheduler::tick` directly — no
 //! background task, no sleeps.
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -52,7 +50,7 @@ fn nightly() -> Value {
 async fn process(url: &DatabaseUrl) -> AppState {
     let mut registry = Registry::new();
     registry.register("jobs", Arc::new(RecordingService::new(&["work"])));
-    let state = support::state_with(url, registry).await;
+    let state = crate::support::state_with(url, registry).await;
     state.runtime.register_definition(nightly(), "test").await.expect("register nightly");
     state
 }
@@ -259,7 +257,7 @@ async fn send(state: &AppState, method: Method, uri: &str, body: Option<Value>) 
         }
         None => request.body(Body::empty()).unwrap(),
     };
-    let response = support::admin_router(state).oneshot(request).await.expect("an answer");
+    let response = crate::support::admin_router(state).oneshot(request).await.expect("an answer");
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).expect("JSON") };
@@ -367,7 +365,7 @@ async fn a_bad_cron_is_refused_naming_the_field(url: DatabaseUrl) {
 on_both!(a_bad_cron_is_refused_naming_the_field);
 
 async fn build_state_ships_the_daily_settlement_and_keeps_the_enabled_flag(url: DatabaseUrl) {
-    let args = support::serve_args(&url, PathBuf::from("target/site"));
+    let args = crate::support::serve_args(&url, PathBuf::from("target/site"));
     let state = switchboard::serve::build_state(&args).await.expect("the marketplace");
     let row = state.schedules.get("daily-settlement").await.unwrap();
     assert_eq!((row.workflow.as_str(), row.cron.as_str(), row.enabled), ("daily-settlement", "5 0 * * *", 1));

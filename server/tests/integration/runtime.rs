@@ -1,8 +1,6 @@
 //! The runtime on both databases: sagas run, compensate, retry, wait, ask people, obey operators, and
 //! recover after a crash — with every effect applied once.
 
-mod support;
-
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +32,7 @@ fn calls_service() -> Arc<RecordingService> {
 async fn runtime_with(url: &DatabaseUrl, name: &str, service: Arc<RecordingService>) -> Runtime {
     let mut registry = Registry::new();
     registry.register(name, service);
-    support::state_with(url, registry).await.runtime
+    crate::support::state_with(url, registry).await.runtime
 }
 
 async fn start_call(runtime: &Runtime, number: i64) -> InstanceRow {
@@ -53,7 +51,7 @@ fn actions_of(service: &RecordingService, key_prefix: &str) -> Vec<String> {
 async fn saga_completes_and_records_steps_journal_and_keys(url: DatabaseUrl) {
     let service = calls_service();
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 7).await;
     assert_eq!(started.status, "running");
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
@@ -76,7 +74,7 @@ on_both!(saga_completes_and_records_steps_journal_and_keys);
 async fn a_permanent_failure_compensates_completed_steps_in_reverse(url: DatabaseUrl) {
     let service = calls_service();
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 40).await;
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
     assert_eq!(done.status, "compensated", "{done:?}");
@@ -103,7 +101,7 @@ async fn retryable_failures_retry_with_the_same_key(url: DatabaseUrl) {
         Ok(json!({"ok": true}))
     }));
     let runtime = runtime_with(&url, "calls", service.clone()).await;
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let started = start_call(&runtime, 3).await;
     let done = runtime.wait_settled(&started.id, SETTLE).await.unwrap();
     assert_eq!(done.status, "completed", "{done:?}");
@@ -125,7 +123,7 @@ on_both!(retryable_failures_retry_with_the_same_key);
 
 async fn the_same_idempotency_key_starts_one_instance(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let request = StartRequest {
         workflow: "call-processing".into(),
         input: json!({"call_id": "c-1", "number": 1}),
@@ -264,11 +262,11 @@ on_both!(a_failed_step_can_be_retried_by_an_operator);
 
 async fn definitions_are_versioned_and_instances_stay_pinned(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    let first = runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    let first = runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     assert_eq!((first.definition.version, first.created), (1, true));
-    let same = runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    let same = runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     assert_eq!((same.definition.version, same.created), (1, false), "an unchanged body is no new version");
-    let mut changed = support::call_saga();
+    let mut changed = crate::support::call_saga();
     changed["description"] = json!("v2");
     let second = runtime.register_definition(changed, "test").await.unwrap();
     assert_eq!((second.definition.version, second.created), (2, true));
@@ -287,7 +285,7 @@ async fn definitions_are_versioned_and_instances_stay_pinned(url: DatabaseUrl) {
     let latest = start_call(&runtime, 2).await;
     assert_eq!(latest.version, 2);
 
-    let mut broken = support::call_saga();
+    let mut broken = crate::support::call_saga();
     broken["states"]["find-buyer"]["next"] = json!("nowhere");
     broken["states"]["connect-call"]["service"] = json!("no-such-service");
     let switchboard::runtime::Error::InvalidDefinition(problems) =
@@ -301,7 +299,7 @@ on_both!(definitions_are_versioned_and_instances_stay_pinned);
 
 async fn bad_input_is_refused_before_anything_is_written(url: DatabaseUrl) {
     let runtime = runtime_with(&url, "calls", calls_service()).await;
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let error = runtime
         .start_instance(StartRequest {
             workflow: "call-processing".into(),
@@ -334,9 +332,9 @@ async fn in_flight_instances_recover_on_a_new_runtime_with_effects_applied_once(
     }
     let mut registry = Registry::new();
     registry.register("calls", Arc::new(Hanging));
-    let first_state = support::state_with(&url, registry).await;
+    let first_state = crate::support::state_with(&url, registry).await;
     let first = first_state.runtime.clone();
-    first.register_definition(support::call_saga(), "test").await.unwrap();
+    first.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let mut ids = Vec::new();
     for number in 1..=6 {
         ids.push(start_call(&first, number).await.id);

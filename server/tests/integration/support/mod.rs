@@ -11,6 +11,7 @@ pub mod process;
 pub mod proxy;
 pub mod recorder;
 pub mod reply;
+pub mod site;
 
 use std::path::PathBuf;
 
@@ -155,7 +156,7 @@ pub fn call_saga() -> serde_json::Value {
 /// The whole HTTP surface (`switchboard::http::router`), acting as a user of `role` named
 /// `test-<role>`: the caller is attached the way the guard attaches an API token's, so every route's
 /// permission check runs as it does in production. The permission tests sign in for real instead
-/// (`server/tests/permissions.rs`).
+/// (`server/tests/integration/permissions.rs`).
 pub fn router_as(state: &switchboard::state::AppState, role: app::wire::Role) -> axum::Router {
     router_for(state, &format!("test-{}", role.as_str()), role)
 }

@@ -1,24 +1,17 @@
 //! Console pages rendered on the server, through the router without a socket.
-//!
-//! One test, in its own test binary, on one runtime: Leptos's server rendering has stalled (about one
-//! run in ten) when pages of several applications were rendered from several test runtimes of one
-//! process — a situation only tests create (the server has one application and one runtime).
-
-mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use support::{serve_args, TempSqlite};
+use crate::support::{serve_args, TempSqlite};
 use switchboard::serve::build_state;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_pages_are_rendered_on_the_server() {
+pub async fn console_pages_are_rendered_on_the_server() {
     let temp = TempSqlite::new();
     let state = build_state(&serve_args(&temp.url, temp.folder.path().join("site"))).await.expect("state");
-    let app = support::admin_router(&state);
+    let app = crate::support::admin_router(&state);
     let page = |uri: &str| {
         let (app, uri) = (app.clone(), uri.to_string());
         async move {

@@ -5,8 +5,6 @@
 //!
 //! The figures (cases tried per kind, the slowest answer) are printed for the release note.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,7 +28,7 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(20);
 fn valid_body(path: &str) -> Value {
     match path {
         "/api/auth/sign-in" => json!({"username": "admin", "password": "not the password"}),
-        "/api/definitions" => support::call_saga(),
+        "/api/definitions" => crate::support::call_saga(),
         "/api/instances" => json!({"workflow": "call-processing", "input": {"call_id": "c-1", "number": 1}}),
         "/api/instances/bulk" => json!({"action": "pause", "reason": "fuzz", "filter": {"status": "running"}, "preview": true}),
         "/api/instances/{id}/{action}" => json!({"reason": "fuzz"}),
@@ -91,7 +89,7 @@ struct Figures {
 struct Target {
     router: Router,
     /// The database's folder, removed when the target is dropped.
-    _database: support::TempSqlite,
+    _database: crate::support::TempSqlite,
     runtime: tokio::runtime::Runtime,
     instance: String,
     figures: Arc<Mutex<Figures>>,
@@ -137,13 +135,13 @@ impl Target {
 
 fn target() -> Target {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let temp = support::TempSqlite::new();
+    let temp = crate::support::TempSqlite::new();
     let (router, instance) = runtime.block_on(async {
         let mut registry = Registry::new();
-        registry.register("calls", Arc::new(RecordingService::new(&support::CALL_ACTIONS)));
-        let state = support::state_with(&temp.url, registry).await;
-        state.runtime.register_definition(support::call_saga(), "test").await.expect("the saga");
-        let router = support::admin_router(&state);
+        registry.register("calls", Arc::new(RecordingService::new(&crate::support::CALL_ACTIONS)));
+        let state = crate::support::state_with(&temp.url, registry).await;
+        state.runtime.register_definition(crate::support::call_saga(), "test").await.expect("the saga");
+        let router = crate::support::admin_router(&state);
         let started = router
             .clone()
             .oneshot(

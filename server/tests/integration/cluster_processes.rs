@@ -20,8 +20,6 @@
 //! `SWITCHBOARD_KEEP_TEST_LOGS=1` keeps the nodes' logs (their folder is named on stderr);
 //! `SWITCHBOARD_CLUSTER_TEST_FREEZE_MS=45000` freezes node-2 for longer than the three leases.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,11 +28,11 @@ use axum::http::StatusCode;
 use futures::StreamExt;
 
 use app::wire::{ClusterNode, ClusterNodes, HistoryEntry, InstancePage, LiveEvent, NodeState};
-use support::client::{
+use crate::support::client::{
     assert_no_effect_problems, history, history_text, register_definition, sort_starts, token_client, Started,
 };
-use support::process::{tail, Launch, Server};
-use support::recorder::{expected_applied, expected_status, fails, start_service, Recorder, FAILING_EVERY};
+use crate::support::process::{tail, Launch, Server};
+use crate::support::recorder::{expected_applied, expected_status, fails, start_service, Recorder, FAILING_EVERY};
 
 /// How many sagas run: the first half before node-1 is killed, the second half after its instances
 /// were taken over (so node-2 has work in flight when it is frozen).
@@ -85,7 +83,7 @@ const START_KEY_PREFIX: &str = "cluster-test-call";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_survive_a_kill_a_freeze_and_a_restart() {
     // Skips (with a note) only when PostgreSQL is unreachable outside CI; with CI=true it panics.
-    let Some(database) = support::TempPostgres::create().await else { return };
+    let Some(database) = crate::support::TempPostgres::create().await else { return };
     cluster_scenario(database.url.expose_secret()).await;
 }
 
@@ -117,7 +115,7 @@ fn spawn_node(launch: &Launch<'_>, id: &str, run: &str) -> Server {
 
 /// Starts call `number` under its own idempotency key: re-sending it returns the same instance.
 async fn start_call(client: &reqwest::Client, base: &str, number: i64) -> Started {
-    support::client::start_call(client, base, START_KEY_PREFIX, number).await
+    crate::support::client::start_call(client, base, START_KEY_PREFIX, number).await
 }
 
 type Starts = Vec<(i64, Started)>;

@@ -2,8 +2,6 @@
 //! 500 or plain text, or was accepted with a dangerous meaning. Each must now be refused with a 4xx in
 //! the documented error shape, naming what is wrong — and starting a run must leave an audit entry.
 
-mod support;
-
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -11,17 +9,17 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Value};
 
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::db::DatabaseUrl;
 use switchboard::services::{RecordingService, Registry};
 use switchboard::state::AppState;
 
 async fn app(url: &DatabaseUrl) -> (AppState, Router) {
     let mut registry = Registry::new();
-    registry.register("calls", Arc::new(RecordingService::new(&support::CALL_ACTIONS)));
-    let state = support::state_with(url, registry).await;
-    state.runtime.register_definition(support::call_saga(), "test").await.expect("the saga registers");
-    let router = support::admin_router(&state);
+    registry.register("calls", Arc::new(RecordingService::new(&crate::support::CALL_ACTIONS)));
+    let state = crate::support::state_with(url, registry).await;
+    state.runtime.register_definition(crate::support::call_saga(), "test").await.expect("the saga registers");
+    let router = crate::support::admin_router(&state);
     (state, router)
 }
 
@@ -223,7 +221,7 @@ on_both!(starts_are_audited);
 /// A definition's own SLA targets are checked like submitted ones: `p42` was stored and never judged.
 async fn definition_sla_targets_are_checked(url: DatabaseUrl) {
     let (_, router) = app(&url).await;
-    let mut definition = support::call_saga();
+    let mut definition = crate::support::call_saga();
     definition["name"] = json!("with-targets");
     definition["sla"] = json!([{"metric": "p42", "threshold": 1.0, "window_ms": 3_600_000}]);
     let reply = post_json(&router, "/api/definitions", definition.to_string()).await;

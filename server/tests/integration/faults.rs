@@ -15,8 +15,6 @@
 //! got no answer with their idempotency keys, as a real client would. The figures (time to report the
 //! fault, recovery time after it) are printed for the release note.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,9 +25,9 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use app::wire::InstanceDetail;
-use support::client::{assert_no_effect_problems, history_text, register_definition, token_client};
-use support::process::{Launch, Server};
-use support::recorder::{expected_applied, expected_status, start_service, Recorder};
+use crate::support::client::{assert_no_effect_problems, history_text, register_definition, token_client};
+use crate::support::process::{Launch, Server};
+use crate::support::recorder::{expected_applied, expected_status, start_service, Recorder};
 
 /// How many sagas each scenario runs.
 const WORKFLOWS: i64 = 150;
@@ -55,12 +53,12 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_goes_away_for_ten_seconds() {
     let _serial = ONE_AT_A_TIME.lock().await;
-    let Some(database) = support::TempPostgres::create().await else { return };
+    let Some(database) = crate::support::TempPostgres::create().await else { return };
     let mut url = url::Url::parse(database.url.expose_secret()).expect("a postgres URL");
     let target: SocketAddr = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432))
         .parse()
         .expect("PostgreSQL at an IP address");
-    let proxy = support::proxy::Proxy::start(target).await;
+    let proxy = crate::support::proxy::Proxy::start(target).await;
     url.set_port(Some(proxy.address.port())).expect("a port");
     let mut run = Run::begin("postgres", url.as_str()).await;
 
@@ -342,7 +340,7 @@ async fn start_all(client: reqwest::Client, base: Arc<std::sync::RwLock<String>>
                 let deadline = Instant::now() + START_PATIENCE;
                 loop {
                     let url = base.read().expect("base").clone();
-                    match support::client::start_call(&client, &url, "fault-test-call", number).await {
+                    match crate::support::client::start_call(&client, &url, "fault-test-call", number).await {
                         Ok((_, id)) => return (number, id),
                         Err(error) => {
                             assert!(Instant::now() < deadline, "call {number} never started: {error}");

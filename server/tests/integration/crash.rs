@@ -41,8 +41,6 @@
 //! restart to the first call of the first and of the last saga the kill interrupted, repeats answered
 //! from the ledger) go into the release note.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -53,11 +51,11 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use app::wire::{InstancePage, InstanceSummary};
-use support::client::{
+use crate::support::client::{
     assert_no_effect_problems, history_text, register_definition, sort_starts, token_client, Started,
 };
-use support::process::{tail, Launch, Server};
-use support::recorder::{expected_applied, expected_status, fails, start_service, Progress, Recorder, FAILING_EVERY};
+use crate::support::process::{tail, Launch, Server};
+use crate::support::recorder::{expected_applied, expected_status, fails, start_service, Progress, Recorder, FAILING_EVERY};
 
 /// How many sagas run.
 const WORKFLOWS: i64 = 600;
@@ -110,7 +108,7 @@ async fn sqlite() {
 async fn postgres() {
     let _serial = ONE_AT_A_TIME.lock().await;
     // Skips (with a note) only when PostgreSQL is unreachable outside CI; with CI=true it panics.
-    let Some(database) = support::TempPostgres::create().await else { return };
+    let Some(database) = crate::support::TempPostgres::create().await else { return };
     crash_and_recover("postgres", database.url.expose_secret()).await;
 }
 
@@ -159,7 +157,7 @@ fn last_call(run: usize, rounds: usize) -> i64 {
 
 /// Starts call `number` under its own idempotency key: re-sending it returns the same instance.
 async fn start_call(client: &reqwest::Client, base: &str, number: i64) -> Started {
-    support::client::start_call(client, base, START_KEY_PREFIX, number).await
+    crate::support::client::start_call(client, base, START_KEY_PREFIX, number).await
 }
 
 /// Whether a run's starter may start new calls.

@@ -3,8 +3,6 @@
 //! `GET /api/services` counts every call the registry makes (latency percentiles, error rate, recent
 //! failures newest first), and `POST /api/services/{name}/breaker` trips and resets a breaker.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,17 +12,17 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use engine::ErrorKind;
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::db::DatabaseUrl;
 use switchboard::serve::build_state;
 use switchboard::services::{ServiceRequest, ServiceResult};
 use switchboard::state::AppState;
 
 async fn market(url: &DatabaseUrl) -> (AppState, Router) {
-    let state = build_state(&support::serve_args(url, PathBuf::from("target/site")))
+    let state = build_state(&crate::support::serve_args(url, PathBuf::from("target/site")))
         .await
         .expect("application state with the marketplace");
-    let router = support::admin_router(&state);
+    let router = crate::support::admin_router(&state);
     (state, router)
 }
 

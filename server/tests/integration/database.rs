@@ -1,9 +1,7 @@
 //! Database bootstrap and migrations, against SQLite and PostgreSQL, each in a throwaway database.
 
-mod support;
-
 use sqlx::Row;
-use support::{TempPostgres, TempSqlite};
+use crate::support::{TempPostgres, TempSqlite};
 use switchboard::db::{self, Backend, Database, DatabaseUrl};
 
 /// Every migration shipped in `migrations/<backend>/`, by version.

@@ -2,8 +2,6 @@
 //! while running"), on SQLite and PostgreSQL, through the state `switchboard serve` builds (simulated
 //! services and the seven workflows).
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,7 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(120);
 const SETTLE: Duration = Duration::from_secs(60);
 
 fn args(url: &DatabaseUrl) -> ServeArgs {
-    support::serve_args(url, PathBuf::from("target/site"))
+    crate::support::serve_args(url, PathBuf::from("target/site"))
 }
 
 async fn market(url: &DatabaseUrl) -> AppState {
@@ -180,7 +178,7 @@ fn field_of(reply: &Reply) -> String {
 
 async fn services_list_breakers_and_faults_and_faults_can_be_set(url: DatabaseUrl) {
     let state = market(&url).await;
-    let api = support::admin_router(&state);
+    let api = crate::support::admin_router(&state);
 
     let list = get(&api, "/api/services").await;
     assert_eq!(list.status, StatusCode::OK);
@@ -208,7 +206,7 @@ on_both!(services_list_breakers_and_faults_and_faults_can_be_set);
 
 async fn bad_fault_settings_name_the_field_and_unknown_services_are_404(url: DatabaseUrl) {
     let state = market(&url).await;
-    let api = support::admin_router(&state);
+    let api = crate::support::admin_router(&state);
 
     let rate = put(&api, "/api/services/billing/faults", &faults(0, 0, 1.5)).await;
     assert_eq!(rate.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -239,7 +237,7 @@ async fn a_service_reached_over_http_has_no_faults_to_set(url: DatabaseUrl) {
     let mut args = args(&url);
     args.services.push(ServiceSpec { name: "notifications".into(), actions: None, url: "http://127.0.0.1:9".into() });
     let state = build_state(&args).await.expect("state");
-    let api = support::admin_router(&state);
+    let api = crate::support::admin_router(&state);
     let list = get(&api, "/api/services").await;
     let notifications =
         list.body.as_array().unwrap().iter().find(|s| s["name"] == "notifications").expect("listed").clone();
@@ -265,7 +263,7 @@ fn call(call_id: &str) -> Value {
 
 async fn a_failing_service_set_through_the_api_compensates_and_restoring_it_heals(url: DatabaseUrl) {
     let state = market(&url).await;
-    let api = support::admin_router(&state);
+    let api = crate::support::admin_router(&state);
     let buyer = json!({
         "buyer_id": "b-api", "name": "Acme", "email": "ops@acme.test", "document_id": "P-1", "credit_score": 720,
         "campaign_id": "b-api-auto", "campaign_name": "Auto", "daily_budget_minor": 50_000,

@@ -3,8 +3,6 @@
 //! ledger's money invariants as a property test under random charges, payouts, compensations, faults
 //! and duplicate deliveries.
 
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! The HTTP surface through the router, without a socket (`tower::ServiceExt::oneshot`). Console pages
 //! rendered on the server are checked in `pages.rs`.
 
-mod support;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
@@ -10,14 +8,14 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use app::wire::{ApiErrorBody, Health, HealthStatus, LiveEvent};
-use support::{serve_args, TempPostgres, TempSqlite};
+use crate::support::{serve_args, TempPostgres, TempSqlite};
 use switchboard::db::{Backend, DatabaseUrl};
 use switchboard::serve::build_state;
 use switchboard::state::AppState;
 
 async fn app_for(url: &DatabaseUrl, site_root: std::path::PathBuf) -> (Router, AppState) {
     let state = build_state(&serve_args(url, site_root)).await.expect("state");
-    (support::admin_router(&state), state)
+    (crate::support::admin_router(&state), state)
 }
 
 async fn get(app: &Router, uri: &str) -> axum::response::Response {

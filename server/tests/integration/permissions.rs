@@ -6,8 +6,6 @@
 //! Callers sign in with `POST /api/auth/sign-in` and carry the session cookie, exactly like a browser;
 //! requests name the host `switchboard.test` and, for POSTs, the origin `http://switchboard.test`.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use app::wire::{Permission, Role};
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::auth::bootstrap::{ensure_admin, FirstAdmin};
 use switchboard::auth::policy::{Need, RULES};
 use switchboard::db::{Database, DatabaseUrl};
@@ -46,7 +44,7 @@ impl Site {
     async fn on(url: &DatabaseUrl) -> Self {
         let mut registry = Registry::new();
         registry.register("calls", Arc::new(RecordingService::new(&["validate"])));
-        let state = support::state_with(url, registry).await;
+        let state = crate::support::state_with(url, registry).await;
         assert_eq!(ensure_admin(state.runtime.store(), Some(PASSWORD)).await.unwrap(), FirstAdmin::FromEnvironment);
         // Event streams check their caller often, so a test sees a signed-out stream end quickly.
         let mut state = state;
@@ -430,7 +428,7 @@ on_both!(failed_sign_ins_are_limited_and_disabled_users_locked_out);
 
 /// The first admin: created once from the given password, or with a generated one; never twice.
 async fn the_first_admin_is_created_once(url: DatabaseUrl) {
-    let state = support::state_with(&url, Registry::new()).await;
+    let state = crate::support::state_with(&url, Registry::new()).await;
     let store = state.runtime.store();
     let FirstAdmin::Generated(password) = ensure_admin(store, None).await.unwrap() else {
         panic!("an empty database gets a generated password")

@@ -4,8 +4,6 @@
 //! retry, skip, compensate or abort as the engine says; assignments are audited with before and after;
 //! views and filters select what they say; bad requests name their fields; support may read but not act.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +15,7 @@ use serde_json::{json, Value};
 
 use app::wire::{LiveEvent, Role};
 use engine::{ErrorKind, ServiceError};
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::db::DatabaseUrl;
 use switchboard::runtime::StartRequest;
 use switchboard::services::{RecordingService, Registry};
@@ -81,12 +79,12 @@ impl Inbox {
             }));
         let mut registry = Registry::new();
         registry.register("payments", payments.clone());
-        let state = support::state_with(url, registry).await;
+        let state = crate::support::state_with(url, registry).await;
         for definition in definitions() {
             state.runtime.register_definition(definition, "test").await.expect("a valid definition");
         }
-        let admin = support::admin_router(&state);
-        let reviewer = support::router_as(&state, Role::Reviewer);
+        let admin = crate::support::admin_router(&state);
+        let reviewer = crate::support::router_as(&state, Role::Reviewer);
         Self { state, admin, reviewer, payments }
     }
 
@@ -205,7 +203,7 @@ async fn of_fifty_simultaneous_claims_exactly_one_wins(url: DatabaseUrl) {
 
     // Fifty people, each with their own router built beforehand, all let go at once.
     let routers: Vec<Router> =
-        (0..50).map(|n| support::router_for(&inbox.state, &format!("reviewer-{n:02}"), Role::Reviewer)).collect();
+        (0..50).map(|n| crate::support::router_for(&inbox.state, &format!("reviewer-{n:02}"), Role::Reviewer)).collect();
     let start = Arc::new(tokio::sync::Barrier::new(routers.len()));
     let claims: Vec<_> = routers
         .into_iter()
@@ -241,7 +239,7 @@ async fn of_fifty_simultaneous_claims_exactly_one_wins(url: DatabaseUrl) {
     assert_eq!(claims[0].after.as_deref(), Some(format!(r#"{{"assignee":"{winner}"}}"#).as_str()));
 
     // Claiming one's own item again changes nothing and is fine.
-    let again = support::router_for(&inbox.state, &winner, Role::Reviewer);
+    let again = crate::support::router_for(&inbox.state, &winner, Role::Reviewer);
     let detail = ok(post(&again, &uri, &json!({})).await);
     assert_eq!(detail["item"]["assignee"], winner.as_str());
     assert_eq!(inbox.audit("intervention.claim", &id).await.len(), 1);
@@ -318,8 +316,8 @@ async fn a_second_resolve_has_no_second_effect(url: DatabaseUrl) {
     assert_eq!(inbox.audit("intervention.resolve", &id).await.len(), 1);
 
     // At the same time, by two people: one effect, the other told who won.
-    let alice = support::router_for(&inbox.state, "alice", Role::Reviewer);
-    let bob = support::router_for(&inbox.state, "bob", Role::Reviewer);
+    let alice = crate::support::router_for(&inbox.state, "alice", Role::Reviewer);
+    let bob = crate::support::router_for(&inbox.state, "bob", Role::Reviewer);
     for round in 0..5 {
         let (instance, id) = inbox.item("payout-review", json!({"round": round})).await;
         let uri = format!("/api/interventions/{id}/resolve");
@@ -677,7 +675,7 @@ on_both!(bad_requests_name_their_fields);
 async fn support_may_read_the_inbox_but_not_work_it(url: DatabaseUrl) {
     let inbox = Inbox::on(&url).await;
     let (_, id) = inbox.item("payout-review", json!({})).await;
-    let support = support::router_as(&inbox.state, Role::Support);
+    let support = crate::support::router_as(&inbox.state, Role::Support);
     assert_eq!(ids(&ok(get(&support, "/api/interventions").await)), [id.as_str()]);
     ok(get(&support, &format!("/api/interventions/{id}")).await);
     for (uri, body) in [

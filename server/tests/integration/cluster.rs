@@ -9,8 +9,6 @@
 //! node shuts its bus down: its heartbeat, claims and timers stop, as after kill -9, while its drivers
 //! and writer stay, as a paused node's would — so whatever it still writes must be fenced.
 
-mod support;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -218,7 +216,7 @@ macro_rules! on_postgres {
     ($name:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn $name() {
-            let Some(temp) = support::TempPostgres::create().await else { return };
+            let Some(temp) = crate::support::TempPostgres::create().await else { return };
             tests::$name(temp.url.clone()).await;
         }
     };
@@ -242,7 +240,7 @@ mod tests {
     pub async fn concurrent_claims_never_take_the_same_instance(url: DatabaseUrl) {
         let calls = Calls::new(false);
         let a = Node::start(&url, "a", &calls).await;
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
         let mut ids = Vec::new();
         for number in 0..300 {
             ids.push(start_call(&a, number).await.id);
@@ -281,7 +279,7 @@ mod tests {
     pub async fn a_write_for_an_instance_that_moved_is_fenced_and_spares_its_batch(url: DatabaseUrl) {
         let calls = Calls::new(false);
         let a = Node::start(&url, "a", &calls).await;
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
         let kept = start_call(&a, 1).await;
         let moved = start_call(&a, 2).await;
         // Node b takes `moved` (as a command reaching b would).
@@ -312,7 +310,7 @@ mod tests {
     pub async fn a_gone_nodes_instances_are_taken_over_and_each_effect_applies_once(url: DatabaseUrl) {
         let calls = Calls::new(false); // calls hang until the gate opens: instances stay in flight
         let a = Node::start(&url, "a", &calls).await;
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
         let mut ids = Vec::new();
         for number in 0..20 {
             ids.push(start_call(&a, number).await.id);
@@ -386,7 +384,7 @@ mod tests {
         let a = Node::start(&url, "a", &calls).await;
         let b = Node::start(&url, "b", &calls).await;
         a.runtime.register_definition(review_saga(), "test").await.unwrap();
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
 
         // A person's decision, sent to b, for a run that a drives.
         let request = StartRequest { workflow: "review".into(), input: json!({}), ..StartRequest::default() };
@@ -457,7 +455,7 @@ mod tests {
         let calls = Calls::new(true);
         let a = Node::start(&url, "a", &calls).await;
         let b = Node::start(&url, "b", &calls).await;
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
         let mut stream = b.bus.subscribe(); // a console open on b
         eventually("a learns that a console is open elsewhere", || async { a.runtime.node().others_listen() }).await;
         let started = start_call(&a, 3).await;
@@ -541,7 +539,7 @@ mod tests {
         use axum::body::Body;
         use axum::http::Request;
         use engine::breaker::BreakerState;
-        use support::reply::Reply;
+        use crate::support::reply::Reply;
 
         let calls = Calls::new(true);
         let registry = || {
@@ -549,15 +547,15 @@ mod tests {
             registry.register("calls", Arc::new(GatedService { record: calls.record.clone(), open: calls.gate.subscribe() }));
             registry
         };
-        let a = support::state_with(&url, registry()).await;
-        let b = support::state_with(&url, registry()).await;
+        let a = crate::support::state_with(&url, registry()).await;
+        let b = crate::support::state_with(&url, registry()).await;
         for node in [&a, &b] {
             node.faults.handle("calls"); // simulated, so its faults can be set
         }
         let post = |path: &str, body: Value| {
             Request::post(path).header("content-type", "application/json").body(Body::from(body.to_string())).unwrap()
         };
-        let router = support::admin_router(&a);
+        let router = crate::support::admin_router(&a);
         let faults = json!({"latency": {"p50_ms": 5, "p99_ms": 50}, "failure_rate": 0.5, "timeout_rate": 0.0, "lost_reply_rate": 0.0});
         let reply = Reply::exchange(&router, post("/api/services/calls/faults", faults)).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
@@ -573,7 +571,7 @@ mod tests {
         assert_eq!(reply.status, 200, "{}", reply.text);
         eventually("b's breaker is closed again", || async { breaker_on_b() == Some(BreakerState::Closed) }).await;
         // A node that starts later applies what was set before it.
-        let c = support::state_with(&url, registry()).await;
+        let c = crate::support::state_with(&url, registry()).await;
         c.faults.handle("calls");
         eventually("a late node runs with the shared faults", || async {
             c.faults.get("calls").is_some_and(|settings| settings.failure_rate == 0.5)
@@ -605,7 +603,7 @@ mod tests {
         let calls = Calls::new(false);
         let a = Node::start(&url, "a", &calls).await;
         let b = Node::start(&url, "b", &calls).await;
-        a.runtime.register_definition(support::call_saga(), "test").await.unwrap();
+        a.runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
         let mut ids = Vec::new();
         for number in 0..10 {
             ids.push(start_call(&a, number).await.id);
@@ -635,7 +633,7 @@ async fn a_write_that_fails_on_its_own_does_not_fail_its_batch(url: DatabaseUrl)
     let runtime = Runtime::start(Store::new(database), calls.registry(), bus, Arc::new(SystemClock), ClusterConfig::default())
         .await
         .expect("runtime");
-    runtime.register_definition(support::call_saga(), "test").await.unwrap();
+    runtime.register_definition(crate::support::call_saga(), "test").await.unwrap();
     let request = |n: i64| StartRequest {
         workflow: "call-processing".into(),
         input: json!({"call_id": format!("c{n}"), "number": n}),

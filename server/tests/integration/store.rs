@@ -5,8 +5,6 @@
 //! that one backend drops, swaps or truncates shows up as a field mismatch. `list_instances` and
 //! `count_instances` are checked against a model: the same filter applied in Rust to the rows written.
 
-mod support;
-
 use std::collections::HashSet;
 
 use switchboard::db::{self, Database, DatabaseUrl};

@@ -4,8 +4,6 @@
 //! (ledger balances, reservations, meters, accounts). Also the wiring: `--service` replacing a
 //! simulated service, and versioning of the shipped definitions.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,7 +28,7 @@ const NOON_OF_DAY: i64 = 1_717_156_800_000;
 // Helpers: find (state, steps, balances), act (start, decide, call a service), check.
 
 fn args(url: &DatabaseUrl) -> ServeArgs {
-    support::serve_args(url, PathBuf::from("target/site"))
+    crate::support::serve_args(url, PathBuf::from("target/site"))
 }
 
 /// The state `switchboard serve` builds: simulated services and the seven workflows.

@@ -4,8 +4,6 @@
 //! 3.8 GB to refuse; problems stopped at the first, located at the state instead of the field. Each is
 //! now a 422 naming the field, and the server keeps answering.
 
-mod support;
-
 use std::time::Instant;
 
 use axum::body::Body;
@@ -13,15 +11,15 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use support::reply::Reply;
+use crate::support::reply::Reply;
 use switchboard::db::DatabaseUrl;
 use switchboard::services::{RecordingService, Registry};
 
 async fn router(url: &DatabaseUrl) -> Router {
     let mut registry = Registry::new();
     registry.register("calls", std::sync::Arc::new(RecordingService::new(&["validate", "connect"])));
-    let state = support::state_with(url, registry).await;
-    support::admin_router(&state)
+    let state = crate::support::state_with(url, registry).await;
+    crate::support::admin_router(&state)
 }
 
 async fn post(router: &Router, body: &Value) -> Reply {

@@ -6,8 +6,6 @@
 //! Each exchange is printed (captured by the harness; shown when a test fails, or with `-- --nocapture`),
 //! which is also how the examples in `docs/api.md` were taken.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -65,14 +63,14 @@ struct Api {
 }
 
 /// One answer: status, content type and the body as text (and as JSON when it is JSON).
-use support::reply::Reply;
+use crate::support::reply::Reply;
 
 impl Api {
     async fn on(url: &DatabaseUrl) -> Self {
-        let state = build_state(&support::serve_args(url, PathBuf::from("target/site")))
+        let state = build_state(&crate::support::serve_args(url, PathBuf::from("target/site")))
             .await
             .expect("application state with the marketplace");
-        Self { router: support::admin_router(&state), state }
+        Self { router: crate::support::admin_router(&state), state }
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {

@@ -14,190 +14,21 @@
 //! Requests name the host `switchboard.test`; POSTs carry the origin `http://switchboard.test`. The
 //! client's address is set the way `switchboard serve` sets it, as axum's `ConnectInfo`.
 
-mod support;
-
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{header, Request, Response, StatusCode};
-use axum::Router;
+use axum::http::{Response, StatusCode};
 use futures::stream::{FuturesUnordered, StreamExt};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use app::wire::Role;
-use support::reply::Reply;
-use switchboard::auth::bootstrap::ensure_admin;
+use crate::support::reply::Reply;
+use crate::support::site::{Sent, Site, ELSEWHERE, HERE, PASSWORD};
 use switchboard::auth::password::HashGate;
 use switchboard::db::{Database, DatabaseUrl};
 use switchboard::services::Registry;
-use switchboard::state::AppState;
-
-const HOST: &str = "switchboard.test";
-const ORIGIN: &str = "http://switchboard.test";
-const PASSWORD: &str = "a long enough password";
-
-/// One visitor's address.
-const HERE: [u8; 4] = [203, 0, 113, 9];
-const ELSEWHERE: [u8; 4] = [198, 51, 100, 7];
-
-/// The site and a way to send it requests.
-struct Site {
-    state: AppState,
-    router: Router,
-}
-
-/// What a request carries besides its method, path and body.
-#[derive(Clone, Default)]
-struct Sent {
-    cookie: Option<String>,
-    token: Option<String>,
-    from: Option<[u8; 4]>,
-    headers: Vec<(&'static str, String)>,
-}
-
-impl Sent {
-    fn cookie(id: &str) -> Self {
-        Sent { cookie: Some(id.to_string()), ..Sent::default() }
-    }
-
-    fn token(secret: &str) -> Self {
-        Sent { token: Some(secret.to_string()), ..Sent::default() }
-    }
-
-    fn from(address: [u8; 4]) -> Self {
-        Sent { from: Some(address), ..Sent::default() }
-    }
-
-    fn with(mut self, name: &'static str, value: &str) -> Self {
-        self.headers.push((name, value.to_string()));
-        self
-    }
-}
-
-impl Site {
-    async fn on(url: &DatabaseUrl) -> Self {
-        let state = support::state_with(url, Registry::new()).await;
-        ensure_admin(state.runtime.store(), Some(PASSWORD)).await.unwrap();
-        Site::with_state(state)
-    }
-
-    fn with_state(state: AppState) -> Self {
-        let router = switchboard::http::router(state.clone());
-        Site { state, router }
-    }
-
-    /// The same database and runtime with other auth rules.
-    fn reconfigured(&self, change: impl FnOnce(&mut switchboard::auth::AuthConfig)) -> Site {
-        let mut state = self.state.clone();
-        let mut config = (*state.access.config).clone();
-        change(&mut config);
-        state.access.config = Arc::new(config);
-        Site::with_state(state)
-    }
-
-    fn request(method: &str, uri: &str, sent: &Sent, content_type: Option<&str>, body: Body) -> Request<Body> {
-        let mut request = Request::builder().method(method).uri(uri).header(header::HOST, HOST);
-        if method == "POST" {
-            request = request.header(header::ORIGIN, ORIGIN);
-        }
-        if let Some(content_type) = content_type {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        if let Some(cookie) = &sent.cookie {
-            request = request.header(header::COOKIE, format!("switchboard_session={cookie}"));
-        }
-        if let Some(token) = &sent.token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        for (name, value) in &sent.headers {
-            request = request.header(*name, value);
-        }
-        let mut request = request.body(body).unwrap();
-        if let Some(address) = sent.from {
-            request.extensions_mut().insert(ConnectInfo(SocketAddr::from((address, 50_000))));
-        }
-        request
-    }
-
-    async fn raw(&self, request: Request<Body>) -> Response<Body> {
-        tower::ServiceExt::oneshot(self.router.clone(), request).await.unwrap()
-    }
-
-    async fn get(&self, uri: &str, sent: &Sent) -> Reply {
-        Reply::exchange(&self.router, Site::request("GET", uri, sent, None, Body::empty())).await
-    }
-
-    async fn post(&self, uri: &str, sent: &Sent, body: Value) -> Reply {
-        let request = Site::request("POST", uri, sent, Some("application/json"), Body::from(body.to_string()));
-        Reply::exchange(&self.router, request).await
-    }
-
-    /// A JSON sign-in; the reply and the `Retry-After` header, if any.
-    async fn sign_in(&self, username: &str, password: &str, sent: &Sent) -> (Reply, Option<u64>) {
-        let body = json!({"username": username, "password": password}).to_string();
-        let request = Site::request("POST", "/api/auth/sign-in", sent, Some("application/json"), Body::from(body));
-        let response = self.raw(request).await;
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .map(|v| v.to_str().unwrap().parse::<u64>().expect("Retry-After in seconds"));
-        let status = response.status();
-        let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string());
-        let cookie = response.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().to_string());
-        let text = String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned();
-        eprintln!("sign-in {username} from {:?}\n  -> {status} {text}", sent.from);
-        let mut body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if let (Some(cookie), Some(fields)) = (cookie, body.as_object_mut()) {
-            let id = cookie.split(';').next().unwrap().trim_start_matches("switchboard_session=").to_string();
-            fields.insert("cookie".into(), id.into());
-        }
-        (Reply { status, content_type, body, text }, retry_after)
-    }
-
-    /// Signs in (from nowhere in particular); the session cookie's value.
-    async fn session(&self, username: &str) -> String {
-        let (reply, _) = self.sign_in(username, PASSWORD, &Sent::default()).await;
-        assert_eq!(reply.status, StatusCode::OK, "sign-in of {username}: {}", reply.text);
-        reply.body["cookie"].as_str().expect("a session cookie").to_string()
-    }
-
-    /// A form sign-in, as the sign-in page posts it: the status and `Location`.
-    async fn form_sign_in(&self, fields: &[(&str, &str)]) -> (StatusCode, String) {
-        let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-        let request = Site::request(
-            "POST",
-            "/api/auth/sign-in",
-            &Sent::default(),
-            Some("application/x-www-form-urlencoded"),
-            Body::from(body),
-        );
-        let response = self.raw(request).await;
-        let location = response.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
-        (response.status(), location.unwrap_or_default())
-    }
-
-    /// Creates a user of `role` as `admin`.
-    async fn user(&self, admin: &Sent, username: &str, role: Role) {
-        let created =
-            self.post("/api/users", admin, json!({"username": username, "role": role, "password": PASSWORD})).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    }
-
-    /// Sign-in entries of the audit trail.
-    async fn sign_in_entries(&self, admin: &Sent) -> Vec<Value> {
-        let reply = self.get("/api/audit?action=session.sign_in&limit=500", admin).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        reply.body["entries"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn database(&self) -> &Database {
-        &self.state.database
-    }
-}
 
 /// Moves every failed sign-in of the throttle `by_ms` into the past (instead of waiting).
 async fn age_failures(database: &Database, by_ms: i64) {
@@ -254,83 +85,6 @@ async fn sign_in_redirects_stay_on_this_site(url: DatabaseUrl) {
     assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/instances?status=failed"));
 }
 on_both!(sign_in_redirects_stay_on_this_site);
-
-// ---------------------------------------------------------------------------------------------------
-// Items 9 and 13 on rendered pages: one test, so one Leptos application renders in this process
-// (see `server/tests/pages.rs` for why).
-
-/// Issue 14, items 9 and 13: the sign-in page offers no link off this site, and pages and the API carry
-/// the security headers — a CSP whose nonce every inline script carries (a new one per response),
-/// `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `nosniff`, a referrer policy, and HSTS over TLS
-/// only.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_link_only_here_and_carry_the_security_headers() {
-    let temp = support::TempSqlite::new();
-    let site = Site::on(&temp.url).await;
-    let admin = Sent::cookie(&site.session("admin").await);
-    let page = |uri: &'static str, sent: Sent| {
-        let router = site.router.clone();
-        async move {
-            let response = tower::ServiceExt::oneshot(router, Site::request("GET", uri, &sent, None, Body::empty()))
-                .await
-                .unwrap();
-            let headers = response.headers().clone();
-            let html = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-            (headers, html)
-        }
-    };
-
-    // Item 9: a signed-in visitor sent to /sign-in?next=javascript:… is offered "/".
-    let (_, html) = page("/sign-in?next=javascript:alert(1)", admin.clone()).await;
-    assert!(html.contains(r#"data-testid="already-signed-in""#), "the signed-in note is there");
-    assert!(!html.contains("javascript:"), "no javascript: link or field on the page");
-    assert!(html.contains(r#"href="/" rel="external""#), "Continue goes to /");
-    assert!(html.contains(r#"name="next" value="/""#), "the form sends /");
-    let (_, html) = page("/sign-in?next=%2F%09%2Fevil.example", admin.clone()).await;
-    assert!(!html.contains("evil.example"), "nothing of the hostile next is kept");
-    let (_, html) = page("/sign-in?next=%2Finstances%3Fstatus%3Dfailed", admin.clone()).await;
-    assert!(html.contains(r#"href="/instances?status=failed""#), "a path on this site is kept");
-
-    // Item 13: the page's policy and its nonce.
-    let mut nonces = Vec::new();
-    for (uri, sent) in [("/", admin.clone()), ("/sign-in", Sent::default()), ("/", admin.clone())] {
-        let (headers, html) = page(uri, sent).await;
-        let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
-        let nonce = policy
-            .split("'nonce-")
-            .nth(1)
-            .and_then(|rest| rest.split('\'').next())
-            .unwrap_or_else(|| panic!("{uri}: no nonce in {policy}"))
-            .to_string();
-        assert!(policy.contains("'wasm-unsafe-eval'") && policy.contains("frame-ancestors 'none'"), "{policy}");
-        assert!(policy.contains("object-src 'none'") && policy.contains("base-uri 'none'"), "{policy}");
-        let scripts: Vec<&str> = html.split("<script").skip(1).collect();
-        assert!(!scripts.is_empty(), "{uri}: the hydration script is inline");
-        for script in scripts {
-            let tag = &script[..script.find('>').unwrap()];
-            assert!(
-                tag.contains(&format!(r#"nonce="{nonce}""#)),
-                "{uri}: a script without this response's nonce: <script{tag}>"
-            );
-        }
-        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-        assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
-        assert!(!headers.contains_key(header::STRICT_TRANSPORT_SECURITY), "no HSTS over plain HTTP");
-        nonces.push(nonce);
-    }
-    assert!(nonces[0] != nonces[1] && nonces[0] != nonces[2], "a fresh nonce per response: {nonces:?}");
-
-    // The API and redirects get a policy that allows nothing; HSTS only over TLS.
-    let (headers, _) = page("/api/health", Sent::default()).await;
-    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("default-src 'none'"));
-    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
-    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    let (headers, _) = page("/instances", Sent::default()).await;
-    assert!(headers.contains_key(header::LOCATION) && headers.contains_key(header::CONTENT_SECURITY_POLICY));
-    let (headers, _) = page("/api/health", Sent::default().with("x-forwarded-proto", "https")).await;
-    assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Item 10: the sign-in throttle.
@@ -454,8 +208,8 @@ on_both!(nobody_grows_the_database_through_sign_in_or_access_routes);
 /// than the gate allows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn password_checks_are_bounded() {
-    let temp = support::TempSqlite::new();
-    let mut state = support::state_with(&temp.url, Registry::new()).await;
+    let temp = crate::support::TempSqlite::new();
+    let mut state = crate::support::state_with(&temp.url, Registry::new()).await;
     let gate = HashGate::new(1, 1);
     state.access.hashing = gate.clone();
     let site = Site::with_state(state);

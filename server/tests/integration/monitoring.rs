@@ -1,7 +1,5 @@
 //! Monitoring (issue 5): rollups kept as transitions commit, and the numbers built on them.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -16,7 +14,7 @@ use switchboard::traffic::{Traffic, TrafficConfig};
 const DEADLINE: Duration = Duration::from_secs(120);
 
 async fn market(url: &DatabaseUrl) -> AppState {
-    build_state(&support::serve_args(url, PathBuf::from("target/site"))).await.expect("application state")
+    build_state(&crate::support::serve_args(url, PathBuf::from("target/site"))).await.expect("application state")
 }
 
 /// A seeded run of the marketplace with random faults: a random history.
