@@ -67,7 +67,7 @@ fn api_routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-/// The whole application as one axum router: [`api_routes`], the console's pages and the bundle.
+/// The whole application as one axum router: `api_routes`, the console's pages and the bundle.
 pub fn router(state: AppState) -> Router {
     let api = api_routes()
         // Per route, so after routing: the guard sees the matched route. Requests the server sends itself
