@@ -1,12 +1,19 @@
 //! The command line. Every flag can also be set through the environment variable named in its help, so
 //! the same binary is configured the same way by hand, by systemd or by a container.
+//!
+//! The only module that knows clap: each command's arguments become the plain configuration of the
+//! library module that runs it — [`ServeArgs::config`] a [`serve::Config`], [`SeedArgs::config`] a
+//! [`seed::Config`], [`BenchArgs`] a [`bench::Config`] — so dependencies point one way, from here to
+//! `serve`, `seed` and `bench`, never back.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{builder::BoolishValueParser, Args, Parser, Subcommand};
+use clap::{builder::BoolishValueParser, Args, Parser, Subcommand, ValueEnum};
 
 use crate::db::DatabaseUrl;
+use crate::services::ServiceSpec;
+use crate::{bench, seed, serve};
 
 /// The default database: an embedded SQLite file, created with its folder on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/switchboard.db";
@@ -39,9 +46,9 @@ pub enum Command {
     /// Apply the database migrations and exit.
     Migrate(DatabaseArgs),
     /// Measure throughput and latency of the call-processing saga (prints `PEER …` lines).
-    Bench(crate::bench::BenchArgs),
+    Bench(BenchArgs),
     /// Fill the database with realistic finished history (a progress bar on stderr).
-    Seed(crate::seed::SeedArgs),
+    Seed(SeedArgs),
 }
 
 /// Where the state lives.
@@ -55,10 +62,6 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    pub fn new(url: &DatabaseUrl) -> Self {
-        Self { database_url: url.expose_secret().to_string() }
-    }
-
     /// The validated URL.
     ///
     /// # Errors
@@ -177,70 +180,34 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    /// Session lifetimes, cookie and origin rules from the flags.
-    pub fn auth_config(&self) -> crate::auth::AuthConfig {
-        crate::auth::AuthConfig {
-            idle: std::time::Duration::from_secs(self.session_idle_minutes * 60),
-            absolute: std::time::Duration::from_secs(self.session_hours * 3600),
-            secure_cookies: self.secure_cookies,
-            allowed_origins: self.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
-            trust_forwarded_for: self.trust_forwarded_for,
-            ..crate::auth::AuthConfig::default()
-        }
-    }
-
-    /// The documented defaults on the given database, without demo traffic, listening on a free port:
-    /// for tests and the benchmark (no environment variables are read).
-    pub fn defaults_on(url: &DatabaseUrl) -> Self {
-        Self {
-            database: DatabaseArgs::new(url),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            no_demo: true,
-            demo_rate: 5.0,
-            sla_check_secs: 15,
-            site_root: PathBuf::from("target/site"),
-            services: Vec::new(),
-            breaker_failures: 5,
-            breaker_open_ms: 30_000,
-            admin_password: None,
-            session_idle_minutes: 30,
-            session_hours: 12,
-            secure_cookies: false,
-            allowed_origins: Vec::new(),
-            trust_forwarded_for: false,
-            breaker_probes: 1,
-            node_id: None,
-            lease_ms: 3_000,
-            heartbeat_ms: 500,
-            claim_interval_ms: 500,
-        }
-    }
-
-    /// How this node takes part in a cluster, from the flags.
+    /// The configuration these flags describe.
     ///
     /// # Errors
-    /// A heartbeat that is not shorter than the lease (the node would lose its work while alive).
-    pub fn cluster(&self) -> anyhow::Result<crate::cluster::ClusterConfig> {
+    /// The database URL is not valid (the message shows it without its password).
+    pub fn config(&self) -> Result<serve::Config, crate::db::Error> {
         use std::time::Duration;
-        anyhow::ensure!(
-            self.heartbeat_ms * 2 <= self.lease_ms,
-            "--heartbeat-ms ({}) must be at most half of --lease-ms ({}): a node renews its lease with its heartbeat",
-            self.heartbeat_ms,
-            self.lease_ms
-        );
-        let defaults = crate::cluster::ClusterConfig::default();
-        Ok(crate::cluster::ClusterConfig {
-            node_id: match &self.node_id {
-                Some(id) => id.clone(),
-                // Tests and the benchmark listen on port 0: several runtimes of one process need apart ids.
-                None if self.listen.port() == 0 => defaults.node_id,
-                None => crate::cluster::default_node_id(self.listen),
+        Ok(serve::Config {
+            database: self.database.url()?,
+            listen: self.listen,
+            no_demo: self.no_demo,
+            demo_rate: self.demo_rate,
+            sla_check_interval: Duration::from_secs(self.sla_check_secs),
+            site_root: self.site_root.clone(),
+            services: self.services.clone(),
+            breaker: self.breaker(),
+            admin_password: self.admin_password.clone(),
+            auth: crate::auth::AuthConfig {
+                idle: Duration::from_secs(self.session_idle_minutes * 60),
+                absolute: Duration::from_secs(self.session_hours * 3600),
+                secure_cookies: self.secure_cookies,
+                allowed_origins: self.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_string()).collect(),
+                trust_forwarded_for: self.trust_forwarded_for,
+                ..crate::auth::AuthConfig::default()
             },
-            address: self.listen.to_string(),
+            node_id: self.node_id.clone(),
             lease: Duration::from_millis(self.lease_ms),
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             claim_interval: Duration::from_millis(self.claim_interval_ms),
-            ..defaults
         })
     }
 
@@ -252,10 +219,108 @@ impl ServeArgs {
             half_open_probes: self.breaker_probes,
         }
     }
+}
 
-    /// Time between SLA checks.
-    pub fn sla_check_interval(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.sla_check_secs)
+/// Options of `switchboard seed`.
+#[derive(Clone, Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// How many instances to add.
+    #[arg(long, default_value_t = 100_000)]
+    pub instances: u64,
+    /// Spread their start times over this many days up to now.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub days: u32,
+    /// Seeds every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Instances per transaction.
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub chunk: u64,
+}
+
+impl SeedArgs {
+    /// The configuration these flags describe.
+    ///
+    /// # Errors
+    /// The database URL is not valid (the message shows it without its password).
+    pub fn config(&self) -> Result<seed::Config, crate::db::Error> {
+        Ok(seed::Config {
+            database: self.database.url()?,
+            instances: self.instances,
+            days: self.days,
+            seed: self.seed,
+            chunk: self.chunk,
+        })
+    }
+}
+
+/// Options of `switchboard bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Workflows per run.
+    #[arg(long, default_value_t = 10_000)]
+    pub workflows: u64,
+    /// Concurrent closed-loop clients.
+    #[arg(long, default_value_t = 100)]
+    pub concurrency: u64,
+    /// Which modes to run.
+    #[arg(long, value_enum, default_value_t = BenchMode::Both)]
+    pub mode: BenchMode,
+    /// Also run on PostgreSQL: a server URL; a fresh database is created on it for each run and dropped
+    /// afterwards (the URL's own database is only used to connect).
+    #[arg(long, env = "SWITCHBOARD_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// Skip SQLite (with --postgres-url, run on PostgreSQL only).
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// Instead of throughput, start this many instances that wait on a one-day timer and report the
+    /// process's peak memory.
+    #[arg(long)]
+    pub waiting: Option<u64>,
+    /// Instead of throughput, measure every monitoring endpoint over the history stored in this
+    /// database (`sqlite:PATH` or `postgres://…`; fill it with `switchboard seed` first).
+    #[arg(long)]
+    pub monitoring: Option<String>,
+    /// Requests per endpoint with --monitoring.
+    #[arg(long, default_value_t = 50)]
+    pub requests: u64,
+    /// Instead of the single-node runs, run the saga on this many nodes sharing the PostgreSQL database
+    /// of --postgres-url (comma-separated counts, e.g. `1,2,3`), then measure takeovers and the feed.
+    #[arg(long, value_delimiter = ',')]
+    pub nodes: Vec<usize>,
+    /// With --nodes: how many node deaths to time (takeover by a survivor).
+    #[arg(long, default_value_t = 20)]
+    pub kills: u32,
+}
+
+/// `--mode` of `switchboard bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchMode {
+    InProcess,
+    Http,
+    Both,
+}
+
+impl From<BenchArgs> for bench::Config {
+    fn from(args: BenchArgs) -> Self {
+        bench::Config {
+            workflows: args.workflows,
+            concurrency: args.concurrency,
+            mode: match args.mode {
+                BenchMode::InProcess => bench::Mode::InProcess,
+                BenchMode::Http => bench::Mode::Http,
+                BenchMode::Both => bench::Mode::Both,
+            },
+            postgres_url: args.postgres_url,
+            no_sqlite: args.no_sqlite,
+            waiting: args.waiting,
+            monitoring: args.monitoring,
+            requests: args.requests,
+            nodes: args.nodes,
+            kills: args.kills,
+        }
     }
 }
 
@@ -266,69 +331,6 @@ fn demo_rate(text: &str) -> Result<f64, String> {
         Ok(rate)
     } else {
         Err("must be above 0 and at most 1000 workflows per second".into())
-    }
-}
-
-/// `NAME[:ACTION+ACTION…]=URL` of `--service`.
-///
-/// The actions are the only ones definitions may use on the service (each one path segment: letters,
-/// digits, `-` and `_`). They may be left out only for the name of a simulated marketplace service,
-/// which then keeps the simulated service's actions.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceSpec {
-    pub name: String,
-    /// The declared actions, or `None` to keep those of the simulated service of the same name.
-    pub actions: Option<Vec<String>>,
-    pub url: String,
-}
-
-impl ServiceSpec {
-    /// A spec for `name` at `url` declaring `actions`.
-    pub fn new(name: &str, actions: &[&str], url: &str) -> Self {
-        Self {
-            name: name.to_string(),
-            actions: Some(actions.iter().map(|action| action.to_string()).collect()),
-            url: url.to_string(),
-        }
-    }
-}
-
-/// A service or action name: one safe path segment.
-pub fn is_segment(text: &str) -> bool {
-    !text.is_empty() && text.len() <= 64 && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-impl std::str::FromStr for ServiceSpec {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let (head, url) = text
-            .split_once('=')
-            .ok_or("expected NAME:ACTION+ACTION=URL, e.g. billing:charge+refund=http://127.0.0.1:9000")?;
-        let (name, actions) = match head.split_once(':') {
-            Some((name, actions)) => (name, Some(actions.split('+').map(str::to_string).collect::<Vec<_>>())),
-            None => (head, None),
-        };
-        if !is_segment(name) {
-            return Err(format!("`{name}` is not a service name (letters, digits, - and _)"));
-        }
-        if let Some(actions) = &actions {
-            if let Some(bad) = actions.iter().find(|action| !is_segment(action)) {
-                return Err(format!(
-                    "`{bad}` is not an action name of service `{name}`: one path segment of letters, digits, - and _"
-                ));
-            }
-        }
-        if url.starts_with("https://") {
-            return Err(format!(
-                "`{url}`: this build speaks plain HTTP only (no TLS); reach an https service through a local \
-                 TLS-terminating proxy at an http:// URL"
-            ));
-        }
-        if !url.starts_with("http://") {
-            return Err(format!("`{url}` is not an http:// URL"));
-        }
-        Ok(Self { name: name.to_string(), actions, url: url.to_string() })
     }
 }
 

@@ -5,7 +5,7 @@
 //! Internal errors are logged with their details and reach the client as a generic message.
 //!
 //! Every module's error converts here (`From<runtime::Error>`, `store::Error`, `monitor::Error`,
-//! `schedules::Error`), so handlers write `?`; the helpers for field problems ([`field`],
+//! `schedules::Error`, `interventions::inbox::Error`), so handlers write `?`; the helpers for field problems ([`field`],
 //! [`ApiError::invalid_fields`], [`data_error`]) and the redaction of a bulk action's failures
 //! ([`ApiError::public_message`]) live here too. This module calls no HTTP module.
 
@@ -16,6 +16,7 @@ use axum::Json;
 use app::wire::{ApiErrorBody, ApiErrorDetail, FieldError};
 
 use crate::monitoring::monitor::Error as MonitorError;
+use crate::interventions::inbox;
 use crate::{runtime, schedules, store};
 
 /// An error an API handler returns. Each variant's doc names its status.
@@ -219,6 +220,18 @@ impl From<schedules::Error> for ApiError {
             E::NotFound(_) => ApiError::NotFound(error.to_string()),
             E::Runtime(error) => error.into(),
             E::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<inbox::Error> for ApiError {
+    fn from(error: inbox::Error) -> Self {
+        match error {
+            inbox::Error::NotFound(message) => ApiError::NotFound(message),
+            inbox::Error::Conflict(message) => ApiError::Conflict(message),
+            inbox::Error::Invalid { message, fields } => ApiError::unprocessable(message, fields),
+            inbox::Error::Runtime(error) => error.into(),
+            inbox::Error::Store(error) => error.into(),
         }
     }
 }

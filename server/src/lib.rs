@@ -8,7 +8,9 @@
 //!   every request.
 //! - [`bench`]: `switchboard bench` — the call-processing saga benchmark, takeovers, monitoring reads.
 //! - [`cli`]: the command line (`serve`, `migrate`, `seed`, `bench`), every flag also read from an
-//!   environment variable.
+//!   environment variable; the only module that knows clap — it turns each command's flags into the
+//!   plain configuration of the module that runs it ([`serve::Config`], [`seed::Config`],
+//!   [`bench::Config`]), so dependencies point from `cli` to those modules, never back.
 //! - [`cluster`]: several nodes on one PostgreSQL — heartbeats, instance ownership with fencing, the
 //!   leader, the live feed between nodes; one process per SQLite file.
 //! - [`db`]: [`db::Database`], the connection pool for SQLite or PostgreSQL, chosen by URL scheme, and the
@@ -16,19 +18,22 @@
 //! - [`error`]: [`error::ApiError`], where errors become HTTP responses, in one place.
 //! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
 //! - [`health`]: what the background database probe and the writer observed, for `/api/health`.
-//! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
-//!   the static files, with security headers, compression, request ids and request tracing.
-//! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved.
+//! - [`http`]: the axum [`http::router`], where every area's routes are merged: the JSON API, the SSE
+//!   stream, the server-rendered console and the static files, with security headers, compression,
+//!   request ids and request tracing; [`http::json`] (the JSON body extractor) and [`http::time`] serve
+//!   every area's handlers.
+//! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved
+//!   through [`interventions::inbox::Inbox`]; its HTTP handlers only read, call and answer.
 //! - [`marketplace`]: the simulated marketplace services and the seven marketplace workflows.
-//! - [`monitoring`]: success metrics, SLA targets and breaches, bottlenecks and charts, all read from
-//!   rollups the writer keeps.
+//! - [`monitoring`]: success metrics, SLA targets and breaches, bottlenecks and charts (one module per
+//!   chart, over shared axes, legend and canvas), all read from rollups the writer keeps.
 //! - [`runtime`]: [`runtime::Runtime`] — one driver per moving instance, the group-commit writer,
 //!   effects, timers, recovery and definitions.
 //! - [`schedules`]: cron schedules of recurring workflows.
 //! - [`seed`]: `switchboard seed`, a realistic history for monitoring at scale.
-//! - [`serve`]: wires the parts together and runs until Ctrl-C or SIGTERM.
+//! - [`serve`]: wires the parts together from a [`serve::Config`] and runs until Ctrl-C or SIGTERM.
 //! - [`services`]: the services tasks call — the registry with circuit breakers and call figures, HTTP
-//!   services (`--service`), the recording service of tests and benchmarks.
+//!   services ([`services::ServiceSpec`], `--service`), the recording service of tests and benchmarks.
 //! - [`state`]: [`state::AppState`], what handlers reach.
 //! - [`store`]: every query, for both databases: transitions written in group commits, reads, the audit.
 //! - [`traffic`]: the demo traffic generator that makes a fresh start look like a living marketplace.
@@ -38,7 +43,7 @@
 //! use clap::Parser;
 //! use switchboard::{cli::Cli, serve};
 //! let cli = Cli::parse_from(["switchboard", "--database-url", "sqlite:data/demo.db", "--no-demo"]);
-//! serve::run(cli.serve).await
+//! serve::run(cli.serve.config()?).await
 //! # }
 //! ```
 

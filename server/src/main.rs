@@ -7,7 +7,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use switchboard::cli::{Cli, Command};
-use switchboard::{bench, db, serve};
+use switchboard::{bench, db, seed, serve};
 
 /// mimalloc instead of the system allocator: under load the engine, the JSON encoding and the database
 /// driver allocate from many threads at once, and glibc's arenas spent a quarter of the benchmark's
@@ -28,13 +28,19 @@ async fn main() -> ExitCode {
         .init();
 
     let outcome = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => match args.config() {
+            Ok(config) => serve::run(config).await,
+            Err(error) => Err(error.into()),
+        },
         Command::Migrate(args) => match args.url() {
             Ok(url) => db::migrate_command(&url).await,
             Err(error) => Err(error.into()),
         },
-        Command::Bench(args) => bench::run(args).await,
-        Command::Seed(args) => switchboard::seed::run(args).await,
+        Command::Bench(args) => bench::run(args.into()).await,
+        Command::Seed(args) => match args.config() {
+            Ok(config) => seed::run(config).await,
+            Err(error) => Err(error.into()),
+        },
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

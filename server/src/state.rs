@@ -31,6 +31,8 @@ pub struct AppState {
     pub monitor: crate::monitoring::monitor::Monitor,
     /// Users, sessions, tokens and the rules the guard applies to every request.
     pub access: crate::auth::Access,
+    /// The intervention inbox: claim, assign, resolve.
+    pub inbox: crate::interventions::inbox::Inbox,
     /// Which shared service settings (faults, breaker actions) this node has applied.
     pub controls: std::sync::Arc<crate::cluster::controls::Applied>,
 }

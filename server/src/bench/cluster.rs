@@ -56,7 +56,7 @@ pub async fn run(admin: &str, node_counts: &[usize], workflows: u64, concurrency
 /// A node: the application state on the shared database, its own pool and bus.
 async fn node(url: &crate::db::DatabaseUrl, services: Registry) -> anyhow::Result<AppState> {
     let mut args = bench_args(url);
-    args.lease_ms = 3_000;
+    args.lease = Duration::from_millis(3_000);
     build_state_with(&args, services).await
 }
 

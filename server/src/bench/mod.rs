@@ -29,11 +29,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 
-use crate::cli::ServeArgs;
 use crate::db::DatabaseUrl;
 use crate::runtime::{Runtime, StartRequest};
 use crate::serve::build_state_with;
@@ -41,46 +39,37 @@ use crate::state::AppState;
 
 use report::{Outcomes, Run};
 
-/// Options of `switchboard bench`.
-#[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
+/// What `switchboard bench` measures (the command line's `bench` flags, as values).
+#[derive(Debug, Clone)]
+pub struct Config {
     /// Workflows per run.
-    #[arg(long, default_value_t = 10_000)]
     pub workflows: u64,
     /// Concurrent closed-loop clients.
-    #[arg(long, default_value_t = 100)]
     pub concurrency: u64,
     /// Which modes to run.
-    #[arg(long, value_enum, default_value_t = Mode::Both)]
     pub mode: Mode,
     /// Also run on PostgreSQL: a server URL; a fresh database is created on it for each run and dropped
     /// afterwards (the URL's own database is only used to connect).
-    #[arg(long, env = "SWITCHBOARD_BENCH_POSTGRES_URL")]
     pub postgres_url: Option<String>,
-    /// Skip SQLite (with --postgres-url, run on PostgreSQL only).
-    #[arg(long)]
+    /// Skip SQLite (with `postgres_url`, run on PostgreSQL only).
     pub no_sqlite: bool,
     /// Instead of throughput, start this many instances that wait on a one-day timer and report the
     /// process's peak memory.
-    #[arg(long)]
     pub waiting: Option<u64>,
     /// Instead of throughput, measure every monitoring endpoint over the history stored in this
     /// database (`sqlite:PATH` or `postgres://…`; fill it with `switchboard seed` first).
-    #[arg(long)]
     pub monitoring: Option<String>,
-    /// Requests per endpoint with --monitoring.
-    #[arg(long, default_value_t = 50)]
+    /// Requests per endpoint with `monitoring`.
     pub requests: u64,
     /// Instead of the single-node runs, run the saga on this many nodes sharing the PostgreSQL database
-    /// of --postgres-url (comma-separated counts, e.g. `1,2,3`), then measure takeovers and the feed.
-    #[arg(long, value_delimiter = ',')]
+    /// of `postgres_url`, then measure takeovers and the feed.
     pub nodes: Vec<usize>,
-    /// With --nodes: how many node deaths to time (takeover by a survivor).
-    #[arg(long, default_value_t = 20)]
+    /// With `nodes`: how many node deaths to time (takeover by a survivor).
     pub kills: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Which way the saga is driven: the runtime's API directly, over HTTP, or one run of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     InProcess,
     Http,
@@ -88,7 +77,7 @@ pub enum Mode {
 }
 
 /// Runs the benchmark as configured and prints one line per run.
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: Config) -> anyhow::Result<()> {
     if let Some(url) = &args.monitoring {
         anyhow::ensure!(args.requests > 0, "--requests must be at least 1");
         let url: DatabaseUrl = url.parse()?;
@@ -315,8 +304,8 @@ async fn waiting(url: &DatabaseUrl, backend: &str, count: u64, concurrency: u64)
     Ok(())
 }
 
-fn bench_args(url: &DatabaseUrl) -> ServeArgs {
-    ServeArgs::defaults_on(url)
+fn bench_args(url: &DatabaseUrl) -> crate::serve::Config {
+    crate::serve::Config::defaults_on(url)
 }
 
 /// Where a run stores its state.

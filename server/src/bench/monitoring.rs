@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::cli::ServeArgs;
+use crate::serve::Config;
 use crate::db::DatabaseUrl;
 use crate::store::InstanceFilter;
 
@@ -39,7 +39,7 @@ const ENDPOINTS: &[&str] = &[
 
 /// Measures every endpoint against the database at `url` and prints one line each.
 pub async fn run(url: &DatabaseUrl, requests: u64) -> anyhow::Result<()> {
-    let args = ServeArgs { no_demo: true, ..ServeArgs::defaults_on(url) };
+    let args = Config { no_demo: true, ..Config::defaults_on(url) };
     let state = crate::serve::build_state(&args).await?;
     let instances = state.runtime.store().count_instances(&InstanceFilter::default()).await?;
     let target = state.monitor.targets().await?.into_iter().next().map(|t| t.id).unwrap_or_default();

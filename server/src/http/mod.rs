@@ -1,20 +1,27 @@
 //! The HTTP surface: one [`router`] for the JSON API, the event stream, the server-rendered console and
 //! the static files of the browser bundle.
 //!
+//! Every area has its own `router()` next to its handlers (`api/*`, `auth::routes`, `interventions`,
+//! `schedules`); [`router`] is the one place they are merged, so the whole surface is listed once.
+//! [`json`] (the JSON body extractor) and [`time`] (times on the wire) serve every area's handlers.
+//!
 //! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
 //! tracing (one span per request carrying the id), security headers ([`headers`]: CSP with a
 //! per-response nonce, no framing, nosniff, referrer policy, HSTS over TLS), compression (gzip or brotli
 //! by `Accept-Encoding`; never for the event stream, which must flush each event), and `api_errors`
 //! (every error under `/api/` in the JSON shape; the server functions' bodies checked).
 
-pub mod api;
+mod api;
 mod api_errors;
 mod console;
 mod events;
 pub mod headers;
 mod health;
+pub mod json;
 mod site;
+pub mod time;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::{any, get};
 use axum::Router;
@@ -32,10 +39,24 @@ use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole application as one axum router.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(api::router())
+/// The largest request body accepted under `/api/` (definitions and inputs are small JSON documents;
+/// sign-in has its own smaller bound, `auth::routes::SIGN_IN_MAX_BODY_BYTES`).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Every route under `/api/`, area by area: the one list of what the API answers.
+fn api_routes() -> Router<AppState> {
+    // The workflow API answers a wrong method with a 405 naming it. (The guard answers one first on
+    // every route it checks; health, which it lets through, keeps axum's 405, rewritten by `api_errors`.)
+    let workflows = Router::new()
+        .merge(api::definitions::router())
+        .merge(api::instances::router())
+        .merge(crate::schedules::router())
+        .merge(api::services::router())
+        .merge(api::monitoring::router())
+        .merge(api::cluster::router())
+        .method_not_allowed_fallback(api::method_not_allowed);
+    Router::new()
+        .merge(workflows)
         .merge(crate::auth::routes::router())
         .merge(crate::interventions::router())
         .route("/api/health", get(health::health))
@@ -43,6 +64,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(events::stream))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
         .route("/api/{*rest}", any(unknown_api_route))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The whole application as one axum router: `api_routes`, the console's pages and the bundle.
+pub fn router(state: AppState) -> Router {
+    let api = api_routes()
         // Per route, so after routing: the guard sees the matched route. Requests the server sends itself
         // while rendering (`InProcessApi`) go through this router, so they pass the same guard.
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard));

@@ -11,11 +11,13 @@
 //! - [`store`]: the SQL — items with their run's state, per-view counts, and the claim / assign /
 //!   acknowledge UPDATEs, each conditional and written with its audit entry in one transaction (so of
 //!   fifty simultaneous claims exactly one wins).
-//! - [`http`]: the routes. A resolution of an engine intervention is an event sent to its run
+//! - [`inbox`]: [`inbox::Inbox`] (in `AppState`), the operations — claim, assign, resolve, and an
+//!   item's detail and history. A resolution of an engine intervention is an event sent to its run
 //!   (`HumanDecided` for a human task, `InterventionResolved` for a failure); the runtime closes the row
 //!   and writes the audit entry in the transaction of the resulting transition, and the engine refuses
 //!   an answer to an intervention that is no longer open — so a second resolve has no second effect.
 //!   An SLA breach has no run: acknowledging it closes the row here.
+//! - [`http`]: the routes — thin handlers that check the request and call the inbox.
 //!
 //! ```text
 //! GET  /api/interventions?view=mine      → the caller's open items, most urgent first, and the counts
@@ -25,6 +27,7 @@
 //! ```
 
 pub mod http;
+pub mod inbox;
 pub mod priority;
 pub mod store;
 

@@ -20,7 +20,7 @@ use app::wire::{PutSchedule, RunStarted, ScheduleList, ScheduleView};
 use super::{rfc3339, Fired, ScheduleRow, ScheduleSpec};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::http::api::json::Body;
+use crate::http::json::Body;
 use crate::state::AppState;
 
 /// The routes of this module, merged into the API router.

@@ -17,29 +17,23 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::Args;
-
-use crate::cli::DatabaseArgs;
+use crate::db::DatabaseUrl;
 use crate::monitoring::rollup::Rollups;
 use crate::state::AppState;
 use crate::store::TransitionWrite;
 
-/// `switchboard seed` options.
-#[derive(Clone, Debug, Args)]
-pub struct SeedArgs {
-    #[command(flatten)]
-    pub database: DatabaseArgs,
+/// What `switchboard seed` writes, and where (the command line's `seed` flags, as values).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The database to seed.
+    pub database: DatabaseUrl,
     /// How many instances to add.
-    #[arg(long, default_value_t = 100_000)]
     pub instances: u64,
     /// Spread their start times over this many days up to now.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
     pub days: u32,
     /// Seeds every random choice.
-    #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Instances per transaction.
-    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub chunk: u64,
 }
 
@@ -70,8 +64,8 @@ const DAY_MS: i64 = 86_400_000;
 ///
 /// # Errors
 /// The database cannot be opened or a write fails.
-pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
-    let serve = crate::cli::ServeArgs { no_demo: true, ..crate::cli::ServeArgs::defaults_on(&args.database.url()?) };
+pub async fn run(args: Config) -> anyhow::Result<()> {
+    let serve = crate::serve::Config { no_demo: true, ..crate::serve::Config::defaults_on(&args.database) };
     let state = crate::serve::build_state(&serve).await?;
     let mut bar = ProgressBar::new(args.instances);
     let report = seed(&state, &args, |done| bar.update(done)).await?;
@@ -92,7 +86,7 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
 ///
 /// # Errors
 /// A write fails (the chunk being written is rolled back whole).
-pub async fn seed(state: &AppState, args: &SeedArgs, mut progress: impl FnMut(u64)) -> anyhow::Result<SeedReport> {
+pub async fn seed(state: &AppState, args: &Config, mut progress: impl FnMut(u64)) -> anyhow::Result<SeedReport> {
     let began = Instant::now();
     let store = state.runtime.store();
     let definitions: Vec<Arc<engine::Definition>> = {

@@ -39,7 +39,7 @@ impl HttpService {
     async fn post(&self, request: ServiceRequest) -> ServiceResult {
         // Definitions are checked against the declared actions when registered; this also holds for a
         // stored definition from before an action was removed, and keeps the action one path segment.
-        if !self.actions.contains(&request.action) || !crate::cli::is_segment(&request.action) {
+        if !self.actions.contains(&request.action) || !super::spec::is_segment(&request.action) {
             return Err(ServiceError::new(
                 ErrorKind::Permanent,
                 format!("`{}` is not an action of this service (it offers {})", request.action, self.offered()),

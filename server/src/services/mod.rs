@@ -15,10 +15,12 @@
 //!   the benchmark.
 //! - [`breaker`]: [`ServiceBreaker`], the engine's circuit breaker with an operator's override.
 //! - [`stats`]: [`CallStats`], the in-memory window of a service's calls.
+//! - [`spec`]: [`ServiceSpec`], a service reached over HTTP as configured (`--service`).
 
 pub mod breaker;
 pub mod http;
 pub mod recording;
+pub mod spec;
 pub mod stats;
 
 use std::borrow::Cow;
@@ -35,6 +37,7 @@ use engine::{ErrorKind, ServiceCatalog, ServiceError};
 pub use breaker::ServiceBreaker;
 pub use http::HttpService;
 pub use recording::RecordingService;
+pub use spec::ServiceSpec;
 pub use stats::{CallStats, CallSummary};
 
 use self::stats::Outcome;

@@ -406,9 +406,9 @@ async fn bodies_must_be_json_of_at_most_one_mebibyte(url: DatabaseUrl) {
         );
 
         // Over 1 MiB (here: valid JSON, one byte too long): 413.
-        let filler = "x".repeat(switchboard::http::api::MAX_BODY_BYTES);
+        let filler = "x".repeat(switchboard::http::MAX_BODY_BYTES);
         let big = json!({"reason": filler}).to_string();
-        assert!(big.len() > switchboard::http::api::MAX_BODY_BYTES);
+        assert!(big.len() > switchboard::http::MAX_BODY_BYTES);
         api.post_with(uri, &[], big).await.error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use switchboard::cli::{ServeArgs, ServiceSpec};
 use switchboard::db::DatabaseUrl;
 use switchboard::marketplace::sql::{Bind, SimDb};
 use switchboard::marketplace::{workflows, FaultSettings};
 use switchboard::runtime::StartRequest;
-use switchboard::serve::{build_state, build_state_with};
-use switchboard::services::{Registry, ServiceRequest};
+use switchboard::serve::{build_state, build_state_with, Config};
+use switchboard::services::{Registry, ServiceRequest, ServiceSpec};
 use switchboard::state::AppState;
 use switchboard::store::InstanceRow;
 
@@ -27,7 +26,7 @@ const NOON_OF_DAY: i64 = 1_717_156_800_000;
 // ---------------------------------------------------------------------------------------------
 // Helpers: find (state, steps, balances), act (start, decide, call a service), check.
 
-fn args(url: &DatabaseUrl) -> ServeArgs {
+fn args(url: &DatabaseUrl) -> Config {
     crate::support::serve_args(url, PathBuf::from("target/site"))
 }
 

@@ -94,8 +94,8 @@ on_both!(rollups_equal_a_recomputation_after_random_histories);
 /// workflow type represented and every instance finished.
 async fn seeded_history_is_consistent_with_its_rollups(url: DatabaseUrl) {
     let state = market(&url).await;
-    let args = switchboard::seed::SeedArgs {
-        database: switchboard::cli::DatabaseArgs::new(&url),
+    let args = switchboard::seed::Config {
+        database: url.clone(),
         instances: 1_200,
         days: 3,
         seed: 9,

@@ -13,11 +13,11 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use switchboard::cli::{ServeArgs, ServiceSpec};
 use switchboard::db::DatabaseUrl;
 use switchboard::marketplace::FaultSettings;
 use switchboard::runtime::{is_settled, StartRequest};
-use switchboard::serve::build_state;
+use switchboard::serve::{build_state, Config};
+use switchboard::services::ServiceSpec;
 use switchboard::state::AppState;
 use switchboard::store::{InstanceFilter, InstanceRow};
 use switchboard::traffic::{Traffic, TrafficConfig};
@@ -26,7 +26,7 @@ use switchboard::traffic::{Traffic, TrafficConfig};
 const DEADLINE: Duration = Duration::from_secs(120);
 const SETTLE: Duration = Duration::from_secs(60);
 
-fn args(url: &DatabaseUrl) -> ServeArgs {
+fn args(url: &DatabaseUrl) -> Config {
     crate::support::serve_args(url, PathBuf::from("target/site"))
 }
 

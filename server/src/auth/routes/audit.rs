@@ -7,10 +7,10 @@ use serde::Deserialize;
 use app::wire::{AuditEntry, AuditPage};
 
 use crate::error::ApiError;
-use crate::http::api::time::{parse as parse_time, rfc3339};
+use crate::http::time::{parse as parse_time, rfc3339};
 use crate::state::AppState;
-use crate::store::audit::AuditFilter;
 use crate::store::AuditRow;
+use crate::store::audit::AuditFilter;
 
 /// Query of `GET /api/audit`.
 #[derive(Debug, Default, Deserialize)]

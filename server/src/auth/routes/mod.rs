@@ -43,7 +43,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/api/tokens/{id}/revoke", post(tokens::revoke_token))
         .route("/api/audit", get(audit::audit))
-        .layer(DefaultBodyLimit::max(crate::http::api::MAX_BODY_BYTES))
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

@@ -14,11 +14,11 @@ use crate::auth::guard::{over_tls, see_other, session_set_cookie};
 use crate::auth::throttle::{client_address, in_words, throttle_key};
 use crate::auth::{millis, now_ms, password, secret, Principal, Via};
 use crate::error::ApiError;
-use crate::http::api::json::Body;
-use crate::http::api::time::rfc3339;
+use crate::http::json::Body;
+use crate::http::time::rfc3339;
 use crate::state::AppState;
-use crate::store::access::SessionRow;
 use crate::store::AuditRow;
+use crate::store::access::SessionRow;
 
 /// How long a caller turned away by a full hash gate is asked to wait.
 const BUSY_RETRY_AFTER_SECS: u64 = 1;

@@ -9,11 +9,11 @@ use app::wire::{CreateToken, CreatedToken, Role, TokenSummary, TOKEN_NAME_MAX_CH
 
 use crate::auth::{now_ms, Principal, Via};
 use crate::error::ApiError;
-use crate::http::api::json::Body;
-use crate::http::api::time::rfc3339;
+use crate::http::json::Body;
+use crate::http::time::rfc3339;
 use crate::state::AppState;
-use crate::store::access::TokenListing;
 use crate::store::AuditRow;
+use crate::store::access::TokenListing;
 
 fn token_summary(listing: &TokenListing) -> TokenSummary {
     let row = &listing.token;

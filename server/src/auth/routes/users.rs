@@ -9,11 +9,11 @@ use app::wire::{CreateUser, Role, UpdateUser, UserSummary, DISPLAY_NAME_MAX_CHAR
 
 use crate::auth::{millis, now_ms, password, Principal};
 use crate::error::ApiError;
-use crate::http::api::json::Body;
-use crate::http::api::time::rfc3339;
+use crate::http::json::Body;
+use crate::http::time::rfc3339;
 use crate::state::AppState;
-use crate::store::access::{UserChange, UserListing, UserRow};
 use crate::store::AuditRow;
+use crate::store::access::{UserChange, UserListing, UserRow};
 
 fn user_summary(listing: &UserListing) -> UserSummary {
     let user = &listing.user;

@@ -6,9 +6,9 @@ use axum::{Json, Router};
 
 use app::wire::{ClusterNode, ClusterNodes, NodeState};
 
-use super::time::rfc3339;
 use crate::cluster::{sql, LEADER};
 use crate::error::ApiError;
+use crate::http::time::rfc3339;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -4,16 +4,25 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
 use serde_json::Value;
 
 use app::wire::{DefinitionSummary, DefinitionVersion, RegisteredDefinition};
 
-use super::json::Body;
-use super::time::rfc3339;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::json::Body;
+use crate::http::time::rfc3339;
 use crate::state::AppState;
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/definitions", get(list).post(register))
+        .route("/api/definitions/{name}", get(versions))
+        .route("/api/definitions/{name}/versions/{version}", get(version))
+}
 
 /// `POST /api/definitions`: 201 with the new version, or 200 when the body equals the latest version.
 pub async fn register(

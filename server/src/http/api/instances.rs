@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::{Extension, Json};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,14 +17,26 @@ use app::wire::{
     InstanceDetail, InstancePage, InstanceSummary, StartInstance, StepAttempt,
 };
 
-use super::json::Body;
-use super::time::{self, rfc3339};
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::json::Body;
+use crate::http::time::{self, rfc3339};
 use crate::runtime::{self, convert, Command, StartRequest};
 use crate::state::AppState;
 use crate::store::read::{OperatorAction, Selection};
 use crate::store::{InstanceFilter, InstanceRow, InstanceSummaryRow};
+
+/// The routes of this area.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/instances", get(list).post(start))
+        .route("/api/instances/bulk", post(bulk))
+        .route("/api/instances/{id}", get(detail))
+        .route("/api/instances/{id}/history", get(history))
+        .route("/api/instances/{id}/steps", get(steps))
+        .route("/api/instances/{id}/wait", get(wait))
+        .route("/api/instances/{id}/{action}", post(act))
+}
 
 /// The most a page may hold, and the default.
 const MAX_PAGE: i64 = 500;
@@ -467,7 +480,6 @@ pub async fn bulk(
     );
     Ok(Json(result))
 }
-
 
 async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {
     state

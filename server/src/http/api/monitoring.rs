@@ -16,9 +16,9 @@ use app::wire::{
     SuccessMetrics, Throughput,
 };
 
-use super::json::Body;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::json::Body;
 use crate::monitoring::charts::{self, SlaPoint, StepPercentiles, TimeSeries};
 use crate::monitoring::period::Period;
 use crate::monitoring::sla::SlaMetric;

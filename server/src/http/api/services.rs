@@ -14,11 +14,11 @@ use app::wire::{
 };
 use engine::breaker::BreakerState;
 
-use super::json::Body;
-use super::time::rfc3339;
 use crate::auth::Principal;
 use crate::cluster::controls;
 use crate::error::ApiError;
+use crate::http::json::Body;
+use crate::http::time::rfc3339;
 use crate::marketplace::faults::{self, FaultSettings, Latency};
 use crate::services::CallSummary;
 use crate::state::AppState;

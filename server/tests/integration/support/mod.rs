@@ -16,7 +16,7 @@ pub mod site;
 use std::path::PathBuf;
 
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use switchboard::cli::ServeArgs;
+use switchboard::serve::Config;
 use switchboard::db::DatabaseUrl;
 
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -93,8 +93,8 @@ impl Drop for TempPostgres {
 }
 
 /// Serve options for a test: the given database, no demo traffic, the given site root.
-pub fn serve_args(url: &DatabaseUrl, site_root: PathBuf) -> ServeArgs {
-    ServeArgs { site_root, ..ServeArgs::defaults_on(url) }
+pub fn serve_args(url: &DatabaseUrl, site_root: PathBuf) -> Config {
+    Config { site_root, ..Config::defaults_on(url) }
 }
 
 /// Runs a test body once on SQLite and once on PostgreSQL (skipped outside CI when PostgreSQL is

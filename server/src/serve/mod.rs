@@ -1,9 +1,16 @@
 //! `switchboard serve`: open the database, start the background tasks, serve HTTP until told to stop.
 //!
+//! Configured by a [`Config`] (plain values; the command line builds one in `crate::cli`, tests and the
+//! benchmark start from [`Config::defaults_on`]).
+//!
 //! Two ways to build the [`AppState`]: [`build_state`] is what `serve` runs — the simulated marketplace
 //! services (each replaceable by a real HTTP service with `--service NAME=URL`) and the seven
 //! marketplace workflows; [`build_state_with`] takes the caller's services and registers no
 //! workflows, for tests and the benchmark, which bring their own.
+
+mod config;
+
+pub use config::Config;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +22,6 @@ use tokio::net::TcpListener;
 
 use app::wire::SystemInfo;
 
-use crate::cli::ServeArgs;
 use crate::db::{self, Database, DatabaseUrl};
 use crate::events::EventBus;
 use crate::http;
@@ -34,14 +40,14 @@ use crate::store::Store;
 ///
 /// # Errors
 /// The database cannot be opened, the runtime cannot start, or a workflow definition is refused.
-pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
-    let url = args.database.url()?;
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let url = config.database.clone();
     let database = db::open(&url).await?;
     let faults = FaultControl::new();
-    let services = configured_services(args, &database, &faults)?;
-    let state = start(args, url, database, services, faults).await?;
+    let services = configured_services(config, &database, &faults)?;
+    let state = start(config, url, database, services, faults).await?;
     announce_first_admin(
-        crate::auth::bootstrap::ensure_admin(state.runtime.store(), args.admin_password.as_deref()).await?,
+        crate::auth::bootstrap::ensure_admin(state.runtime.store(), config.admin_password.as_deref()).await?,
     );
     let loaded = workflows::load(&state.runtime).await?;
     let created = loaded.iter().filter(|registered| registered.created).count();
@@ -58,17 +64,17 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
 /// # Errors
 /// A `--service` declares no actions and names no simulated service (nothing would say which actions
 /// definitions may use on it).
-pub fn configured_services(args: &ServeArgs, database: &Database, faults: &FaultControl) -> anyhow::Result<Registry> {
+pub fn configured_services(config: &Config, database: &Database, faults: &FaultControl) -> anyhow::Result<Registry> {
     let mut registry = Registry::new();
     let simulated = SimDb::new(database.clone());
     for (name, actions, handler) in marketplace::SERVICES {
-        if args.services.iter().any(|spec| spec.name == *name) {
+        if config.services.iter().any(|spec| spec.name == *name) {
             continue; // replaced below; no fault handle, so the faults API lists only real simulations
         }
         let service = SimService::new(name, actions, *handler, simulated.clone(), faults.handle(name));
-        registry.register_with_breaker(*name, Arc::new(service), args.breaker());
+        registry.register_with_breaker(*name, Arc::new(service), config.breaker);
     }
-    for spec in &args.services {
+    for spec in &config.services {
         let actions: Vec<String> = match &spec.actions {
             Some(actions) => actions.clone(),
             None => match marketplace::SERVICES.iter().find(|(name, _, _)| *name == spec.name) {
@@ -83,7 +89,7 @@ pub fn configured_services(args: &ServeArgs, database: &Database, faults: &Fault
             },
         };
         let service = HttpService::new(spec.url.clone(), actions);
-        registry.register_with_breaker(spec.name.clone(), Arc::new(service), args.breaker());
+        registry.register_with_breaker(spec.name.clone(), Arc::new(service), config.breaker);
     }
     Ok(registry)
 }
@@ -93,15 +99,15 @@ pub fn configured_services(args: &ServeArgs, database: &Database, faults: &Fault
 ///
 /// # Errors
 /// The database cannot be opened or the runtime cannot start.
-pub async fn build_state_with(args: &ServeArgs, services: Registry) -> anyhow::Result<AppState> {
-    let url = args.database.url()?;
+pub async fn build_state_with(config: &Config, services: Registry) -> anyhow::Result<AppState> {
+    let url = config.database.clone();
     let database = db::open(&url).await?;
-    start(args, url, database, services, FaultControl::new()).await
+    start(config, url, database, services, FaultControl::new()).await
 }
 
 /// Creates the bus and starts the runtime on an open database with the given services.
 async fn start(
-    args: &ServeArgs,
+    config: &Config,
     url: DatabaseUrl,
     database: Database,
     services: Registry,
@@ -109,16 +115,16 @@ async fn start(
 ) -> anyhow::Result<AppState> {
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
-        .site_root(args.site_root.to_string_lossy().as_ref())
+        .site_root(config.site_root.to_string_lossy().as_ref())
         .site_pkg_dir("pkg")
-        .site_addr(args.listen)
+        .site_addr(config.listen)
         .build();
     let system = SystemInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         backend: database.backend(),
         database: url.to_string(),
         started_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        demo_traffic: !args.no_demo,
+        demo_traffic: !config.no_demo,
     };
     let events = EventBus::new();
     // Before the runtime writes anything: rollups for history kept before they existed.
@@ -128,12 +134,13 @@ async fn start(
         Arc::new(services),
         events.clone(),
         Arc::new(SystemClock),
-        args.cluster()?,
+        config.cluster()?,
     )
     .await?;
     let schedules = crate::schedules::Scheduler::new(runtime.clone(), Arc::new(SystemClock));
     let monitor = crate::monitoring::monitor::Monitor::new(runtime.clone(), events.clone());
-    let access = crate::auth::Access::new(runtime.store().clone(), args.auth_config());
+    let access = crate::auth::Access::new(runtime.store().clone(), config.auth.clone());
+    let inbox = crate::interventions::inbox::Inbox::new(runtime.clone(), events.clone(), access.store.clone());
     let state = AppState {
         leptos_options,
         database,
@@ -145,6 +152,7 @@ async fn start(
         schedules,
         monitor,
         access,
+        inbox,
         controls: Arc::default(),
     };
     // Faults and breaker actions set on any node (or before a restart) hold here too.
@@ -171,10 +179,11 @@ fn announce_first_admin(outcome: crate::auth::bootstrap::FirstAdmin) {
 
 /// Runs the server until Ctrl-C or SIGTERM, then stops gracefully: open event streams end, in-flight
 /// requests finish, the database pool closes.
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let state = build_state(&args).await?;
-    warn_if_bundle_missing(&args.site_root);
-    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = build_state(&config).await?;
+    warn_if_bundle_missing(&config.site_root);
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
 
     let events = state.events.clone();
     let database = state.database.clone();
@@ -190,13 +199,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(exit_if_stuck(events.clone()));
     // The scheduler and the SLA checks act only while this node leads (one leader among the nodes).
     let _scheduler = state.schedules.spawn(); // fires due schedules (missed runs first)
-    let _sla_checks = tokio::spawn(state.monitor.clone().run_sla_checks(args.sla_check_interval()));
+    let _sla_checks = tokio::spawn(state.monitor.clone().run_sla_checks(config.sla_check_interval));
     // Started after the state is built (workflows registered); runs on the leader, stops with the bus.
-    let traffic = if args.no_demo {
+    let traffic = if config.no_demo {
         tracing::info!("demo traffic is off (--no-demo)");
         None
     } else {
-        Some(tokio::spawn(demo_traffic_while_leading(state.clone(), args.demo_rate)))
+        Some(tokio::spawn(demo_traffic_while_leading(state.clone(), config.demo_rate)))
     };
     tracing::info!(
         "Switchboard {} listening on http://{} (database {})",
