@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use app::wire::{
     AssignIntervention, BulkResolve, BulkResolveFailure, BulkResolveResult, FieldError, InboxCounts,
-    InterventionChange, InterventionDetail, InterventionEvent, InterventionItem, InterventionList, LiveEvent,
-    Permission, ResolveIntervention, Role,
+    InterventionChange, InterventionDetail, InterventionEvent, InterventionItem, InterventionKind, InterventionList,
+    LiveEvent, Permission, PriorityLevel, ResolveIntervention, Role,
 };
 use engine::instance::Blocked;
 use engine::{Event, Instance, Resolution, Status};
@@ -39,8 +39,6 @@ const BULK_LIMIT: usize = 500;
 const BULK_CONCURRENCY: usize = 8;
 
 const VIEWS: [&str; 5] = ["mine", "unassigned", "all", "overdue", "resolved"];
-const KINDS: [&str; 4] = ["human_task", "retries_exhausted", "compensation_failed", "sla_breach"];
-const LEVELS: [&str; 4] = ["urgent", "high", "normal", "low"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,8 +78,8 @@ async fn list(
         }
     };
     one_of("view", &query.view, &VIEWS, &mut problems);
-    one_of("kind", &query.kind, &KINDS, &mut problems);
-    one_of("priority", &query.priority, &LEVELS, &mut problems);
+    one_of("kind", &query.kind, InterventionKind::WORDS, &mut problems);
+    one_of("priority", &query.priority, PriorityLevel::WORDS, &mut problems);
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         problems.push(crate::error::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
@@ -107,11 +105,11 @@ async fn list(
         limit: if resolved && query.priority.is_none() { limit } else { RANKED },
     };
     let rows = store.inbox_items(&selection).await.map_err(ApiError::from)?;
-    let mut items: Vec<(i64, &InboxRow, InterventionItem)> = rows
-        .iter()
-        .map(|row| (row.opened_at, row, item_of(row, now)))
-        .filter(|(_, _, item)| query.priority.as_deref().is_none_or(|level| item.priority.level == level))
-        .collect();
+    // Checked above: a priority in the query is a level.
+    let level: Option<PriorityLevel> = query.priority.as_deref().and_then(|level| level.parse().ok());
+    let mut items: Vec<(i64, &InboxRow, InterventionItem)> =
+        rows.iter().map(|row| Ok((row.opened_at, row, item_of(row, now)?))).collect::<Result<_, ApiError>>()?;
+    items.retain(|(_, _, item)| level.is_none_or(|level| item.priority.level == level));
     if !resolved {
         items.sort_by(|(a_at, a, a_item), (b_at, b, b_item)| {
             b_item.priority.score.cmp(&a_item.priority.score).then(a_at.cmp(b_at)).then(a.id.cmp(&b.id))
@@ -357,7 +355,7 @@ async fn resolve_row(state: &AppState, me: &str, row: &InboxRow, answer: Answer<
         return Err(held_by(holder));
     }
     let choices = choices_of(row);
-    let compensation = row.kind == "compensation_failed";
+    let compensation = row.kind == InterventionKind::CompensationFailed;
     let mut problems = Vec::new();
     if !choices.iter().any(|c| c == answer.choice) {
         problems.push(crate::error::field("choice", format!("must be one of {}", choices.join(", "))));
@@ -376,7 +374,7 @@ async fn resolve_row(state: &AppState, me: &str, row: &InboxRow, answer: Answer<
             problems.push(crate::error::field("output", "only with the choice skip"));
         }
     }
-    if answer.data.is_some() && row.kind != "human_task" {
+    if answer.data.is_some() && row.kind != InterventionKind::HumanTask {
         problems.push(crate::error::field("data", "only for human tasks"));
     }
     match problems.as_slice() {
@@ -387,16 +385,16 @@ async fn resolve_row(state: &AppState, me: &str, row: &InboxRow, answer: Answer<
 
     let (actor, reason) = (me.to_string(), answer.reason.to_string());
     let intervention_id = row.id.clone();
-    let event = match (row.kind.as_str(), answer.choice) {
-        ("sla_breach", _) => return acknowledge(state, me, row, answer.reason, now).await,
-        ("human_task", decision) => Event::HumanDecided {
+    let event = match (row.kind, answer.choice) {
+        (InterventionKind::SlaBreach, _) => return acknowledge(state, me, row, answer.reason, now).await,
+        (InterventionKind::HumanTask, decision) => Event::HumanDecided {
             intervention_id,
             decision: decision.to_string(),
             data: answer.data.unwrap_or(Value::Null),
             actor,
             reason,
         },
-        (_, choice) => {
+        (InterventionKind::RetriesExhausted | InterventionKind::CompensationFailed, choice) => {
             let resolution = match choice {
                 "retry" => Resolution::Retry { edited_input: answer.input },
                 "skip" => Resolution::Skip { output: answer.output.unwrap_or(Value::Null) },
@@ -440,29 +438,31 @@ async fn acknowledge(state: &AppState, me: &str, row: &InboxRow, reason: &str, n
 }
 
 /// The item as the list shows it, ranked at `now` (a resolved item as it stood when it was resolved).
-fn item_of(row: &InboxRow, now: i64) -> InterventionItem {
+fn item_of(row: &InboxRow, now: i64) -> Result<InterventionItem, ApiError> {
     let instance = instance_of(row);
     let amount_minor = instance.as_ref().and_then(|instance| {
         let (step_input, _) = failure_of(instance, &row.id);
         priority::amount_at_stake(&instance.context, step_input)
     });
     let at = if row.is_open() { now } else { row.closed_at.unwrap_or(now) };
-    let due = priority::due_at(&row.kind, row.opened_at, row.due_at);
+    let due = priority::due_at(row.kind, row.opened_at, row.due_at);
     let inputs = priority::Inputs {
-        kind: &row.kind,
+        kind: row.kind,
         declared: &row.priority,
         opened_at: row.opened_at,
         due_at: row.due_at,
         amount_minor,
     };
-    InterventionItem {
+    let instance_status =
+        row.instance_status.as_deref().map(|text| crate::store::rows::status_of(&row.instance_id, text)).transpose()?;
+    Ok(InterventionItem {
         id: row.id.clone(),
-        kind: row.kind.clone(),
+        kind: row.kind,
         reason: row.reason.clone(),
         workflow: row.workflow.clone(),
         instance_id: (!row.instance_id.is_empty()).then(|| row.instance_id.clone()),
-        state: match (&row.breach_target, row.kind.as_str()) {
-            (Some(target), "sla_breach") => target.clone(),
+        state: match (&row.breach_target, row.kind) {
+            (Some(target), InterventionKind::SlaBreach) => target.clone(),
             _ => row.state.clone(),
         },
         choices: choices_of(row),
@@ -477,16 +477,16 @@ fn item_of(row: &InboxRow, now: i64) -> InterventionItem {
         resolved_at: row.closed_at.map(rfc3339),
         resolution: row.resolution.as_deref().and_then(|text| serde_json::from_str(text).ok()),
         amount_minor,
-        instance_status: row.instance_status.clone(),
-    }
+        instance_status,
+    })
 }
 
 /// The item, its run's context (an SLA breach: the breach's figures), the failed step's input and
 /// error, and its history.
 async fn detail_of(state: &AppState, row: InboxRow) -> Result<InterventionDetail, ApiError> {
     let store = state.runtime.store();
-    let item = item_of(&row, state.runtime.now_ms());
-    let (context, step_input, mut error) = if row.kind == "sla_breach" {
+    let item = item_of(&row, state.runtime.now_ms())?;
+    let (context, step_input, mut error) = if row.kind == InterventionKind::SlaBreach {
         let breach = store.breach_of_intervention(&row.id).await.map_err(ApiError::from)?;
         let figures = breach.map(|b| {
             json!({
@@ -506,9 +506,14 @@ async fn detail_of(state: &AppState, row: InboxRow) -> Result<InterventionDetail
             None => (Value::Null, None, None),
         }
     };
-    if error.is_none() && matches!(row.kind.as_str(), "retries_exhausted" | "compensation_failed") {
+    // The step attempts a failure item is about: the task's, or its compensation's.
+    let failed_calls = match row.kind {
+        InterventionKind::RetriesExhausted => Some("task"),
+        InterventionKind::CompensationFailed => Some("compensation"),
+        InterventionKind::HumanTask | InterventionKind::SlaBreach => None,
+    };
+    if let (None, Some(kind)) = (&error, failed_calls) {
         // Resolved already, so the run no longer holds the failure: its last failed call still says why.
-        let kind = if row.kind == "retries_exhausted" { "task" } else { "compensation" };
         let steps = store.steps(&row.instance_id).await.map_err(ApiError::from)?;
         error = steps
             .into_iter()
