@@ -204,3 +204,73 @@ pub fn live_events_of(write: &crate::store::TransitionWrite) -> Vec<app::wire::L
     events.extend(write.interventions_closed.iter().map(|closed| change(&closed.id, "resolved", "resolved")));
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The wire's words are the engine's serde text, so the status column, the filters and the API keep
+    /// the text they always had.
+    #[test]
+    fn the_wire_words_are_the_engine_words() {
+        let statuses = [
+            StatusKind::Created,
+            StatusKind::Running,
+            StatusKind::Waiting,
+            StatusKind::Compensating,
+            StatusKind::NeedsIntervention,
+            StatusKind::Completed,
+            StatusKind::Failed,
+            StatusKind::Compensated,
+            StatusKind::Cancelled,
+        ];
+        for kind in statuses {
+            assert_eq!(status_of(kind).as_str(), kind.to_string());
+        }
+        let kinds = [
+            engine::InterventionKind::HumanTask,
+            engine::InterventionKind::RetriesExhausted,
+            engine::InterventionKind::CompensationFailed,
+        ];
+        for kind in kinds {
+            assert_eq!(intervention_kind_of(kind).as_str(), enum_text(&kind));
+        }
+        let definition = engine::Definition::from_value(json!({
+            "name": "w", "version": 1, "start_at": "a",
+            "states": {
+                "a": {"type": "task", "service": "s", "action": "x", "next": "b"},
+                "b": {"type": "choice", "choices": [{"condition": "true", "next": "c"}], "default": "d"},
+                "c": {"type": "wait", "duration_ms": 5, "next": "d"},
+                "d": {"type": "human", "assignee_group": "ops", "decisions": [{"name": "ok", "next": "p"}]},
+                "p": {"type": "parallel", "branches": [{"name": "one", "start_at": "p1", "states": {
+                    "p1": {"type": "succeed"}}}], "end": true},
+                "f": {"type": "fail", "error": "e"}
+            }
+        }))
+        .unwrap();
+        assert_eq!(definition.states.len(), StateKind::ALL.len() - 1, "one state of each kind, succeed in a branch");
+        let State::Parallel(parallel) = &definition.states["p"] else { panic!("p is parallel") };
+        for state in definition.states.values().chain(parallel.branches[0].states.values()) {
+            assert_eq!(state_kind_of(state).as_str(), state.kind());
+        }
+    }
+
+    /// A journal entry reads the same through the wire's records as the stored JSON did.
+    #[test]
+    fn journal_entries_keep_their_json() {
+        let stored = json!([
+            {"at_ms": 1, "record": {"record": "applied", "event": {"type": "started", "input": {"a": 1}}}},
+            {"at_ms": 1, "record": {"record": "status_changed", "from": "created", "to": "running"}},
+            {"at_ms": 1, "record": {"record": "state_entered", "state": "a"}},
+            {"at_ms": 2, "record": {"record": "task_scheduled", "state": "a", "step_id": "i:a:1", "service": "s",
+                "idempotency_key": "k", "attempt": 1}},
+            {"at_ms": 3, "actor": "olga", "reason": "why", "record": {"record": "intervention_opened",
+                "intervention_id": "n", "kind": "retries_exhausted"}},
+        ]);
+        let entries: Vec<engine::JournalEntry> = serde_json::from_value(stored.clone()).unwrap();
+        let wire: Vec<JournalEntry> = entries.into_iter().map(journal_entry_of).collect();
+        assert_eq!(serde_json::to_value(&wire).unwrap(), stored);
+    }
+}
