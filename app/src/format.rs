@@ -1,5 +1,7 @@
 //! How numbers, times and statuses read on every page, in one place so pages agree.
 
+use crate::wire::InstanceStatus;
+
 /// Milliseconds for people: `840 ms`, `1.2 s`, `3 min 4 s`, `2 h 5 min`, `3 d 4 h`.
 pub fn duration(ms: f64) -> String {
     if !ms.is_finite() || ms < 0.0 {
@@ -107,37 +109,44 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// Every instance status, in the order the filters list them.
-pub const STATUSES: [&str; 9] = [
-    "running",
-    "waiting",
-    "needs_intervention",
-    "compensating",
-    "completed",
-    "failed",
-    "compensated",
-    "cancelled",
-    "created",
+/// Every instance status, in the order the filters list them: moving, resting, finished, then not yet
+/// started (a test checks that none is missing).
+pub const STATUSES: [InstanceStatus; 9] = [
+    InstanceStatus::Running,
+    InstanceStatus::Waiting,
+    InstanceStatus::NeedsIntervention,
+    InstanceStatus::Compensating,
+    InstanceStatus::Completed,
+    InstanceStatus::Failed,
+    InstanceStatus::Compensated,
+    InstanceStatus::Cancelled,
+    InstanceStatus::Created,
 ];
 
-/// An instance status in words: `needs_intervention` → `needs a person`.
-pub fn status_label(status: &str) -> &str {
+/// An instance status in words: `needs_intervention` → `needs a person`; the others read as they are.
+pub fn status_label(status: InstanceStatus) -> &'static str {
     match status {
-        "needs_intervention" => "needs a person",
-        "created" => "created",
-        other => other,
+        InstanceStatus::NeedsIntervention => "needs a person",
+        InstanceStatus::Created
+        | InstanceStatus::Running
+        | InstanceStatus::Waiting
+        | InstanceStatus::Compensating
+        | InstanceStatus::Completed
+        | InstanceStatus::Failed
+        | InstanceStatus::Compensated
+        | InstanceStatus::Cancelled => status.as_str(),
     }
 }
 
 /// The CSS modifier of a status pill: its colour family.
-pub fn status_tone(status: &str) -> &'static str {
+pub fn status_tone(status: InstanceStatus) -> &'static str {
     match status {
-        "completed" => "ok",
-        "failed" => "bad",
-        "needs_intervention" | "compensating" | "compensated" => "warn",
-        "running" | "created" => "info",
-        "waiting" => "wait",
-        _ => "neutral",
+        InstanceStatus::Completed => "ok",
+        InstanceStatus::Failed => "bad",
+        InstanceStatus::NeedsIntervention | InstanceStatus::Compensating | InstanceStatus::Compensated => "warn",
+        InstanceStatus::Running | InstanceStatus::Created => "info",
+        InstanceStatus::Waiting => "wait",
+        InstanceStatus::Cancelled => "neutral",
     }
 }
 
@@ -234,5 +243,14 @@ mod tests {
         assert_eq!(clock_ms("2026-11-25T22:15:03.120Z"), "22:15:03.120");
         assert_eq!(epoch_minute(1_795_647_031_975), "2026-11-25 22:50 UTC");
         assert_eq!(epoch_minute(0), "1970-01-01 00:00 UTC");
+    }
+
+    #[test]
+    fn the_status_filter_offers_every_status() {
+        let mut offered = STATUSES.to_vec();
+        offered.sort();
+        assert_eq!(offered, InstanceStatus::ALL);
+        assert_eq!(status_label(InstanceStatus::NeedsIntervention), "needs a person");
+        assert_eq!(status_label(InstanceStatus::Compensated), "compensated");
     }
 }

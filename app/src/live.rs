@@ -193,7 +193,7 @@ mod tests {
             id: id.into(),
             workflow: "w".into(),
             version: 1,
-            status: "running".into(),
+            status: crate::wire::InstanceStatus::Running,
             current_state: None,
             paused: false,
             error: None,

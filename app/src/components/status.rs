@@ -3,18 +3,22 @@
 use leptos::prelude::*;
 
 use crate::format::{status_label, status_tone};
+use crate::wire::InstanceStatus;
 
 /// An instance status as a coloured pill, with a "paused" pill beside it when it is paused.
 #[component]
-pub fn StatusPill(#[prop(into)] status: Signal<String>, #[prop(into, optional)] paused: Signal<bool>) -> impl IntoView {
+pub fn StatusPill(
+    #[prop(into)] status: Signal<InstanceStatus>,
+    #[prop(into, optional)] paused: Signal<bool>,
+) -> impl IntoView {
     view! {
         <span class="status-cell">
             <span
-                class=move || format!("pill {}", status_tone(&status.get()))
+                class=move || format!("pill {}", status_tone(status.get()))
                 data-testid="status-pill"
-                data-status=move || status.get()
+                data-status=move || status.get().as_str()
             >
-                {move || status_label(&status.get()).to_string()}
+                {move || status_label(status.get())}
             </span>
             {move || paused.get().then(|| view! { <span class="pill paused">"paused"</span> })}
         </span>

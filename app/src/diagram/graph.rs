@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use crate::wire::StateKind;
+
 /// How a run gets from one state to the next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EdgeKind {
@@ -21,8 +23,8 @@ pub enum EdgeKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
-    /// The state's `type`: task, choice, parallel, wait, human, succeed, fail.
-    pub kind: String,
+    /// The state's `type`; `None` when it is not a kind (the engine refuses such a definition).
+    pub kind: Option<StateKind>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,18 +61,18 @@ impl Graph {
     /// `join` is where a branch's final states lead (the parallel state's successor).
     fn add_states(&mut self, states: &serde_json::Map<String, Value>, start: &str, join: Option<&str>) {
         let first = self.nodes.len();
-        let kind = |state: &Value| state.get("type").and_then(Value::as_str).unwrap_or("").to_string();
         if let Some(state) = states.get(start) {
-            self.nodes.push(Node { name: start.to_string(), kind: kind(state) });
+            self.nodes.push(Node { name: start.to_string(), kind: StateKind::of(state) });
         }
         for (name, state) in states {
             if name != start {
-                self.nodes.push(Node { name: name.clone(), kind: kind(state) });
+                self.nodes.push(Node { name: name.clone(), kind: StateKind::of(state) });
             }
         }
         let level: Vec<(usize, &Value)> =
             (first..self.nodes.len()).filter_map(|i| Some((i, states.get(&self.nodes[i].name)?))).collect();
         for (from, state) in level {
+            let kind = self.nodes[from].kind;
             let text = |key: &str| state.get(key).and_then(Value::as_str).map(str::to_string);
             let mut targets: Vec<(String, EdgeKind)> = Vec::new();
             if let Some(next) = text("next") {
@@ -92,11 +94,19 @@ impl Graph {
             if let Some(target) = state.get("on_failure").and_then(|f| f.get("goto")).and_then(Value::as_str) {
                 targets.push((target.to_string(), EdgeKind::Failure));
             }
-            let ends = targets.is_empty() && !matches!(kind(state).as_str(), "succeed" | "fail");
+            // A state with nowhere to go inside a branch finishes the branch, unless it ends the run.
+            let ends_run = match kind {
+                Some(StateKind::Succeed | StateKind::Fail) => true,
+                Some(
+                    StateKind::Task | StateKind::Choice | StateKind::Parallel | StateKind::Wait | StateKind::Human,
+                )
+                | None => false,
+            };
+            let ends = targets.is_empty() && !ends_run;
             if let (true, Some(join)) = (ends, join) {
                 targets.push((join.to_string(), EdgeKind::Next));
             }
-            if kind(state) == "parallel" {
+            if kind == Some(StateKind::Parallel) {
                 let after = text("next");
                 for branch in state.get("branches").and_then(Value::as_array).into_iter().flatten() {
                     let (Some(branch_states), Some(branch_start)) = (

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::wire::{HistoryEntry, InstanceDetail, StepAttempt};
+use crate::wire::{HistoryEntry, InstanceDetail, InstanceStatus, JournalRecord, StateKind, StepAttempt};
 
 /// How a state stands in one instance's run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,22 +104,28 @@ pub fn instance_marks(
 ) -> Marks {
     let mut marks = Marks::default();
     let kinds = state_kinds(definition);
-    let kind_of = |state: &str| kinds.get(state).map(String::as_str).unwrap_or("");
+    let kind_of = |state: &str| kinds.get(state).copied().flatten();
 
     // States in the order the run entered them, and what operators did to which state.
     let mut entered: Vec<String> = Vec::new();
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     let mut compensation_scheduled: BTreeSet<String> = BTreeSet::new();
     for entry in history {
-        for record in entry.records.as_array().into_iter().flatten() {
-            let record = record.get("record").unwrap_or(&Value::Null);
-            let state = record.get("state").and_then(Value::as_str).map(str::to_string);
-            match (record.get("record").and_then(Value::as_str), state) {
-                (Some("state_entered"), Some(state)) => entered.push(state),
-                (Some("compensation_scheduled"), Some(state)) => {
-                    compensation_scheduled.insert(state);
+        for journal in &entry.records {
+            match &journal.record {
+                JournalRecord::StateEntered { state, .. } => entered.push(state.clone()),
+                JournalRecord::CompensationScheduled { state, .. } => {
+                    compensation_scheduled.insert(state.clone());
                 }
-                _ => {}
+                // The rest does not move the path: leaving a state is followed by entering the next.
+                JournalRecord::Applied { .. }
+                | JournalRecord::StateLeft { .. }
+                | JournalRecord::TaskScheduled { .. }
+                | JournalRecord::RetryScheduled { .. }
+                | JournalRecord::FallbackSelected { .. }
+                | JournalRecord::InterventionOpened { .. }
+                | JournalRecord::StatusChanged { .. }
+                | JournalRecord::Audit { .. } => {}
             }
         }
         if entry.event == "skip_requested" {
@@ -161,7 +167,8 @@ pub fn instance_marks(
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect();
-    let blocked = matches!(instance.summary.status.as_str(), "failed" | "needs_intervention");
+    let status = instance.summary.status;
+    let blocked = matches!(status, InstanceStatus::Failed | InstanceStatus::NeedsIntervention);
 
     for state in entered.iter().map(String::as_str).collect::<BTreeSet<_>>() {
         let mut mark = NodeMark::default();
@@ -181,21 +188,24 @@ pub fn instance_marks(
         let is_current = current.contains(state);
         mark.status = Some(if skipped.contains(state) {
             NodeStatus::Skipped
-        } else if kind_of(state) == "fail" {
+        } else if kind_of(state) == Some(StateKind::Fail) {
             // A run that ended in a fail state still names it as its state: it is where it failed.
             NodeStatus::Failed
         } else if undone {
             NodeStatus::Compensated
         } else if is_current {
             match kind_of(state) {
-                "wait" => NodeStatus::Waiting,
-                "human" => NodeStatus::HumanTask,
-                "task" if blocked && failures > 0 && !succeeded => NodeStatus::Failed,
-                _ => NodeStatus::Current,
+                Some(StateKind::Wait) => NodeStatus::Waiting,
+                Some(StateKind::Human) => NodeStatus::HumanTask,
+                Some(StateKind::Task) if blocked && failures > 0 && !succeeded => NodeStatus::Failed,
+                Some(
+                    StateKind::Task | StateKind::Choice | StateKind::Parallel | StateKind::Succeed | StateKind::Fail,
+                )
+                | None => NodeStatus::Current,
             }
-        } else if kind_of(state) == "fail" || (failures > 0 && !succeeded) {
+        } else if failures > 0 && !succeeded {
             NodeStatus::Failed
-        } else if compensation_scheduled.contains(state) && instance.summary.status == "compensating" {
+        } else if compensation_scheduled.contains(state) && status == InstanceStatus::Compensating {
             NodeStatus::Current
         } else if failures > 0 {
             NodeStatus::Retried
@@ -207,12 +217,11 @@ pub fn instance_marks(
     marks
 }
 
-/// Every state's `type`, branch states included.
-pub fn state_kinds(definition: &Value) -> BTreeMap<String, String> {
-    fn walk(states: &serde_json::Map<String, Value>, into: &mut BTreeMap<String, String>) {
+/// Every state's kind, branch states included (`None` for a state whose `type` is not a kind).
+pub fn state_kinds(definition: &Value) -> BTreeMap<String, Option<StateKind>> {
+    fn walk(states: &serde_json::Map<String, Value>, into: &mut BTreeMap<String, Option<StateKind>>) {
         for (name, state) in states {
-            let kind = state.get("type").and_then(Value::as_str).unwrap_or("").to_string();
-            into.insert(name.clone(), kind);
+            into.insert(name.clone(), StateKind::of(state));
             for branch in state.get("branches").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(inner) = branch.get("states").and_then(Value::as_object) {
                     walk(inner, into);
@@ -244,8 +253,8 @@ pub fn state_definition<'a>(definition: &'a Value, name: &str) -> Option<&'a Val
     find(definition.get("states")?.as_object()?, name)
 }
 
-fn last_task_state(entered: &[String], kinds: &BTreeMap<String, String>) -> Option<String> {
-    entered.iter().rev().find(|state| kinds.get(*state).is_some_and(|k| k == "task")).cloned()
+fn last_task_state(entered: &[String], kinds: &BTreeMap<String, Option<StateKind>>) -> Option<String> {
+    entered.iter().rev().find(|state| kinds.get(*state) == Some(&Some(StateKind::Task))).cloned()
 }
 
 #[cfg(test)]
@@ -270,7 +279,7 @@ mod tests {
                 id: "i".into(),
                 workflow: "w".into(),
                 version: 1,
-                status: status.into(),
+                status: status.parse().unwrap(),
                 current_state: current.map(str::to_string),
                 paused: false,
                 error: None,
@@ -294,9 +303,10 @@ mod tests {
             event: "step_succeeded".into(),
             actor: None,
             reason: None,
-            records: Value::Array(
+            records: serde_json::from_value(Value::Array(
                 states.iter().map(|s| json!({"at_ms": 0, "record": {"record": "state_entered", "state": s}})).collect(),
-            ),
+            ))
+            .unwrap(),
         }
     }
 

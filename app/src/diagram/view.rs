@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::graph::{EdgeKind, Graph};
 use super::layout::{layout, BOX_HEIGHT, BOX_WIDTH};
 use super::marks::{state_definition, Marks, NodeMark, NodeStatus};
+use crate::wire::StateKind;
 
 /// The diagram of `definition` with `marks` drawn on it; clicking a state puts its name in `selected`.
 #[component]
@@ -57,9 +58,9 @@ pub fn FlowDiagram(
             let node = &graph.nodes[placed.node];
             let name = node.name.clone();
             let state = state_definition(&definition, &name).cloned().unwrap_or(Value::Null);
-            let subtitle = subtitle_of(&node.kind, &state);
+            let subtitle = subtitle_of(node.kind, &state);
             let undo = compensation_of(&state);
-            let kind = node.kind.clone();
+            let kind = node.kind.map_or("", StateKind::as_str);
             let (x, y) = (placed.x - BOX_WIDTH / 2.0, placed.y - BOX_HEIGHT / 2.0);
             let mark = {
                 let name = name.clone();
@@ -215,20 +216,20 @@ fn path_of(points: &[(f64, f64)]) -> String {
 }
 
 /// The box's second line: what the state does.
-fn subtitle_of(kind: &str, state: &Value) -> String {
+fn subtitle_of(kind: Option<StateKind>, state: &Value) -> String {
     let text = |key: &str| state.get(key).and_then(Value::as_str).unwrap_or("");
+    let Some(kind) = kind else { return String::new() };
     match kind {
-        "task" => format!("{}.{}", text("service"), text("action")),
-        "choice" => "choice".into(),
-        "parallel" => {
+        StateKind::Task => format!("{}.{}", text("service"), text("action")),
+        StateKind::Choice => "choice".into(),
+        StateKind::Parallel => {
             let branches = state.get("branches").and_then(Value::as_array).map_or(0, Vec::len);
             format!("parallel · {branches} branches")
         }
-        "wait" => "wait (timer)".into(),
-        "human" => "human task".into(),
-        "succeed" => "end · succeeded".into(),
-        "fail" => "end · failed".into(),
-        other => other.to_string(),
+        StateKind::Wait => "wait (timer)".into(),
+        StateKind::Human => "human task".into(),
+        StateKind::Succeed => "end · succeeded".into(),
+        StateKind::Fail => "end · failed".into(),
     }
 }
 

@@ -18,7 +18,10 @@ use crate::components::status::{hydrated_flag, ErrorNote, JsonBlock, StatusPill}
 use crate::diagram::{instance_marks, marks::state_definition, DiagramLegend, FlowDiagram};
 use crate::format;
 use crate::live::{on_instance_change, use_live_feed};
-use crate::wire::{DefinitionVersion, HistoryEntry, InstanceAction, InstanceDetail, Permission, StepAttempt};
+use crate::wire::{
+    DefinitionVersion, HistoryEntry, InstanceAction, InstanceDetail, InstanceStatus, InterventionKind, JournalRecord,
+    Permission, StateKind, StepAttempt,
+};
 
 /// Everything the page shows about one instance, loaded together.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,7 +162,7 @@ fn InstanceBody(
         .or_else(|| first.steps.last().map(|s| s.state.clone()));
     let selected = RwSignal::new(initial);
     let ready = hydrated_flag();
-    let status = Signal::derive(move || view.with(|v| v.instance.summary.status.clone()));
+    let status = Signal::derive(move || view.with(|v| v.instance.summary.status));
     let paused = Signal::derive(move || view.with(|v| v.instance.summary.paused));
     let error = move || view.with(|v| v.instance.summary.error.clone());
     let keys = first.instance.business_keys.clone();
@@ -251,7 +254,7 @@ fn StepPanel(selected: RwSignal<Option<String>>, view: Memo<InstanceView>, defin
                     let output = view.with(|v| {
                         v.instance.context.get("steps").and_then(|s| s.get(&state)).cloned().unwrap_or(Value::Null)
                     });
-                    let kind = spec.get("type").and_then(Value::as_str).unwrap_or("state").to_string();
+                    let kind = StateKind::of(&spec);
                     // The request the call was made with: the state's template filled from the context
                     // (steps only add to the context, so what it read then is still there).
                     let input = match spec.get("input") {
@@ -260,7 +263,7 @@ fn StepPanel(selected: RwSignal<Option<String>>, view: Memo<InstanceView>, defin
                     };
                     view! {
                         <h2 data-testid="step-name">{state.clone()}</h2>
-                        <p class="muted">{describe_state(&kind, &spec)}</p>
+                        <p class="muted">{describe_state(kind, &spec)}</p>
                         {if attempts.is_empty() {
                             view! { <p class="muted">"No service call has finished for this state."</p> }.into_any()
                         } else {
@@ -316,10 +319,10 @@ fn fill_template(template: &Value, context: &Value) -> Value {
     }
 }
 
-fn describe_state(kind: &str, spec: &Value) -> String {
+fn describe_state(kind: Option<StateKind>, spec: &Value) -> String {
     let text = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
     match kind {
-        "task" => {
+        Some(StateKind::Task) => {
             let mut s = format!("Calls {}.{}", text("service"), text("action"));
             if let Some(max) = spec.get("retry").and_then(|r| r.get("max_attempts")).and_then(Value::as_u64) {
                 s.push_str(&format!(", up to {max} attempts"));
@@ -333,30 +336,39 @@ fn describe_state(kind: &str, spec: &Value) -> String {
             }
             s + "."
         }
-        "choice" => "Chooses the next state from the context.".into(),
-        "parallel" => "Runs its branches at the same time and joins them.".into(),
-        "wait" => "Waits on a durable timer.".into(),
-        "human" => "Waits for a person's decision (an intervention).".into(),
-        "succeed" => "The run ends here, succeeded.".into(),
-        "fail" => format!("The run ends here, failed: {}", text("message")),
-        other => format!("A {other} state."),
+        Some(StateKind::Choice) => "Chooses the next state from the context.".into(),
+        Some(StateKind::Parallel) => "Runs its branches at the same time and joins them.".into(),
+        Some(StateKind::Wait) => "Waits on a durable timer.".into(),
+        Some(StateKind::Human) => "Waits for a person's decision (an intervention).".into(),
+        Some(StateKind::Succeed) => "The run ends here, succeeded.".into(),
+        Some(StateKind::Fail) => format!("The run ends here, failed: {}", text("message")),
+        None => "A state.".into(),
     }
 }
 
 /// The operator actions an instance in `status` allows: `(action, button label)`. The server decides in
 /// the end (and says why it refuses); this only keeps buttons that cannot work off the page.
-fn allowed_actions(status: &str, paused: bool) -> Vec<(&'static str, &'static str)> {
+fn allowed_actions(status: InstanceStatus, paused: bool) -> Vec<(&'static str, &'static str)> {
+    // Whether the status allows retry and skip (a failed step), pause, and cancel.
+    let (retry, pause, cancel) = match status {
+        InstanceStatus::Created => (false, false, true),
+        InstanceStatus::Running | InstanceStatus::Waiting => (false, true, true),
+        InstanceStatus::Compensating => (false, true, false),
+        InstanceStatus::NeedsIntervention => (true, true, true),
+        InstanceStatus::Failed => (true, false, true),
+        InstanceStatus::Completed | InstanceStatus::Compensated | InstanceStatus::Cancelled => (false, false, false),
+    };
     let mut allowed = Vec::new();
-    if matches!(status, "failed" | "needs_intervention") {
+    if retry {
         allowed.push(("retry", "Retry the failed step"));
         allowed.push(("skip", "Skip the failed step"));
     }
     if paused {
         allowed.push(("resume", "Resume"));
-    } else if matches!(status, "running" | "waiting" | "compensating" | "needs_intervention") {
+    } else if pause {
         allowed.push(("pause", "Pause"));
     }
-    if matches!(status, "created" | "running" | "waiting" | "needs_intervention" | "failed") {
+    if cancel {
         allowed.push(("cancel", "Cancel and undo"));
     }
     allowed
@@ -364,8 +376,8 @@ fn allowed_actions(status: &str, paused: bool) -> Vec<(&'static str, &'static st
 
 /// The operator actions the instance's status allows, each asking for a reason first.
 #[component]
-fn Actions(id: String, status: Signal<String>, paused: Signal<bool>, reload: RwSignal<u64>) -> impl IntoView {
-    let allowed = Memo::new(move |_| allowed_actions(&status.get(), paused.get()));
+fn Actions(id: String, status: Signal<InstanceStatus>, paused: Signal<bool>, reload: RwSignal<u64>) -> impl IntoView {
+    let allowed = Memo::new(move |_| allowed_actions(status.get(), paused.get()));
     let chosen = RwSignal::new(None::<&'static str>);
     let reason = RwSignal::new(String::new());
     let outcome = RwSignal::new(None::<Result<String, ApiFailure>>);
@@ -379,7 +391,7 @@ fn Actions(id: String, status: Signal<String>, paused: Signal<bool>, reload: RwS
         if let Some(result) = act.value().get() {
             let succeeded = result.is_ok();
             outcome.set(Some(
-                result.map(|d| format!("Done: the instance is now {}.", format::status_label(&d.summary.status))),
+                result.map(|d| format!("Done: the instance is now {}.", format::status_label(d.summary.status))),
             ));
             if succeeded {
                 chosen.set(None);
@@ -453,8 +465,7 @@ fn Timeline(view: Memo<InstanceView>) -> impl IntoView {
 
 #[component]
 fn TimelineEntry(entry: HistoryEntry) -> impl IntoView {
-    let lines: Vec<String> =
-        entry.records.as_array().into_iter().flatten().filter_map(|r| record_line(r.get("record")?)).collect();
+    let lines: Vec<String> = entry.records.iter().filter_map(|r| record_line(&r.record)).collect();
     let tone = event_tone(&entry.event);
     view! {
         <li class=format!("timeline-entry {tone}")>
@@ -490,34 +501,32 @@ fn event_tone(event: &str) -> &'static str {
     }
 }
 
-/// One engine journal record in words; `None` for the `applied` record (the entry's heading says it).
-fn record_line(record: &Value) -> Option<String> {
-    let text = |key: &str| record.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
-    let number = |key: &str| record.get(key).and_then(Value::as_f64).unwrap_or(0.0);
-    Some(match record.get("record")?.as_str()? {
-        "applied" => return None,
-        "audit" => return audit_line(record),
-        "state_entered" => format!("entered {}", text("state")),
-        "state_left" => format!("left {} after {}", text("state"), format::duration(number("duration_ms"))),
-        "task_scheduled" => format!("called {} for {} (attempt {})", text("service"), text("state"), number("attempt")),
-        "retry_scheduled" => format!(
-            "retry of {} in {} (attempt {})",
-            text("state"),
-            format::duration(number("delay_ms")),
-            number("attempt")
-        ),
-        "fallback_selected" => format!("fell back to {} for {}", text("service"), text("state")),
-        "compensation_scheduled" => format!("undoing {} (attempt {})", text("state"), number("attempt")),
-        "intervention_opened" => format!("asked a person ({})", record.get("kind").map(kind_words).unwrap_or_default()),
-        "status_changed" => format!("status {} → {}", text("from"), text("to")),
-        other => other.replace('_', " "),
+/// One journal record in words; `None` for the `applied` record (the entry's heading says it).
+fn record_line(record: &JournalRecord) -> Option<String> {
+    Some(match record {
+        JournalRecord::Applied { .. } => return None,
+        JournalRecord::Audit { before, after, .. } => return audit_line(before.as_ref(), after.as_ref()),
+        JournalRecord::StateEntered { state, .. } => format!("entered {state}"),
+        JournalRecord::StateLeft { state, duration_ms, .. } => {
+            format!("left {state} after {}", format::duration(*duration_ms as f64))
+        }
+        JournalRecord::TaskScheduled { state, service, attempt, .. } => {
+            format!("called {service} for {state} (attempt {attempt})")
+        }
+        JournalRecord::RetryScheduled { state, attempt, delay_ms, .. } => {
+            format!("retry of {state} in {} (attempt {attempt})", format::duration(*delay_ms as f64))
+        }
+        JournalRecord::FallbackSelected { state, service, .. } => format!("fell back to {service} for {state}"),
+        JournalRecord::CompensationScheduled { state, attempt, .. } => format!("undoing {state} (attempt {attempt})"),
+        JournalRecord::InterventionOpened { kind, .. } => format!("asked a person ({})", kind_words(*kind)),
+        JournalRecord::StatusChanged { from, to } => format!("status {from} → {to}"),
     })
 }
 
 /// An inbox claim or assignment from the audit trail: who holds the item now.
-fn audit_line(record: &Value) -> Option<String> {
-    let holder = |key: &str| record.get(key)?.get("assignee")?.as_str().map(str::to_string);
-    Some(match (holder("before"), holder("after")) {
+fn audit_line(before: Option<&Value>, after: Option<&Value>) -> Option<String> {
+    let holder = |fields: Option<&Value>| fields?.get("assignee")?.as_str().map(str::to_string);
+    Some(match (holder(before), holder(after)) {
         (Some(before), Some(after)) => format!("the item moved from {before} to {after}"),
         (None, Some(after)) => format!("the item is with {after}"),
         (Some(before), None) => format!("the item is no longer with {before}"),
@@ -525,14 +534,9 @@ fn audit_line(record: &Value) -> Option<String> {
     })
 }
 
-fn kind_words(kind: &Value) -> String {
-    match kind {
-        Value::String(s) => s.replace('_', " "),
-        Value::Object(o) => {
-            o.get("kind").and_then(Value::as_str).map(|s| s.replace('_', " ")).unwrap_or_else(|| kind.to_string())
-        }
-        other => other.to_string(),
-    }
+/// An intervention kind as the timeline says it: `retries_exhausted` → `retries exhausted`.
+fn kind_words(kind: InterventionKind) -> String {
+    kind.as_str().replace('_', " ")
 }
 
 #[cfg(test)]
@@ -543,16 +547,28 @@ mod tests {
 
     #[test]
     fn journal_records_read_as_sentences() {
-        assert_eq!(record_line(&json!({"record": "applied", "event": {}})), None);
-        assert_eq!(record_line(&json!({"record": "state_entered", "state": "charge"})).unwrap(), "entered charge");
+        let line = |record: Value| record_line(&serde_json::from_value(record).unwrap());
+        assert_eq!(line(json!({"record": "applied", "event": {}})), None);
+        assert_eq!(line(json!({"record": "state_entered", "state": "charge"})).unwrap(), "entered charge");
         assert_eq!(
-            record_line(&json!({"record": "task_scheduled", "state": "charge", "service": "payments", "attempt": 2}))
-                .unwrap(),
+            line(json!({"record": "task_scheduled", "state": "charge", "step_id": "i:charge:2", "service": "payments",
+                        "idempotency_key": "k", "attempt": 2}))
+            .unwrap(),
             "called payments for charge (attempt 2)"
         );
         assert_eq!(
-            record_line(&json!({"record": "status_changed", "from": "running", "to": "failed"})).unwrap(),
+            line(json!({"record": "status_changed", "from": "running", "to": "failed"})).unwrap(),
             "status running → failed"
+        );
+        assert_eq!(
+            line(json!({"record": "intervention_opened", "intervention_id": "i", "kind": "retries_exhausted"}))
+                .unwrap(),
+            "asked a person (retries exhausted)"
+        );
+        assert_eq!(
+            line(json!({"record": "audit", "intervention_id": "i", "before": null, "after": {"assignee": "rita"}}))
+                .unwrap(),
+            "the item is with rita"
         );
     }
 

@@ -2,7 +2,6 @@
 
 pub mod audit;
 pub mod bottlenecks;
-pub mod bulk;
 pub mod definitions;
 pub mod instance;
 pub mod instances;

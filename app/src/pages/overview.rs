@@ -20,7 +20,9 @@ use crate::format;
 use crate::live::use_live_feed;
 use crate::pages::bottlenecks::{rule_figure, rule_words};
 use crate::pages::sla::standing::{standing, tally, Metric, Standing};
-use crate::wire::{Bottlenecks, ClusterNodes, Dashboard, Heartbeat, InstancePage, NodeState, SlaReport};
+use crate::wire::{
+    Bottlenecks, ClusterNodes, Dashboard, Heartbeat, InstancePage, InstanceStatus, NodeState, SlaReport,
+};
 
 /// Heartbeats between two reloads of the panels other than the counters.
 const PANEL_BEATS: u64 = 5;
@@ -144,14 +146,14 @@ fn ActivityPanel() -> impl IntoView {
     let feed = use_live_feed();
     // Keyed on every second heartbeat: SSR renders once (no heartbeat yet), the browser refreshes live.
     let counts = Resource::new(move || feed.heartbeat.get().map(|beat| beat.sequence / 2), |_| get_instance_counts());
-    const TILES: &[(&str, &str, &str)] = &[
-        ("running", "Running", "tile"),
-        ("waiting", "Waiting", "tile"),
-        ("needs_intervention", "Needs a person", "tile warn"),
-        ("completed", "Completed", "tile ok"),
-        ("compensated", "Compensated", "tile warn"),
-        ("failed", "Failed", "tile bad"),
-        ("cancelled", "Cancelled", "tile"),
+    const TILES: &[(InstanceStatus, &str, &str)] = &[
+        (InstanceStatus::Running, "Running", "tile"),
+        (InstanceStatus::Waiting, "Waiting", "tile"),
+        (InstanceStatus::NeedsIntervention, "Needs a person", "tile warn"),
+        (InstanceStatus::Completed, "Completed", "tile ok"),
+        (InstanceStatus::Compensated, "Compensated", "tile warn"),
+        (InstanceStatus::Failed, "Failed", "tile bad"),
+        (InstanceStatus::Cancelled, "Cancelled", "tile"),
     ];
     view! {
         <section class="panel">
@@ -166,9 +168,9 @@ fn ActivityPanel() -> impl IntoView {
                         Ok(counts) => view! {
                             <div class="tiles counter-tiles" data-testid="instance-counts">
                                 {TILES.iter().map(|(status, label, class)| {
-                                    let value = format::count(counts.of(status));
+                                    let value = format::count(counts.of(*status));
                                     view! {
-                                        <A href=format!("/instances?status={status}") attr:class=*class attr:data-status=*status>
+                                        <A href=format!("/instances?status={status}") attr:class=*class attr:data-status=status.as_str()>
                                             <p class="tile-value">{value.clone()}</p>
                                             <p class="tile-label">{*label}</p>
                                         </A>
@@ -378,7 +380,7 @@ fn QueuePanel(tick: Memo<Option<u64>>) -> impl IntoView {
         |_| {
             client::get::<InstancePage>(format!(
                 "/api/instances{}",
-                query_string([("status", "needs_intervention"), ("limit", QUEUE_READ)])
+                query_string([("status", InstanceStatus::NeedsIntervention.as_str()), ("limit", QUEUE_READ)])
             ))
         },
     );

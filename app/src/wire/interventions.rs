@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::vocabulary::{InstanceStatus, InterventionKind, PriorityLevel};
+
 /// How the inbox ranks items, in words: what counts and for how many points, as
 /// `server/src/interventions/priority.rs` computes it (its tests check the figures). The inbox shows it
 /// as is, so the explanation and the computation have one text.
@@ -29,13 +31,13 @@ pub const PRIORITY_SCHEME: [(&str, &str); 4] = [
 ];
 
 /// The levels by score, highest first: `urgent` from 70 points, `high` from 45, `normal` from 15, `low` below.
-pub const PRIORITY_LEVELS: [(i64, &str); 3] = [(70, "urgent"), (45, "high"), (15, "normal")];
+pub const PRIORITY_LEVELS: [(i64, PriorityLevel); 3] =
+    [(70, PriorityLevel::Urgent), (45, PriorityLevel::High), (15, PriorityLevel::Normal)];
 
 /// How urgent an item is, and why (shown in the inbox).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Priority {
-    /// `urgent`, `high`, `normal` or `low`.
-    pub level: String,
+    pub level: PriorityLevel,
     /// The score the level comes from (higher is more urgent); the inbox sorts by it.
     pub score: i64,
     /// What made up the score, in words: "overdue by 2 h (+40)", "$1,250.00 at stake (+20)", …
@@ -46,8 +48,7 @@ pub struct Priority {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionItem {
     pub id: String,
-    /// `human_task`, `retries_exhausted`, `compensation_failed` or `sla_breach`.
-    pub kind: String,
+    pub kind: InterventionKind,
     pub reason: String,
     pub workflow: String,
     /// The run it belongs to (absent for an SLA breach).
@@ -72,7 +73,7 @@ pub struct InterventionItem {
     /// Money the run has at stake, in minor units, when its context says (amounts, payouts, …).
     pub amount_minor: Option<i64>,
     /// The run's status now (absent for an SLA breach).
-    pub instance_status: Option<String>,
+    pub instance_status: Option<InstanceStatus>,
 }
 
 /// How many items each view holds (open items; `mine` is the caller's).

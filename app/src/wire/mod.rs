@@ -4,7 +4,7 @@
 //! types (engine states, database rows) into these at its edge; nothing here knows about either.
 //!
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
-//! workflow API's.
+//! workflow API's, and [`vocabulary`] the closed word lists (statuses, kinds) and journal records.
 
 pub mod access;
 pub mod cluster;
@@ -12,6 +12,7 @@ pub mod interventions;
 pub mod monitoring;
 pub mod schedules;
 pub mod services;
+pub mod vocabulary;
 pub mod workflows;
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ pub use interventions::*;
 pub use monitoring::*;
 pub use schedules::*;
 pub use services::*;
+pub use vocabulary::*;
 pub use workflows::*;
 
 /// Which database the running `switchboard` stores its state in.
@@ -118,9 +120,7 @@ pub struct InstanceChange {
     pub id: String,
     pub workflow: String,
     pub version: u32,
-    /// `running`, `waiting`, `compensating`, `needs_intervention`, `completed`, `failed`, `compensated`,
-    /// `cancelled`.
-    pub status: String,
+    pub status: InstanceStatus,
     /// The state(s) it is in now, comma-separated.
     pub current_state: Option<String>,
     pub paused: bool,

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::vocabulary::{InstanceStatus, JournalEntry};
+
 /// `GET /api/definitions`: one entry per workflow type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefinitionSummary {
@@ -67,9 +69,7 @@ pub struct InstanceSummary {
     pub id: String,
     pub workflow: String,
     pub version: u32,
-    /// `running`, `waiting`, `compensating`, `needs_intervention`, `completed`, `failed`,
-    /// `compensated`, `cancelled`.
-    pub status: String,
+    pub status: InstanceStatus,
     /// The state(s) it is in, comma-separated; none when finished.
     pub current_state: Option<String>,
     pub paused: bool,
@@ -117,7 +117,8 @@ pub struct HistoryEntry {
     /// Why, for operator actions.
     pub reason: Option<String>,
     /// The engine's journal entries for this event (state entered, task scheduled, …).
-    pub records: Value,
+    #[serde(serialize_with = "super::vocabulary::journal_as_value")]
+    pub records: Vec<JournalEntry>,
 }
 
 /// One finished attempt of a task or compensation: `GET /api/instances/{id}/steps`.
@@ -288,13 +289,13 @@ pub struct BulkFailure {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounts {
     /// `(status, count)`, statuses in alphabetical order; absent statuses have no entry.
-    pub by_status: Vec<(String, i64)>,
+    pub by_status: Vec<(InstanceStatus, i64)>,
 }
 
 impl InstanceCounts {
     /// The count of one status (0 when absent).
-    pub fn of(&self, status: &str) -> i64 {
-        self.by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n)
+    pub fn of(&self, status: InstanceStatus) -> i64 {
+        self.by_status.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n)
     }
 
     /// All instances.

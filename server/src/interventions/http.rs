@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use app::wire::{
     AssignIntervention, BulkResolve, BulkResolveFailure, BulkResolveResult, FieldError, InboxCounts,
-    InterventionDetail, InterventionItem, InterventionList, ResolveIntervention,
+    InterventionDetail, InterventionItem, InterventionKind, InterventionList, PriorityLevel, ResolveIntervention,
 };
 
 use super::inbox::{item_of, Answer};
@@ -34,8 +34,6 @@ const BULK_LIMIT: usize = 500;
 const BULK_CONCURRENCY: usize = 8;
 
 const VIEWS: [&str; 5] = ["mine", "unassigned", "all", "overdue", "resolved"];
-const KINDS: [&str; 4] = ["human_task", "retries_exhausted", "compensation_failed", "sla_breach"];
-const LEVELS: [&str; 4] = ["urgent", "high", "normal", "low"];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -74,8 +72,8 @@ async fn list(
         }
     };
     one_of("view", &query.view, &VIEWS, &mut problems);
-    one_of("kind", &query.kind, &KINDS, &mut problems);
-    one_of("priority", &query.priority, &LEVELS, &mut problems);
+    one_of("kind", &query.kind, InterventionKind::WORDS, &mut problems);
+    one_of("priority", &query.priority, PriorityLevel::WORDS, &mut problems);
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         problems.push(crate::error::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
@@ -100,11 +98,11 @@ async fn list(
         limit: if resolved && query.priority.is_none() { limit } else { RANKED },
     };
     let rows = state.inbox.items(&selection).await?;
-    let mut items: Vec<(i64, &InboxRow, InterventionItem)> = rows
-        .iter()
-        .map(|row| (row.opened_at, row, item_of(row, now)))
-        .filter(|(_, _, item)| query.priority.as_deref().is_none_or(|level| item.priority.level == level))
-        .collect();
+    // Checked above: a priority in the query is a level.
+    let level: Option<PriorityLevel> = query.priority.as_deref().and_then(|level| level.parse().ok());
+    let mut items: Vec<(i64, &InboxRow, InterventionItem)> =
+        rows.iter().map(|row| Ok((row.opened_at, row, item_of(row, now)?))).collect::<Result<_, ApiError>>()?;
+    items.retain(|(_, _, item)| level.is_none_or(|level| item.priority.level == level));
     if !resolved {
         items.sort_by(|(a_at, a, a_item), (b_at, b, b_item)| {
             b_item.priority.score.cmp(&a_item.priority.score).then(a_at.cmp(b_at)).then(a.id.cmp(&b.id))

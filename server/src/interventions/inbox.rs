@@ -19,8 +19,8 @@
 use serde_json::{json, Value};
 
 use app::wire::{
-    FieldError, InterventionChange, InterventionDetail, InterventionEvent, InterventionItem, LiveEvent, Permission,
-    Role,
+    FieldError, InterventionChange, InterventionDetail, InterventionEvent, InterventionItem, InterventionKind, LiveEvent,
+    Permission, Role,
 };
 use engine::instance::Blocked;
 use engine::{Event, Instance, Resolution, Status};
@@ -223,7 +223,7 @@ impl Inbox {
             return Err(held_by(holder));
         }
         let choices = choices_of(row);
-        let compensation = row.kind == "compensation_failed";
+        let compensation = row.kind == InterventionKind::CompensationFailed;
         let mut problems = Vec::new();
         if !choices.iter().any(|c| c == answer.choice) {
             problems.push(problem("choice", format!("must be one of {}", choices.join(", "))));
@@ -242,7 +242,7 @@ impl Inbox {
                 problems.push(problem("output", "only with the choice skip"));
             }
         }
-        if answer.data.is_some() && row.kind != "human_task" {
+        if answer.data.is_some() && row.kind != InterventionKind::HumanTask {
             problems.push(problem("data", "only for human tasks"));
         }
         match problems.as_slice() {
@@ -255,16 +255,16 @@ impl Inbox {
 
         let (actor, reason) = (me.to_string(), answer.reason.to_string());
         let intervention_id = row.id.clone();
-        let event = match (row.kind.as_str(), answer.choice) {
-            ("sla_breach", _) => return self.acknowledge(me, row, answer.reason, now).await,
-            ("human_task", decision) => Event::HumanDecided {
+        let event = match (row.kind, answer.choice) {
+            (InterventionKind::SlaBreach, _) => return self.acknowledge(me, row, answer.reason, now).await,
+            (InterventionKind::HumanTask, decision) => Event::HumanDecided {
                 intervention_id,
                 decision: decision.to_string(),
                 data: answer.data.unwrap_or(Value::Null),
                 actor,
                 reason,
             },
-            (_, choice) => {
+            (InterventionKind::RetriesExhausted | InterventionKind::CompensationFailed, choice) => {
                 let resolution = match choice {
                     "retry" => Resolution::Retry { edited_input: answer.input },
                     "skip" => Resolution::Skip { output: answer.output.unwrap_or(Value::Null) },
@@ -310,8 +310,8 @@ impl Inbox {
     /// error, and its history.
     pub async fn detail(&self, row: InboxRow) -> Result<InterventionDetail> {
         let store = self.store();
-        let item = item_of(&row, self.now_ms());
-        let (context, step_input, mut error) = if row.kind == "sla_breach" {
+        let item = item_of(&row, self.now_ms())?;
+        let (context, step_input, mut error) = if row.kind == InterventionKind::SlaBreach {
             let breach = store.breach_of_intervention(&row.id).await?;
             let figures = breach.map(|b| {
                 json!({
@@ -331,9 +331,14 @@ impl Inbox {
                 None => (Value::Null, None, None),
             }
         };
-        if error.is_none() && matches!(row.kind.as_str(), "retries_exhausted" | "compensation_failed") {
+        // The step attempts a failure item is about: the task's, or its compensation's.
+        let failed_calls = match row.kind {
+            InterventionKind::RetriesExhausted => Some("task"),
+            InterventionKind::CompensationFailed => Some("compensation"),
+            InterventionKind::HumanTask | InterventionKind::SlaBreach => None,
+        };
+        if let (None, Some(kind)) = (&error, failed_calls) {
             // Resolved already, so the run no longer holds the failure: its last failed call still says why.
-            let kind = if row.kind == "retries_exhausted" { "task" } else { "compensation" };
             let steps = store.steps(&row.instance_id).await?;
             error = steps
                 .into_iter()
@@ -420,29 +425,31 @@ impl Inbox {
 }
 
 /// The item as the list shows it, ranked at `now` (a resolved item as it stood when it was resolved).
-pub fn item_of(row: &InboxRow, now: i64) -> InterventionItem {
+pub fn item_of(row: &InboxRow, now: i64) -> Result<InterventionItem> {
     let instance = instance_of(row);
     let amount_minor = instance.as_ref().and_then(|instance| {
         let (step_input, _) = failure_of(instance, &row.id);
         priority::amount_at_stake(&instance.context, step_input)
     });
     let at = if row.is_open() { now } else { row.closed_at.unwrap_or(now) };
-    let due = priority::due_at(&row.kind, row.opened_at, row.due_at);
+    let due = priority::due_at(row.kind, row.opened_at, row.due_at);
     let inputs = priority::Inputs {
-        kind: &row.kind,
+        kind: row.kind,
         declared: &row.priority,
         opened_at: row.opened_at,
         due_at: row.due_at,
         amount_minor,
     };
-    InterventionItem {
+    let instance_status =
+        row.instance_status.as_deref().map(|text| crate::store::rows::status_of(&row.instance_id, text)).transpose()?;
+    Ok(InterventionItem {
         id: row.id.clone(),
-        kind: row.kind.clone(),
+        kind: row.kind,
         reason: row.reason.clone(),
         workflow: row.workflow.clone(),
         instance_id: (!row.instance_id.is_empty()).then(|| row.instance_id.clone()),
-        state: match (&row.breach_target, row.kind.as_str()) {
-            (Some(target), "sla_breach") => target.clone(),
+        state: match (&row.breach_target, row.kind) {
+            (Some(target), InterventionKind::SlaBreach) => target.clone(),
             _ => row.state.clone(),
         },
         choices: choices_of(row),
@@ -457,8 +464,8 @@ pub fn item_of(row: &InboxRow, now: i64) -> InterventionItem {
         resolved_at: row.closed_at.map(rfc3339),
         resolution: row.resolution.as_deref().and_then(|text| serde_json::from_str(text).ok()),
         amount_minor,
-        instance_status: row.instance_status.clone(),
-    }
+        instance_status,
+    })
 }
 
 /// Whether `me` may claim the item: `Ok(true)` when it is theirs already, `Ok(false)` when it is free,

@@ -12,9 +12,10 @@
 //!   `priority` (set by the workflow's author) moves it up or down.
 //!
 //! ```
+//! use app::wire::InterventionKind;
 //! use switchboard::interventions::priority::{score, Inputs, HOUR_MS};
 //! let opened = 0;
-//! let inputs = Inputs { kind: "retries_exhausted", declared: "high", opened_at: opened, due_at: None,
+//! let inputs = Inputs { kind: InterventionKind::RetriesExhausted, declared: "high", opened_at: opened, due_at: None,
 //!                       amount_minor: Some(125_000) };
 //! let priority = score(&inputs, opened + 4 * HOUR_MS);
 //! assert_eq!(priority.level, "urgent");
@@ -23,7 +24,7 @@
 
 use serde_json::Value;
 
-use app::wire::Priority;
+use app::wire::{InterventionKind, Priority, PriorityLevel};
 
 pub const MINUTE_MS: i64 = 60_000;
 pub const HOUR_MS: i64 = 60 * MINUTE_MS;
@@ -43,25 +44,24 @@ pub use app::wire::PRIORITY_SCHEME as SCHEME;
 pub const MONEY_FIELDS: [&str; 5] = ["amount_minor", "charge_minor", "gross_minor", "paid_minor", "invoiced_minor"];
 
 /// How long after opening an item without its own due time is due.
-pub fn default_due_ms(kind: &str) -> i64 {
+pub fn default_due_ms(kind: InterventionKind) -> i64 {
     match kind {
-        "compensation_failed" => HOUR_MS,
-        "retries_exhausted" => 2 * HOUR_MS,
-        "sla_breach" => 4 * HOUR_MS,
-        _ => DAY_MS,
+        InterventionKind::CompensationFailed => HOUR_MS,
+        InterventionKind::RetriesExhausted => 2 * HOUR_MS,
+        InterventionKind::SlaBreach => 4 * HOUR_MS,
+        InterventionKind::HumanTask => DAY_MS,
     }
 }
 
 /// When an item is due: its own due time, else the default of its kind.
-pub fn due_at(kind: &str, opened_at: i64, due_at: Option<i64>) -> i64 {
+pub fn due_at(kind: InterventionKind, opened_at: i64, due_at: Option<i64>) -> i64 {
     due_at.unwrap_or_else(|| opened_at.saturating_add(default_due_ms(kind)))
 }
 
 /// What the score is computed from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Inputs<'a> {
-    /// `human_task`, `retries_exhausted`, `compensation_failed` or `sla_breach`.
-    pub kind: &'a str,
+    pub kind: InterventionKind,
     /// The row's priority (`low`, `normal`, `high`, `urgent`): counted for human tasks only, where the
     /// workflow's author chose it (the engine fixes it for failures, the monitor for breaches).
     pub declared: &'a str,
@@ -91,10 +91,10 @@ pub fn score(inputs: &Inputs<'_>, now: i64) -> Priority {
     }
 
     let (kind_words, kind_points) = match inputs.kind {
-        "compensation_failed" => ("failed compensation", 30),
-        "retries_exhausted" => ("retries exhausted", 20),
-        "sla_breach" => ("SLA breach", 20),
-        _ => ("human task", 10),
+        InterventionKind::CompensationFailed => ("failed compensation", 30),
+        InterventionKind::RetriesExhausted => ("retries exhausted", 20),
+        InterventionKind::SlaBreach => ("SLA breach", 20),
+        InterventionKind::HumanTask => ("human task", 10),
     };
 
     if let Some(amount) = inputs.amount_minor {
@@ -113,12 +113,13 @@ pub fn score(inputs: &Inputs<'_>, now: i64) -> Priority {
     parts.push((format!("open {}", span(open)), (2 * (open / HOUR_MS)).min(20)));
 
     parts.push((kind_words.to_string(), kind_points));
-    if inputs.kind == "human_task" {
-        let declared = match inputs.declared {
-            "urgent" => Some(20),
-            "high" => Some(10),
-            "low" => Some(-5),
-            _ => None,
+    if inputs.kind == InterventionKind::HumanTask {
+        // The column holds the workflow's word; one that is no level counts as `normal` (nothing).
+        let declared = match inputs.declared.parse::<PriorityLevel>() {
+            Ok(PriorityLevel::Urgent) => Some(20),
+            Ok(PriorityLevel::High) => Some(10),
+            Ok(PriorityLevel::Low) => Some(-5),
+            Ok(PriorityLevel::Normal) | Err(_) => None,
         };
         if let Some(points) = declared {
             parts.push((format!("marked {} by the workflow", inputs.declared), points));
@@ -127,7 +128,7 @@ pub fn score(inputs: &Inputs<'_>, now: i64) -> Priority {
 
     let score: i64 = parts.iter().map(|(_, points)| points).sum();
     Priority {
-        level: level(score).to_string(),
+        level: level(score),
         score,
         because: parts
             .into_iter()
@@ -140,8 +141,8 @@ pub fn score(inputs: &Inputs<'_>, now: i64) -> Priority {
 }
 
 /// The level of a score.
-pub fn level(score: i64) -> &'static str {
-    LEVELS.iter().find(|(from, _)| score >= *from).map_or("low", |(_, name)| name)
+pub fn level(score: i64) -> PriorityLevel {
+    LEVELS.iter().find(|(from, _)| score >= *from).map_or(PriorityLevel::Low, |(_, level)| *level)
 }
 
 /// The largest amount of [`MONEY_FIELDS`] found at the top of the run's input (`context.input`), of
@@ -198,7 +199,7 @@ mod tests {
     use super::*;
 
     fn inputs(kind: &'static str) -> Inputs<'static> {
-        Inputs { kind, declared: "normal", opened_at: 0, due_at: None, amount_minor: None }
+        Inputs { kind: kind.parse().unwrap(), declared: "normal", opened_at: 0, due_at: None, amount_minor: None }
     }
 
     /// The points of the part of `inputs`' score at `now` whose words start with `prefix`.
@@ -255,11 +256,11 @@ mod tests {
 
     #[test]
     fn without_a_due_time_the_kind_sets_one() {
-        assert_eq!(due_at("compensation_failed", 1_000, None), 1_000 + HOUR_MS);
-        assert_eq!(due_at("retries_exhausted", 1_000, None), 1_000 + 2 * HOUR_MS);
-        assert_eq!(due_at("sla_breach", 1_000, None), 1_000 + 4 * HOUR_MS);
-        assert_eq!(due_at("human_task", 1_000, None), 1_000 + DAY_MS);
-        assert_eq!(due_at("human_task", 1_000, Some(5)), 5);
+        assert_eq!(due_at(InterventionKind::CompensationFailed, 1_000, None), 1_000 + HOUR_MS);
+        assert_eq!(due_at(InterventionKind::RetriesExhausted, 1_000, None), 1_000 + 2 * HOUR_MS);
+        assert_eq!(due_at(InterventionKind::SlaBreach, 1_000, None), 1_000 + 4 * HOUR_MS);
+        assert_eq!(due_at(InterventionKind::HumanTask, 1_000, None), 1_000 + DAY_MS);
+        assert_eq!(due_at(InterventionKind::HumanTask, 1_000, Some(5)), 5);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use sqlx::{FromRow, QueryBuilder};
 
+use app::wire::InterventionKind;
+
 use super::priority::{default_due_ms, DAY_MS};
 use crate::store::audit::{insert_audit, AuditRow};
 use crate::store::sla::SlaBreachRow;
@@ -20,7 +22,9 @@ pub struct InboxRow {
     /// Empty for an SLA breach (not tied to a run).
     pub instance_id: String,
     pub workflow: String,
-    pub kind: String,
+    /// Read as a kind where the row is read: a column with another word fails the read.
+    #[sqlx(try_from = "String")]
+    pub kind: InterventionKind,
     pub state: String,
     /// JSON array of the allowed decisions.
     pub decisions: String,
@@ -93,15 +97,11 @@ pub struct ViewCounts {
 /// The SQL of an item's due time: its own, else `opened_at` plus the default of its kind
 /// ([`default_due_ms`]), so the overdue view and count agree with the priority.
 fn due_expression() -> String {
-    let of = |kind: &str| default_due_ms(kind);
-    format!(
-        "COALESCE(i.due_at, i.opened_at + CASE i.kind WHEN 'compensation_failed' THEN {} \
-         WHEN 'retries_exhausted' THEN {} WHEN 'sla_breach' THEN {} ELSE {} END)",
-        of("compensation_failed"),
-        of("retries_exhausted"),
-        of("sla_breach"),
-        DAY_MS
-    )
+    let cases: String = InterventionKind::ALL
+        .iter()
+        .map(|kind| format!("WHEN '{}' THEN {} ", kind.as_str(), default_due_ms(*kind)))
+        .collect();
+    format!("COALESCE(i.due_at, i.opened_at + CASE i.kind {cases}ELSE {DAY_MS} END)")
 }
 
 impl Store {

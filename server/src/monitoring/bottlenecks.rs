@@ -13,7 +13,7 @@
 //! The score that ranks them adds, per rule fired, how far past its threshold the step is (error rate
 //! × 4, variance ratio above 2 / 4 + ¼, queue wait over call time / 4, share of time), each capped at 2.
 
-use app::wire::{Bottleneck, BottleneckRule, StateMetrics};
+use app::wire::{Bottleneck, BottleneckRule, StateKind, StateMetrics};
 
 /// Observations a rule needs before it fires.
 pub const MIN_SAMPLES: u64 = 20;
@@ -76,7 +76,7 @@ pub fn judge(state: &StateMetrics) -> Option<Bottleneck> {
             score += (wait as f64 / run.max(1) as f64 / 4.0).min(2.0);
         }
     }
-    if let (true, Some(share)) = (time.count >= MIN_SAMPLES && state.kind != "wait", state.share_of_time) {
+    if let (true, Some(share)) = (time.count >= MIN_SAMPLES && state.kind != StateKind::Wait.as_str(), state.share_of_time) {
         if share > SHARE_OF_TIME {
             rules.push(BottleneckRule::ShareOfTime);
             reasons.push(format!(

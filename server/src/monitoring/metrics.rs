@@ -12,6 +12,7 @@ use engine::{Definition, State};
 use super::period::Period;
 use super::rollup::{Rollups, StateCounts, WorkflowCounts};
 use super::sketch::DurationSketch;
+use crate::runtime::convert::state_kind_of;
 
 /// The label of the all-workflows row.
 pub const ALL: &str = "*";
@@ -193,7 +194,7 @@ pub fn flow_order(definition: &Definition) -> Vec<(String, &'static str)> {
             if !seen.insert(name.to_string()) {
                 continue;
             }
-            out.push((name.to_string(), state.kind()));
+            out.push((name.to_string(), state_kind_of(state).as_str()));
             if let State::Parallel(parallel) = state {
                 for branch in &parallel.branches {
                     walk(&branch.start_at, &branch.states, seen, out);

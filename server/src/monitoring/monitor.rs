@@ -462,7 +462,7 @@ impl Monitor {
                         id: crate::runtime::clock::new_id(),
                         instance_id: String::new(),
                         workflow: target.workflow.clone(),
-                        kind: "sla_breach".into(),
+                        kind: app::wire::InterventionKind::SlaBreach.as_str().into(),
                         state: target.metric.clone(),
                         decisions: "[\"acknowledge\"]".into(),
                         assignee_group: Some("managers".into()),

@@ -167,7 +167,7 @@ fn base_write(
                 id: intervention_id.clone(),
                 instance_id: row.id.clone(),
                 workflow: definition.name.clone(),
-                kind: convert::enum_text(kind),
+                kind: convert::intervention_kind_of(*kind).as_str().to_string(),
                 state: state.clone(),
                 decisions: serde_json::to_string(decisions).unwrap_or_else(|_| "[]".into()),
                 assignee_group: assignee_group.clone(),

@@ -415,7 +415,8 @@ impl Inner {
             }
         }
         if self.bus.has_subscribers() {
-            self.bus.publish(LiveEvent::Instance(convert::instance_change(row)));
+            let status = convert::status_of(instance.status_kind());
+            self.bus.publish(LiveEvent::Instance(convert::instance_change(row, status)));
             for effect in effects {
                 let (id, change, status) = match effect {
                     engine::Effect::OpenIntervention { intervention_id, .. } => (intervention_id, "opened", "open"),

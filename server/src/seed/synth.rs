@@ -217,7 +217,7 @@ impl Synth {
                         id: intervention_id.clone(),
                         instance_id: walk.id.clone(),
                         workflow: walk.def.name.clone(),
-                        kind: "human_task".into(),
+                        kind: app::wire::InterventionKind::HumanTask.as_str().into(),
                         state: current.clone(),
                         decisions: serde_json::to_string(&human.decisions.iter().map(|d| &d.name).collect::<Vec<_>>())
                             .unwrap_or_else(|_| "[]".into()),

@@ -4,6 +4,8 @@
 
 use sqlx::QueryBuilder;
 
+use app::wire::InstanceStatus;
+
 use super::{on_pool, InstanceRow, InstanceSummaryRow, InterventionRow, JournalRow, Result, StepRow, Store, TimerRow};
 
 macro_rules! instance_columns {
@@ -226,9 +228,10 @@ impl Store {
 
     /// How many instances are in each status, counted row by row (a full scan; the console uses
     /// [`Store::status_counts`], which reads the rollups).
-    pub async fn count_by_status(&self) -> Result<Vec<(String, i64)>> {
+    pub async fn count_by_status(&self) -> Result<Vec<(InstanceStatus, i64)>> {
         let query = "SELECT status, count(*) FROM instances GROUP BY status ORDER BY status";
-        Ok(on_pool!(self.database(), pool => sqlx::query_as(query).fetch_all(pool).await?))
+        let rows: Vec<(String, i64)> = on_pool!(self.database(), pool => sqlx::query_as(query).fetch_all(pool).await?);
+        super::rollups::parse_counts(rows)
     }
 
     /// Instances that were moving when the process stopped: running, compensating, or created and not

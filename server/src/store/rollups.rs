@@ -7,9 +7,19 @@
 
 use sqlx::FromRow;
 
+use app::wire::InstanceStatus;
+
 use super::{on_pool, Error, Result, Store};
 use crate::monitoring::rollup::{Rollups, StateCounts, StateKey, WorkflowCounts, WorkflowKey};
 use crate::monitoring::sketch::DurationSketch;
+
+/// The statuses [`Store::status_counts`] counts on the status index, as SQL: every status but the final
+/// ones (a test checks the list against [`InstanceStatus::is_final`]).
+macro_rules! resting_statuses {
+    () => {
+        "('created', 'running', 'waiting', 'compensating', 'needs_intervention', 'failed')"
+    };
+}
 
 #[derive(FromRow)]
 struct WorkflowRollupRow {
@@ -369,12 +379,13 @@ impl Store {
     /// the status index, which holds few of them; the final ones (completed, compensated, cancelled —
     /// reached once and never left) are the sums of the daily rollups. Same answer as
     /// [`Store::count_by_status`] for any history the rollups were kept for.
-    pub async fn status_counts(&self) -> Result<Vec<(String, i64)>> {
-        let (mut counts, finals) = on_pool!(self.database(), pool => {
-            let counts: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT status, COUNT(*) FROM instances WHERE status IN \
-                 ('created', 'running', 'waiting', 'compensating', 'needs_intervention', 'failed') GROUP BY status",
-            )
+    pub async fn status_counts(&self) -> Result<Vec<(InstanceStatus, i64)>> {
+        let (counts, finals) = on_pool!(self.database(), pool => {
+            let counts: Vec<(String, i64)> = sqlx::query_as(concat!(
+                "SELECT status, COUNT(*) FROM instances WHERE status IN ",
+                resting_statuses!(),
+                " GROUP BY status"
+            ))
             .fetch_all(pool)
             .await?;
             let finals: (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
@@ -385,12 +396,55 @@ impl Store {
             .await?;
             (counts, finals)
         });
-        for (status, count) in [("completed", finals.0), ("compensated", finals.1), ("cancelled", finals.2)] {
+        let mut counts = parse_counts(counts)?;
+        let finals = [
+            (InstanceStatus::Completed, finals.0),
+            (InstanceStatus::Compensated, finals.1),
+            (InstanceStatus::Cancelled, finals.2),
+        ];
+        for (status, count) in finals {
             if let Some(count) = count.filter(|n| *n > 0) {
-                counts.push((status.to_string(), count));
+                counts.push((status, count));
             }
         }
-        counts.sort();
+        counts.sort_by_key(|(status, _)| status.as_str());
         Ok(counts)
+    }
+}
+
+/// `(status, count)` rows with their status read as a status.
+///
+/// # Errors
+/// [`Error::Corrupt`] for a status column that holds no known status.
+pub(super) fn parse_counts(rows: Vec<(String, i64)>) -> Result<Vec<(InstanceStatus, i64)>> {
+    rows.into_iter()
+        .map(|(text, count)| {
+            let status = text.parse().map_err(|error| Error::Corrupt(format!("instance status column: {error}")))?;
+            Ok((status, count))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_counted_on_the_index_are_the_ones_an_instance_can_leave() {
+        let listed: Vec<InstanceStatus> = resting_statuses!()
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(", ")
+            .map(|word| word.trim_matches('\'').parse().unwrap())
+            .collect();
+        let expected: Vec<InstanceStatus> = InstanceStatus::ALL.iter().copied().filter(|s| !s.is_final()).collect();
+        assert_eq!(listed, expected);
+        let finals: Vec<InstanceStatus> = InstanceStatus::ALL.iter().copied().filter(|s| s.is_final()).collect();
+        assert_eq!(finals, [InstanceStatus::Completed, InstanceStatus::Compensated, InstanceStatus::Cancelled]);
+    }
+
+    #[test]
+    fn an_unknown_status_in_the_column_is_corrupt_data() {
+        let error = parse_counts(vec![("paused".into(), 1)]).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(text) if text.contains("`paused`")), "{error}");
     }
 }

@@ -3,6 +3,10 @@
 
 use sqlx::FromRow;
 
+use app::wire::InstanceStatus;
+
+use super::{Error, Result};
+
 /// A registered definition version.
 #[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct DefinitionRow {
@@ -38,7 +42,21 @@ pub struct InstanceRow {
     pub lease_epoch: i64,
 }
 
+/// The status column read as the wire's word; an unknown word is corrupt data, named with its instance.
+/// Rows keep the column's text (they are what the table holds); this is where it becomes a status.
+pub fn status_of(id: &str, text: &str) -> Result<InstanceStatus> {
+    text.parse().map_err(|error| Error::Corrupt(format!("instance {id}: {error}")))
+}
+
 impl InstanceRow {
+    /// The status column as a status.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the column holds no known status.
+    pub fn status(&self) -> Result<InstanceStatus> {
+        status_of(&self.id, &self.status)
+    }
+
     /// The row without its state, as lists show it.
     pub fn summary(&self) -> InstanceSummaryRow {
         InstanceSummaryRow {
@@ -69,6 +87,16 @@ pub struct InstanceSummaryRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+}
+
+impl InstanceSummaryRow {
+    /// The status column as a status.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the column holds no known status.
+    pub fn status(&self) -> Result<InstanceStatus> {
+        status_of(&self.id, &self.status)
+    }
 }
 
 /// One applied event and what it caused.

@@ -464,7 +464,9 @@ mod tests {
         while !statuses.contains(&"completed".to_string()) {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, stream.recv()).await {
-                Ok(Ok(LiveEvent::Instance(change))) if change.id == started.id => statuses.push(change.status),
+                Ok(Ok(LiveEvent::Instance(change))) if change.id == started.id => {
+                    statuses.push(change.status.to_string())
+                }
                 Ok(_) => {}
                 Err(_) => panic!("b's stream did not show a's run completing; saw {statuses:?}"),
             }

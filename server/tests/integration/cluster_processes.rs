@@ -27,7 +27,9 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use futures::StreamExt;
 
-use app::wire::{ClusterNode, ClusterNodes, HistoryEntry, InstancePage, LiveEvent, NodeState};
+use app::wire::{
+    ClusterNode, ClusterNodes, HistoryEntry, InstancePage, InstanceStatus, JournalRecord, LiveEvent, NodeState,
+};
 use crate::support::client::{
     assert_no_effect_problems, history, history_text, register_definition, sort_starts, token_client, Started,
 };
@@ -266,7 +268,7 @@ fn follow_events(client: reqwest::Client, base: String, recorder: Arc<Recorder>)
                                 Ok(LiveEvent::Instance(change)) => {
                                     seen.instance_events += 1;
                                     let at = recorder.phase();
-                                    seen.instances.entry(change.id).or_default().push((change.status, at));
+                                    seen.instances.entry(change.id).or_default().push((change.status.to_string(), at));
                                 }
                                 Ok(_) => {}
                                 Err(_) => seen.unreadable += 1,
@@ -381,22 +383,24 @@ fn journal_problems(id: &str, entries: &[HistoryEntry], applied_keys: &HashSet<&
     let mut succeeded: HashMap<String, usize> = HashMap::new();
     let mut finals = Vec::new();
     for entry in entries {
-        for record in entry.records.as_array().into_iter().flatten() {
-            let record = &record["record"];
-            match record["record"].as_str() {
-                Some("applied")
-                    if matches!(
-                        record["event"]["type"].as_str(),
-                        Some("step_succeeded" | "compensation_succeeded")
-                    ) =>
+        for record in entry.records.iter().map(|journal| &journal.record) {
+            match record {
+                JournalRecord::Applied { event }
+                    if matches!(event["type"].as_str(), Some("step_succeeded" | "compensation_succeeded")) =>
                 {
-                    let key = record["event"]["idempotency_key"].as_str().unwrap_or("?").to_string();
+                    let key = event["idempotency_key"].as_str().unwrap_or("?").to_string();
                     *succeeded.entry(key).or_default() += 1;
                 }
-                Some("status_changed")
-                    if matches!(record["to"].as_str(), Some("completed" | "compensated" | "failed" | "cancelled")) =>
+                JournalRecord::StatusChanged { to, .. }
+                    if matches!(
+                        to,
+                        InstanceStatus::Completed
+                            | InstanceStatus::Compensated
+                            | InstanceStatus::Failed
+                            | InstanceStatus::Cancelled
+                    ) =>
                 {
-                    finals.push(record["to"].as_str().unwrap_or("?").to_string());
+                    finals.push(to.to_string());
                 }
                 _ => {}
             }

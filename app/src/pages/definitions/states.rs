@@ -14,7 +14,7 @@ use crate::diagram::marks::{state_definition, state_kinds};
 use crate::diagram::view::heat_fill;
 use crate::diagram::{DiagramLegend, FlowDiagram};
 use crate::format;
-use crate::wire::{DefinitionVersion, StateMetrics};
+use crate::wire::{DefinitionVersion, StateKind, StateMetrics};
 
 /// The workflow's own figures over the period: started, completed, failed or undone, p95 duration
 /// against its SLA target, and in flight now.
@@ -354,7 +354,7 @@ fn StateDetail(
                 None => definition.with_value(|d| view! { <WorkflowFacts definition=d.clone() /> }).into_any(),
                 Some(state) => {
                     let spec = definition.with_value(|d| state_definition(d, &state).cloned());
-                    let kind = spec.as_ref().and_then(|s| s.get("type")).and_then(Value::as_str).unwrap_or("").to_string();
+                    let kind = spec.as_ref().and_then(StateKind::of);
                     let metrics = {
                         let state = state.clone();
                         Memo::new(move |_| current.with(|f| f.as_ref().and_then(|f| f.states.states.iter().find(|s| s.state == state).cloned())))
@@ -363,9 +363,9 @@ fn StateDetail(
                     view! {
                         <div class="state-detail-head">
                             <h2 class="mono" data-testid="detail-state">{state.clone()}</h2>
-                            {(!kind.is_empty()).then(|| view! { <span class="pill neutral">{kind.clone()}</span> })}
+                            {kind.map(|kind| view! { <span class="pill neutral">{kind.as_str()}</span> })}
                         </div>
-                        <p class="muted">{spec.as_ref().map(|s| describe_state(&kind, s)).unwrap_or_else(|| format!("Version {version} has no state named {state}."))}</p>
+                        <p class="muted">{spec.as_ref().map(|s| describe_state(kind, s)).unwrap_or_else(|| format!("Version {version} has no state named {state}."))}</p>
                         <StateFigures metrics />
                         {spec.map(|spec| view! {
                             <h3 class="detail-heading">{format!("Definition in version {version}")}</h3>
@@ -426,8 +426,8 @@ fn StateFigures(metrics: Memo<Option<StateMetrics>>) -> impl IntoView {
 #[component]
 fn WorkflowFacts(definition: Value) -> impl IntoView {
     let kinds = state_kinds(&definition);
-    let tasks = kinds.values().filter(|k| *k == "task").count();
-    let people = kinds.values().filter(|k| *k == "human").count();
+    let tasks = kinds.values().filter(|k| **k == Some(StateKind::Task)).count();
+    let people = kinds.values().filter(|k| **k == Some(StateKind::Human)).count();
     let start = definition.get("start_at").and_then(Value::as_str).unwrap_or("?").to_string();
     let timeout = definition.pointer("/timeouts/workflow_ms").and_then(Value::as_f64).map(|ms| format::window(ms as i64));
     let keys: Vec<String> = definition
@@ -459,10 +459,10 @@ fn WorkflowFacts(definition: Value) -> impl IntoView {
 }
 
 /// What a state does, in a sentence.
-fn describe_state(kind: &str, spec: &Value) -> String {
+fn describe_state(kind: Option<StateKind>, spec: &Value) -> String {
     let text = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or("?").to_string();
     match kind {
-        "task" => {
+        Some(StateKind::Task) => {
             let mut s = format!("Calls {}.{}", text("service"), text("action"));
             if let Some(max) = spec.pointer("/retry/max_attempts").and_then(Value::as_u64) {
                 s.push_str(&format!(", up to {max} attempts"));
@@ -485,7 +485,7 @@ fn describe_state(kind: &str, spec: &Value) -> String {
             }
             s + "."
         }
-        "choice" => {
+        Some(StateKind::Choice) => {
             let rules = spec.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
             format!(
                 "Chooses the next state by {rules} {}, otherwise {}.",
@@ -493,16 +493,15 @@ fn describe_state(kind: &str, spec: &Value) -> String {
                 text("default")
             )
         }
-        "parallel" => {
+        Some(StateKind::Parallel) => {
             let branches = spec.get("branches").and_then(Value::as_array).map_or(0, Vec::len);
             format!("Runs {branches} branches at the same time and continues when all are done.")
         }
-        "wait" => "Waits on a durable timer.".into(),
-        "human" => format!("Asks the {} team: {}", text("assignee_group"), text("title")),
-        "succeed" => "The run ends here, succeeded.".into(),
-        "fail" => format!("The run ends here, failed: {}", text("message")),
-        "" => "A state.".into(),
-        other => format!("A {other} state."),
+        Some(StateKind::Wait) => "Waits on a durable timer.".into(),
+        Some(StateKind::Human) => format!("Asks the {} team: {}", text("assignee_group"), text("title")),
+        Some(StateKind::Succeed) => "The run ends here, succeeded.".into(),
+        Some(StateKind::Fail) => format!("The run ends here, failed: {}", text("message")),
+        None => "A state.".into(),
     }
 }
 
@@ -518,12 +517,12 @@ mod tests {
                           "retry": {"max_attempts": 3}, "on_failure": "compensate",
                           "compensation": {"service": "payments", "action": "refund"}});
         assert_eq!(
-            describe_state("task", &task),
+            describe_state(Some(StateKind::Task), &task),
             "Calls payments.charge, up to 3 attempts, 30.0 s timeout each; on failure: compensate; undone by payments.refund."
         );
         let choice = json!({"type": "choice", "choices": [{"condition": "x", "next": "a"}], "default": "b"});
-        assert_eq!(describe_state("choice", &choice), "Chooses the next state by 1 rule, otherwise b.");
+        assert_eq!(describe_state(Some(StateKind::Choice), &choice), "Chooses the next state by 1 rule, otherwise b.");
         let goto = json!({"type": "task", "service": "s", "action": "a", "on_failure": {"goto": "cleanup"}});
-        assert_eq!(describe_state("task", &goto), "Calls s.a; on failure: go to cleanup.");
+        assert_eq!(describe_state(Some(StateKind::Task), &goto), "Calls s.a; on failure: go to cleanup.");
     }
 }

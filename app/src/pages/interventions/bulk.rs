@@ -186,18 +186,18 @@ fn resolved_words(done: &BulkResolveResult) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Priority;
+    use crate::wire::{InterventionKind, Priority, PriorityLevel};
 
     fn item(id: &str, choices: &[&str]) -> InterventionItem {
         InterventionItem {
             id: id.into(),
-            kind: "human_task".into(),
+            kind: InterventionKind::HumanTask,
             reason: String::new(),
             workflow: "w".into(),
             instance_id: None,
             state: "s".into(),
             choices: choices.iter().map(|c| c.to_string()).collect(),
-            priority: Priority { level: "normal".into(), score: 0, because: Vec::new() },
+            priority: Priority { level: PriorityLevel::Normal, score: 0, because: Vec::new() },
             opened_at: String::new(),
             due_at: None,
             overdue: false,

@@ -16,7 +16,7 @@ use super::detail::ItemView;
 use super::{words, Viewer};
 use crate::client::{self, encode_query_value, ApiFailure};
 use crate::format;
-use crate::wire::{AssignIntervention, ResolveIntervention};
+use crate::wire::{AssignIntervention, InterventionKind, ResolveIntervention};
 
 /// What the form asks the server to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -144,9 +144,9 @@ pub fn DecisionPanel(
 ) -> impl IntoView {
     let first = view.get_untracked();
     let id = first.detail.item.id.clone();
-    let human = first.detail.item.kind == "human_task";
+    let human = first.detail.item.kind == InterventionKind::HumanTask;
     // A failed compensation is retried with its own input and skipped without an output.
-    let step_data = first.detail.item.kind == "retries_exhausted";
+    let step_data = first.detail.item.kind == InterventionKind::RetriesExhausted;
     let step_input = StoredValue::new(first.detail.step_input.clone());
     let open = Memo::new(move |_| view.with(|v| v.detail.item.status == "open"));
     let assignee = Memo::new(move |_| view.with(|v| v.detail.item.assignee.clone()));

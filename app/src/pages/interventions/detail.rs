@@ -24,7 +24,8 @@ use crate::diagram::{instance_marks, DiagramLegend, FlowDiagram};
 use crate::format;
 use crate::live::{on_instance_change, on_intervention_change, use_live_feed};
 use crate::wire::{
-    DefinitionVersion, HistoryEntry, InstanceDetail, InterventionDetail, InterventionEvent, StepAttempt,
+    DefinitionVersion, HistoryEntry, InstanceDetail, InstanceStatus, InterventionDetail, InterventionEvent,
+    InterventionKind, StepAttempt,
 };
 
 /// The run an item belongs to, as the diagram needs it.
@@ -181,11 +182,12 @@ fn DetailBody(
     };
     let selected = RwSignal::new(Some(item.state.clone()));
     let run_status = Signal::derive(move || {
-        view.with(|v| v.run.as_ref().map(|r| r.instance.summary.status.clone()).unwrap_or_default())
+        // Shown only for an item with a run; the fallback is never drawn.
+        view.with(|v| v.run.as_ref().map_or(InstanceStatus::Created, |r| r.instance.summary.status))
     });
     let run_paused = Signal::derive(move || view.with(|v| v.run.as_ref().is_some_and(|r| r.instance.summary.paused)));
     let has_run = first.run.is_some();
-    let kind = item.kind.clone();
+    let kind = item.kind;
     let overdue = move || view.with(|v| v.detail.item.overdue && v.detail.item.status == "open");
     // Memos: a reload redraws these only when they changed (an opened priority pill stays open).
     let priority = Memo::new(move |_| view.with(|v| v.detail.item.priority.clone()));
@@ -201,12 +203,12 @@ fn DetailBody(
         <div class="detail-body" data-ready=move || ready.get().to_string()>
             <header class="detail-head">
                 <p class="detail-kind">
-                    <span class=format!("kind-tag {}", item.kind)>{words::kind_label(&item.kind)}</span>
+                    <span class=format!("kind-tag {}", item.kind)>{words::kind_label(item.kind)}</span>
                     <span class="muted">{format!(" in {} · state ", item.workflow)}</span>
                     <span class="mono">{item.state.clone()}</span>
                 </p>
                 <h2 data-testid="item-reason">{item.reason.clone()}</h2>
-                <p class="muted small">{words::kind_help(&kind)}</p>
+                <p class="muted small">{words::kind_help(kind)}</p>
             </header>
             <dl class="facts inline detail-facts">
                 <dt>"Status"</dt>
@@ -281,7 +283,7 @@ fn DetailBody(
                 {move || step_input.get().map(|input| view! {
                     <JsonBlock title="Failed step's input" value=input />
                 })}
-                {move || view! { <JsonBlock title=context_title(&kind) value=context.get() /> }}
+                {move || view! { <JsonBlock title=context_title(kind) value=context.get() /> }}
             </div>
             <section class="detail-history">
                 <h3>"This item's history"</h3>
@@ -291,8 +293,8 @@ fn DetailBody(
     }
 }
 
-fn context_title(kind: &str) -> String {
-    if kind == "sla_breach" {
+fn context_title(kind: InterventionKind) -> String {
+    if kind == InterventionKind::SlaBreach {
         "The breach's figures".into()
     } else {
         "The run's context".into()

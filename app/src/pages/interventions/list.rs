@@ -15,7 +15,7 @@ use super::words;
 use super::{Loaded, Viewer};
 use crate::components::status::{hydrated_flag, StatusPill};
 use crate::format;
-use crate::wire::{InterventionItem, Priority};
+use crate::wire::{InstanceStatus, InterventionItem, Priority};
 
 /// The list of the current view.
 #[component]
@@ -101,7 +101,7 @@ fn row_key(item: &InterventionItem) -> String {
         item.assignee.as_deref().unwrap_or(""),
         item.priority.score,
         item.overdue,
-        item.instance_status.as_deref().unwrap_or(""),
+        item.instance_status.map_or("", InstanceStatus::as_str),
         item.priority.because.join(";")
     )
 }
@@ -142,7 +142,7 @@ fn ItemRow(
     let opened_title = format::time(&opened_at);
     let due_at = item.due_at.clone();
     let due_title = due_at.as_deref().map(format::time).unwrap_or_default();
-    let kind = item.kind.clone();
+    let kind = item.kind.as_str();
     let meta_due = item.due_at.clone();
     let meta_assignee = match (&item.resolved_by, &item.assignee) {
         (Some(by), _) if item.status != "open" => format!("by {by}"),
@@ -152,7 +152,7 @@ fn ItemRow(
     };
     let overdue = item.overdue;
     let resolved = item.status != "open";
-    let select_label = format!("Select {} {}", words::kind_label(&item.kind), item.reason);
+    let select_label = format!("Select {} {}", words::kind_label(item.kind), item.reason);
     let row_class = move || {
         let mut class = String::from("inbox-row");
         if is_open.get() {
@@ -163,7 +163,7 @@ fn ItemRow(
         }
         class
     };
-    let run_status = item.instance_status.clone();
+    let run_status = item.instance_status;
     view! {
         <tr class=row_class data-testid="inbox-item" data-id=id.clone() data-kind=kind
             aria-current=move || is_open.get().then_some("true")>
@@ -177,7 +177,7 @@ fn ItemRow(
             <td><PriorityPill priority=item.priority.clone() /></td>
             <td class="item-cell">
                 <A href=href attr:class="item-link">
-                    <span class="item-kind">{words::kind_label(&item.kind)}</span>
+                    <span class="item-kind">{words::kind_label(item.kind)}</span>
                     <span class="item-sep">" · "</span>
                     <span class="item-where">{format!("{} · {}", item.workflow, item.state)}</span>
                 </A>
@@ -222,16 +222,16 @@ fn ItemRow(
 /// A priority level as a pill; opening it lists what made up the score (also its tooltip).
 #[component]
 pub fn PriorityPill(priority: Priority) -> impl IntoView {
-    let tone = words::priority_tone(&priority.level);
+    let tone = words::priority_tone(priority.level);
     let title = if priority.because.is_empty() {
         format!("score {}", priority.score)
     } else {
         format!("score {}: {}", priority.score, priority.because.join("; "))
     };
     view! {
-        <details class="priority" data-testid="item-priority" data-level=priority.level.clone()>
+        <details class="priority" data-testid="item-priority" data-level=priority.level.as_str()>
             <summary title=title>
-                <span class=format!("pill {tone}")>{priority.level.clone()}</span>
+                <span class=format!("pill {tone}")>{priority.level.as_str()}</span>
                 <span class="score">{priority.score}</span>
             </summary>
             <ul class="because">

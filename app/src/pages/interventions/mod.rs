@@ -36,10 +36,12 @@ use crate::client::{self, ApiFailure};
 use crate::components::workflow_select::WorkflowSelect;
 use crate::components::{charts::heartbeat_ms, page_header::PageHeader, status::ErrorNote};
 use crate::live::{inbox_refresh_tick, use_live_feed};
-use crate::wire::{InboxCounts, InterventionList, Permission, PRIORITY_LEVELS, PRIORITY_SCHEME};
+use crate::wire::{
+    InboxCounts, InterventionKind, InterventionList, Permission, PriorityLevel, PRIORITY_LEVELS, PRIORITY_SCHEME,
+};
 use detail::ItemDetail;
 use list::ItemTable;
-use query::{InboxQuery, ListKey, KINDS, PRIORITIES, VIEWS};
+use query::{InboxQuery, ListKey, VIEWS};
 
 /// A list as loaded, with the clock at the time: ages are counted from it until the first heartbeat,
 /// so the server's page and the hydrated one read the same.
@@ -211,8 +213,8 @@ fn FilterForm(query: Memo<InboxQuery>) -> impl IntoView {
                 <span>"Kind"</span>
                 <select name="kind">
                     <option value="">"Any kind"</option>
-                    {KINDS.into_iter().map(|k| view! {
-                        <option value=k selected=move || query.with(|q| q.kind == k)>{words::kind_label(k)}</option>
+                    {InterventionKind::ALL.iter().map(|k| view! {
+                        <option value=k.as_str() selected=move || query.with(|q| q.kind == k.as_str())>{words::kind_label(*k)}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -221,8 +223,8 @@ fn FilterForm(query: Memo<InboxQuery>) -> impl IntoView {
                 <span>"Priority"</span>
                 <select name="priority">
                     <option value="">"Any priority"</option>
-                    {PRIORITIES.into_iter().map(|p| view! {
-                        <option value=p selected=move || query.with(|q| q.priority == p)>{p}</option>
+                    {PriorityLevel::ALL.iter().map(|p| view! {
+                        <option value=p.as_str() selected=move || query.with(|q| q.priority == p.as_str())>{p.as_str()}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -244,7 +246,9 @@ fn FilterForm(query: Memo<InboxQuery>) -> impl IntoView {
 fn describe_filters(query: &InboxQuery) -> String {
     let mut parts = Vec::new();
     if !query.kind.is_empty() {
-        parts.push(words::kind_label(&query.kind));
+        // The URL's text; the server refuses a kind that is not one (the list then says so).
+        let kind = query.kind.parse::<InterventionKind>();
+        parts.push(kind.map_or_else(|_| query.kind.clone(), |kind| words::kind_label(kind).to_string()));
     }
     if !query.workflow.is_empty() {
         parts.push(query.workflow.clone());
@@ -264,11 +268,6 @@ fn describe_filters(query: &InboxQuery) -> String {
 /// item's own reasons come with it.
 #[component]
 fn PriorityHelp() -> impl IntoView {
-    let level_pill = |level: &str| match level {
-        "urgent" => "pill bad",
-        "high" => "pill warn",
-        _ => "pill info",
-    };
     view! {
         <details class="panel priority-help" data-testid="priority-help">
             <summary>"How priority is computed"</summary>
@@ -284,7 +283,10 @@ fn PriorityHelp() -> impl IntoView {
                 {PRIORITY_LEVELS
                     .iter()
                     .map(|(from, level)| {
-                        view! { <span class=level_pill(level)>{*level}</span> {format!(" from {from} points, ")} }
+                        view! {
+                            <span class=format!("pill {}", words::priority_tone(*level))>{level.as_str()}</span>
+                            {format!(" from {from} points, ")}
+                        }
                     })
                     .collect_view()} <span class="pill neutral">"low"</span> " below. "
                 "Open an item's priority pill to see its own reasons with their points, e.g. “overdue by 2 h (+40)”."

@@ -24,12 +24,6 @@ pub const VIEWS: [(&str, &str); 5] = [
 /// The view shown when the URL names none: everything open, so nobody starts on an empty tab.
 pub const DEFAULT_VIEW: &str = "all";
 
-/// The item kinds, as the API names them.
-pub const KINDS: [&str; 4] = ["human_task", "retries_exhausted", "compensation_failed", "sla_breach"];
-
-/// The priority levels, most urgent first.
-pub const PRIORITIES: [&str; 4] = ["urgent", "high", "normal", "low"];
-
 /// The inbox's view, filters and open item.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InboxQuery {

@@ -3,31 +3,29 @@
 
 use crate::components::charts::heartbeat_ms;
 use crate::format;
-use crate::wire::Heartbeat;
+use crate::wire::{Heartbeat, InterventionKind, PriorityLevel};
 
 /// An item kind in words: `retries_exhausted` → "Retries exhausted".
-pub fn kind_label(kind: &str) -> String {
+pub fn kind_label(kind: InterventionKind) -> &'static str {
     match kind {
-        "human_task" => "Human task".into(),
-        "retries_exhausted" => "Retries exhausted".into(),
-        "compensation_failed" => "Compensation failed".into(),
-        "sla_breach" => "SLA breach".into(),
-        other => capitalised(&other.replace('_', " ")),
+        InterventionKind::HumanTask => "Human task",
+        InterventionKind::RetriesExhausted => "Retries exhausted",
+        InterventionKind::CompensationFailed => "Compensation failed",
+        InterventionKind::SlaBreach => "SLA breach",
     }
 }
 
 /// What a person is asked to do about an item of this kind.
-pub fn kind_help(kind: &str) -> &'static str {
+pub fn kind_help(kind: InterventionKind) -> &'static str {
     match kind {
-        "human_task" => "The workflow waits for a person's decision.",
-        "retries_exhausted" => {
+        InterventionKind::HumanTask => "The workflow waits for a person's decision.",
+        InterventionKind::RetriesExhausted => {
             "A step failed on every attempt: retry it (with the same or a corrected input), skip it with an output, undo the run (compensate) or abort it."
         }
-        "compensation_failed" => {
+        InterventionKind::CompensationFailed => {
             "Undoing a step failed, so the run is stuck half undone: retry the undo, skip it, or abort."
         }
-        "sla_breach" => "A service-level target was missed; acknowledge it once someone is on it.",
-        _ => "",
+        InterventionKind::SlaBreach => "A service-level target was missed; acknowledge it once someone is on it.",
     }
 }
 
@@ -49,12 +47,12 @@ pub fn is_destructive(choice: &str) -> bool {
 }
 
 /// The CSS modifier of a priority level's pill.
-pub fn priority_tone(level: &str) -> &'static str {
+pub fn priority_tone(level: PriorityLevel) -> &'static str {
     match level {
-        "urgent" => "bad",
-        "high" => "warn",
-        "normal" => "info",
-        _ => "neutral",
+        PriorityLevel::Urgent => "bad",
+        PriorityLevel::High => "warn",
+        PriorityLevel::Normal => "info",
+        PriorityLevel::Low => "neutral",
     }
 }
 
@@ -124,9 +122,8 @@ mod tests {
 
     #[test]
     fn kinds_and_choices_read_as_words() {
-        assert_eq!(kind_label("retries_exhausted"), "Retries exhausted");
-        assert_eq!(kind_label("sla_breach"), "SLA breach");
-        assert_eq!(kind_label("new_kind"), "New kind");
+        assert_eq!(kind_label(InterventionKind::RetriesExhausted), "Retries exhausted");
+        assert_eq!(kind_label(InterventionKind::SlaBreach), "SLA breach");
         assert_eq!(choice_label("approve"), "Approve");
         assert_eq!(choice_label("needs-info"), "Needs info");
         assert!(is_destructive("abort") && !is_destructive("approve"));

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use app::wire::{
     BulkAction, BulkActionKind, BulkActionResult, BulkFailure, BulkFilter, FieldError, HistoryEntry, InstanceAction,
-    InstanceDetail, InstancePage, InstanceSummary, StartInstance, StepAttempt,
+    InstanceDetail, InstancePage, InstanceStatus, InstanceSummary, JournalEntry, JournalRecord, StartInstance,
+    StepAttempt,
 };
 
 use crate::auth::Principal;
@@ -116,18 +117,6 @@ pub struct ListQuery {
 /// The longest text a filter field may hold (`workflow`, `key`, `error`).
 const MAX_FILTER_TEXT: usize = 200;
 
-const STATUSES: &[&str] = &[
-    "created",
-    "running",
-    "waiting",
-    "compensating",
-    "needs_intervention",
-    "completed",
-    "failed",
-    "compensated",
-    "cancelled",
-];
-
 /// `GET /api/instances`: newest first, filtered, paged by cursor.
 pub async fn list(
     State(state): State<AppState>,
@@ -159,7 +148,8 @@ pub async fn list(
         .await
         .map_err(ApiError::from)?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<InstanceSummary> = rows.into_iter().take(limit as usize).map(summary_of).collect();
+    let items: Vec<InstanceSummary> =
+        rows.into_iter().take(limit as usize).map(summary_of).collect::<Result<_, ApiError>>()?;
     let next_cursor = if more { items.last().map(|item| item.id.clone()) } else { None };
     Ok(Json(InstancePage { items, next_cursor }))
 }
@@ -167,13 +157,11 @@ pub async fn list(
 /// The filter of `GET /api/instances` (its query parameters) or of a bulk action (its `filter`),
 /// checked: each bad value is added to `problems`, its field named `{prefix}{parameter}`.
 fn filter_of(parameters: BulkFilter, prefix: &str, problems: &mut Vec<FieldError>) -> InstanceFilter {
-    if let Some(status) = &parameters.status {
-        if !STATUSES.contains(&status.as_str()) {
-            problems.push(FieldError {
-                field: format!("{prefix}status"),
-                message: format!("must be one of {}", STATUSES.join(", ")),
-            });
-        }
+    if let Some(Err(error)) = parameters.status.as_deref().map(str::parse::<InstanceStatus>) {
+        problems.push(FieldError {
+            field: format!("{prefix}status"),
+            message: format!("must be one of {}", error.allowed.join(", ")),
+        });
     }
     // Text is matched with LIKE; a long pattern costs the database and means nothing to a person.
     for (name, value) in [("workflow", &parameters.workflow), ("key", &parameters.key), ("error", &parameters.error)] {
@@ -223,17 +211,20 @@ pub async fn history(
     let mut entries: Vec<(i64, HistoryEntry)> = rows
         .into_iter()
         .map(|row| {
+            let records: Vec<engine::JournalEntry> = serde_json::from_str(&row.entries).map_err(|error| {
+                crate::store::Error::Corrupt(format!("journal entry {} of instance {id}: {error}", row.seq))
+            })?;
             let entry = HistoryEntry {
                 seq: row.seq,
                 at: rfc3339(row.at),
                 event: row.event,
                 actor: row.actor,
                 reason: row.reason,
-                records: serde_json::from_str(&row.entries).unwrap_or(Value::Null),
+                records: records.into_iter().map(convert::journal_entry_of).collect(),
             };
-            (row.at, entry)
+            Ok((row.at, entry))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     // What people did about the run's inbox items that changed nothing in the run itself (claims and
     // assignments) comes from the audit trail; numbered -1, -2, … in the order they happened.
     let filter = crate::store::audit::AuditFilter {
@@ -253,9 +244,12 @@ pub async fn history(
             _ => continue,
         };
         let parse = |text: &Option<String>| text.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok());
-        let records = serde_json::json!([{ "at_ms": row.at, "record": {
-            "record": "audit", "intervention_id": row.target_id, "before": parse(&row.before), "after": parse(&row.after)
-        }}]);
+        let record = JournalRecord::Audit {
+            intervention_id: row.target_id,
+            before: parse(&row.before),
+            after: parse(&row.after),
+        };
+        let records = vec![JournalEntry { at_ms: row.at, actor: None, reason: None, record }];
         let entry = HistoryEntry {
             seq: -number,
             at: rfc3339(row.at),
@@ -491,19 +485,19 @@ async fn find(state: &AppState, id: &str) -> Result<InstanceRow, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no instance with id `{id}`")))
 }
 
-fn summary_of(row: InstanceSummaryRow) -> InstanceSummary {
-    InstanceSummary {
+fn summary_of(row: InstanceSummaryRow) -> Result<InstanceSummary, ApiError> {
+    Ok(InstanceSummary {
+        status: row.status()?,
         id: row.id,
         workflow: row.workflow,
         version: u32::try_from(row.version).unwrap_or_default(),
-        status: row.status,
         current_state: row.current_state,
         paused: row.paused != 0,
         error: row.error,
         created_at: rfc3339(row.created_at),
         updated_at: rfc3339(row.updated_at),
         finished_at: row.finished_at.map(rfc3339),
-    }
+    })
 }
 
 async fn detail_of(state: &AppState, row: InstanceRow) -> Result<InstanceDetail, ApiError> {
@@ -520,7 +514,7 @@ async fn detail_of(state: &AppState, row: InstanceRow) -> Result<InstanceDetail,
         engine::Status::Completed { output } => Some(output.clone()),
         _ => None,
     };
-    let summary = summary_of(row.summary());
+    let summary = summary_of(row.summary())?;
     Ok(InstanceDetail {
         summary,
         business_keys: keys,

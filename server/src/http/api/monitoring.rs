@@ -12,8 +12,8 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use app::wire::{
-    Bottlenecks, Dashboard, FieldError, SlaBreach, SlaReport, SlaTarget, SlaTargetInput, StateMetricsReport,
-    SuccessMetrics, Throughput,
+    Bottlenecks, Dashboard, FieldError, SlaBreach, SlaReport, SlaTarget, SlaTargetInput, StateKind,
+    StateMetricsReport, SuccessMetrics, Throughput,
 };
 
 use crate::auth::Principal;
@@ -266,7 +266,7 @@ async fn steps_chart(State(state): State<AppState>, query: Q) -> Result<Response
     let steps: Vec<StepPercentiles> = report
         .states
         .iter()
-        .filter(|s| s.time_in_state.count > 0 && matches!(s.kind.as_str(), "task" | "human" | "parallel" | "wait"))
+        .filter(|s| s.time_in_state.count > 0 && s.kind.parse().is_ok_and(is_step))
         .map(|s| StepPercentiles {
             step: s.state.clone(),
             p50_ms: s.time_in_state.p50_ms.unwrap_or(0) as f64,
@@ -300,4 +300,12 @@ async fn sla_chart(State(state): State<AppState>, Path(file): Path<String>) -> R
         metric.higher_is_better(),
         &points,
     )))
+}
+
+/// Whether time in a state of this kind is a step's time (work or waiting); choices and ends take none.
+fn is_step(kind: StateKind) -> bool {
+    match kind {
+        StateKind::Task | StateKind::Human | StateKind::Parallel | StateKind::Wait => true,
+        StateKind::Choice | StateKind::Succeed | StateKind::Fail => false,
+    }
 }

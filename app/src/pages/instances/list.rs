@@ -1,26 +1,15 @@
-//! Instances (`/instances`): find any run by workflow, status, version, business key (buyer, seller,
-//! call or payout id), creation time or error text; page through millions of them; watch their status
-//! change live; and act on a selection or on everything the filter matches ([`super::bulk`]).
-//!
-//! The filter lives in the URL (`/instances?workflow=call-lifecycle&status=failed`), so a link shares the
-//! exact view; the form is a plain GET form, so it works without JavaScript too. Pages follow the API's
-//! id cursor: fast however many instances there are, with no duplicates or gaps while new ones start.
+//! The instance list: the filter (in the URL, as the API's query), its form, and one page of instances
+//! with live status, selection and paging.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use leptos::prelude::*;
 use leptos_router::components::{Form, A};
-use leptos_router::hooks::use_query_map;
 
-use crate::client::{self, query_string};
+use crate::client::query_string;
+use crate::components::status::{hydrated_flag, StatusPill};
 use crate::components::workflow_select::WorkflowSelect;
-use crate::components::{
-    page_header::PageHeader,
-    status::{hydrated_flag, ErrorNote, StatusPill},
-};
 use crate::format;
-use crate::live::{on_instance_change, use_live_feed};
-use crate::pages::bulk::BulkBar;
 use crate::wire::{InstanceChange, InstancePage};
 
 /// The filter's fields, as named in the URL (and in the API's query).
@@ -75,74 +64,9 @@ impl InstanceFilter {
     }
 }
 
-/// The Instances page.
-#[component]
-pub fn InstancesPage() -> impl IntoView {
-    let query = use_query_map();
-    let filter = Memo::new(move |_| {
-        query.with(|q| InstanceFilter { fields: FILTER_FIELDS.iter().filter_map(|f| Some((*f, q.get(f)?))).collect() })
-    });
-    let cursor = Memo::new(move |_| query.with(|q| q.get("cursor").unwrap_or_default()));
-    let page = Resource::new(
-        move || (filter.get(), cursor.get()),
-        |(filter, cursor)| async move {
-            client::get::<InstancePage>(format!("/api/instances{}", filter.api_query(&cursor))).await
-        },
-    );
-
-    // Live status: the latest change of every instance seen on the feed, shown over the loaded rows.
-    let feed = use_live_feed();
-    let changes = RwSignal::new(BTreeMap::<String, InstanceChange>::new());
-    on_instance_change(feed, move |change| {
-        changes.update(|all| {
-            if all.len() > 5000 {
-                all.clear();
-            }
-            all.insert(change.id.clone(), change.clone());
-        })
-    });
-    let selected = RwSignal::new(BTreeSet::<String>::new());
-    // A new filter or page starts a new selection.
-    Effect::new(move |_| {
-        let _ = (filter.get(), cursor.get());
-        selected.set(BTreeSet::new());
-    });
-
-    view! {
-        <PageHeader
-            title="Instances"
-            subtitle="Find any workflow run by type, status or business key — a buyer, seller, call or payout id — and act on it."
-        />
-        <section class="panel">
-            <FilterForm filter />
-        </section>
-        <BulkBar filter selected />
-        <section class="panel">
-            <Transition fallback=|| view! { <p class="muted">"Loading instances…"</p> }>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) if page.items.is_empty() => view! {
-                            <div class="empty-state" role="status" data-testid="instances-empty">
-                                <p class="empty-heading">{if filter.get_untracked().is_empty() { "No workflow instances yet" } else { "No instance matches this filter" }}</p>
-                                <p class="empty-detail">{if filter.get_untracked().is_empty() {
-                                    "Every onboarding, call, settlement, dispute and payout the engine runs is listed here as soon as it starts."
-                                } else {
-                                    "Loosen the filter: a business key must match a whole id (call-2, buyer-42); error text matches any part."
-                                }}</p>
-                            </div>
-                        }.into_any(),
-                        Ok(page) => view! { <InstanceTable page changes selected filter cursor /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Cannot list instances" error /> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
-    }
-}
-
 /// The filter form: a GET form on the page's own URL, so the filter is the link.
 #[component]
-fn FilterForm(filter: Memo<InstanceFilter>) -> impl IntoView {
+pub fn FilterForm(filter: Memo<InstanceFilter>) -> impl IntoView {
     let value = move |field: &'static str| move || filter.with(|f| f.get(field));
     view! {
         <Form method="GET" action="/instances" attr:class="filters" attr:data-testid="instance-filters">
@@ -160,7 +84,7 @@ fn FilterForm(filter: Memo<InstanceFilter>) -> impl IntoView {
                 <select name="status">
                     <option value="">"Any status"</option>
                     {format::STATUSES.into_iter().map(|s| view! {
-                        <option value=s selected=move || filter.with(|f| f.get("status") == s)>{format::status_label(s).to_string()}</option>
+                        <option value=s.as_str() selected=move || filter.with(|f| f.get("status") == s.as_str())>{format::status_label(s)}</option>
                     }).collect_view()}
                 </select>
             </label>
@@ -186,7 +110,7 @@ fn FilterForm(filter: Memo<InstanceFilter>) -> impl IntoView {
 
 /// One page of instances with live status, selection and paging.
 #[component]
-fn InstanceTable(
+pub fn InstanceTable(
     page: InstancePage,
     changes: RwSignal<BTreeMap<String, InstanceChange>>,
     selected: RwSignal<BTreeSet<String>>,
@@ -241,8 +165,8 @@ fn InstanceTable(
                             Memo::new(move |_| changes.with(|c| c.get(&id).cloned()))
                         };
                         let status = {
-                            let fallback = item.status.clone();
-                            Signal::derive(move || live.with(|c| c.as_ref().map(|c| c.status.clone())).unwrap_or_else(|| fallback.clone()))
+                            let fallback = item.status;
+                            Signal::derive(move || live.with(|c| c.as_ref().map(|c| c.status)).unwrap_or(fallback))
                         };
                         let paused = {
                             let fallback = item.paused;
@@ -295,7 +219,6 @@ fn InstanceTable(
         </nav>
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -6,23 +6,24 @@ use std::collections::BTreeSet;
 
 use leptos::prelude::*;
 
+use super::list::{InstanceFilter, FILTER_FIELDS};
 use crate::client::{self, ApiFailure};
 use crate::components::access::IfAllowed;
 use crate::format;
-use crate::pages::instances::{InstanceFilter, FILTER_FIELDS};
 use crate::wire::{BulkAction, BulkActionKind, BulkActionResult, BulkFilter, Permission};
 
-/// The actions offered, with what each does to whom.
-const ACTIONS: [(BulkActionKind, &str, &str); 4] = [
-    (BulkActionKind::Retry, "retry", "Retry the failed step of failed instances"),
-    (BulkActionKind::Cancel, "cancel", "Cancel and undo unfinished instances"),
-    (BulkActionKind::Pause, "pause", "Pause active instances"),
-    (BulkActionKind::Resume, "resume", "Resume paused instances"),
-];
+/// The actions offered, in the order the menu lists them.
+const ACTIONS: [BulkActionKind; 4] =
+    [BulkActionKind::Retry, BulkActionKind::Cancel, BulkActionKind::Pause, BulkActionKind::Resume];
 
-/// The action's name, as in the API: `retry`.
-fn name_of(kind: BulkActionKind) -> &'static str {
-    ACTIONS.iter().find(|(k, _, _)| *k == kind).map_or("act on", |(_, name, _)| name)
+/// The action's name, as in the API (`retry`), its past tense, and what it does to whom.
+fn words_of(kind: BulkActionKind) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        BulkActionKind::Retry => ("retry", "retried", "Retry the failed step of failed instances"),
+        BulkActionKind::Cancel => ("cancel", "cancelled", "Cancel and undo unfinished instances"),
+        BulkActionKind::Pause => ("pause", "paused", "Pause active instances"),
+        BulkActionKind::Resume => ("resume", "resumed", "Resume paused instances"),
+    }
 }
 
 /// What the bulk action applies to.
@@ -140,11 +141,11 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
                     <span>"Bulk action"</span>
                     <select name="bulk-action" on:change=move |ev| {
                         let value = event_target_value(&ev);
-                        if let Some((kind, _, _)) = ACTIONS.iter().find(|(_, name, _)| *name == value) {
-                            action.set(*kind);
+                        if let Some(kind) = ACTIONS.into_iter().find(|kind| words_of(*kind).0 == value) {
+                            action.set(kind);
                         }
                     }>
-                        {ACTIONS.into_iter().map(|(kind, name, words)| view! {
+                        {ACTIONS.into_iter().map(|kind| (kind, words_of(kind))).map(|(kind, (name, _, words))| view! {
                             <option value=name selected=move || action.get() == kind>{words}</option>
                         }).collect_view()}
                     </select>
@@ -179,7 +180,7 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
             </form>
             {move || failure.get().map(|error| view! { <p class="callout bad" role="alert">{error.to_string()}</p> })}
             {move || preview.get().map(|answer| {
-                let verb = name_of(action.get());
+                let (verb, done_verb, _) = words_of(action.get());
                 let can_apply = answer.eligible > 0;
                 view! {
                     <div class="callout confirm" role="status" data-testid="bulk-confirm">
@@ -190,7 +191,7 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
                                 .then(|| view! { <span class="muted">" ("{filter_words}")"</span> })}
                             "; "
                             <strong data-testid="bulk-eligible">{format::count(answer.eligible as i64)}</strong>
-                            {format!(" can be {}.", past_tense(verb))}
+                            {format!(" can be {done_verb}.")}
                             {(answer.eligible > answer.limit).then(|| format!(
                                 " This confirmation acts on the first {}; run it again for the rest.",
                                 format::count(answer.limit as i64)
@@ -210,7 +211,7 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
             {move || done.get().map(|result| match result {
                 Ok(answer) => view! {
                     <p class="callout ok" role="status" data-testid="bulk-done">
-                        {format!("{} {} of {} instances", capitalised(past_tense(name_of(action.get_untracked()))), format::count(answer.applied as i64), format::count(answer.eligible as i64))}
+                        {format!("{} {} of {} instances", capitalised(words_of(action.get_untracked()).1), format::count(answer.applied as i64), format::count(answer.eligible as i64))}
                         {answer.failed.first().map(|first| format!("; {} refused (for example {}: {})", format::count(answer.failed_count as i64), first.id, first.error))}
                         {(answer.remaining > 0).then(|| format!("; {} remain — run it again for them", format::count(answer.remaining as i64)))}
                         "."
@@ -219,16 +220,6 @@ fn BulkControls(filter: Memo<InstanceFilter>, selected: RwSignal<BTreeSet<String
                 Err(error) => view! { <p class="callout bad" role="alert">{error.to_string()}</p> }.into_any(),
             })}
         </section>
-    }
-}
-
-fn past_tense(action: &str) -> &'static str {
-    match action {
-        "retry" => "retried",
-        "cancel" => "cancelled",
-        "pause" => "paused",
-        "resume" => "resumed",
-        _ => "changed",
     }
 }
 
