@@ -32,6 +32,7 @@ pub const PRIORITY_SCHEME: [(&str, &str); 4] = [
 pub const PRIORITY_LEVELS: [(i64, &str); 3] = [(70, "urgent"), (45, "high"), (15, "normal")];
 
 /// How urgent an item is, and why (shown in the inbox).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Priority {
     /// `urgent`, `high`, `normal` or `low`.
@@ -43,6 +44,7 @@ pub struct Priority {
 }
 
 /// One item of the inbox.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionItem {
     pub id: String,
@@ -76,6 +78,7 @@ pub struct InterventionItem {
 }
 
 /// How many items each view holds (open items; `mine` is the caller's).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxCounts {
     pub mine: u64,
@@ -86,6 +89,7 @@ pub struct InboxCounts {
 
 /// `GET /api/interventions?view=mine|unassigned|all|overdue|resolved&kind=&workflow=&priority=`:
 /// highest priority first (resolved: newest first).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionList {
     pub items: Vec<InterventionItem>,
@@ -93,6 +97,7 @@ pub struct InterventionList {
 }
 
 /// One entry of an item's own history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionEvent {
     pub at: String,
@@ -104,6 +109,7 @@ pub struct InterventionEvent {
 }
 
 /// `GET /api/interventions/{id}`: the item, its run's context and input, and its history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionDetail {
     pub item: InterventionItem,
@@ -117,6 +123,7 @@ pub struct InterventionDetail {
 }
 
 /// `POST /api/interventions/{id}/assign`: `assignee` null unassigns.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIntervention {
@@ -128,6 +135,7 @@ pub struct AssignIntervention {
 }
 
 /// `POST /api/interventions/{id}/resolve`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveIntervention {
@@ -147,6 +155,7 @@ pub struct ResolveIntervention {
 }
 
 /// `POST /api/interventions/bulk-resolve`: one resolution for many similar items.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkResolve {
@@ -158,12 +167,14 @@ pub struct BulkResolve {
 }
 
 /// One refused item of a bulk resolve.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkResolveFailure {
     pub id: String,
     pub message: String,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkResolveResult {
     pub resolved: u64,

@@ -25,6 +25,7 @@ pub use services::*;
 pub use workflows::*;
 
 /// Which database the running `switchboard` stores its state in.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -45,6 +46,7 @@ impl Backend {
 }
 
 /// `GET /api/health`: is this process up, and can it reach its database?
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `ok` when everything answers, `degraded` when the database does not or writes fail.
@@ -63,6 +65,7 @@ pub struct Health {
 }
 
 /// The overall verdict of a health check.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
@@ -71,6 +74,7 @@ pub enum HealthStatus {
 }
 
 /// What the console shows about the server it talks to (the footer, the overview's system panel).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemInfo {
     /// The version of the running `switchboard` binary.
@@ -87,6 +91,7 @@ pub struct SystemInfo {
 
 /// One message on `GET /api/events`, the server-sent-events stream. Sent as the `data:` line, JSON,
 /// tagged by `type` so new kinds can be added without breaking older tabs (they ignore unknown types).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
@@ -101,6 +106,7 @@ pub enum LiveEvent {
 }
 
 /// What changed about an inbox item; enough for the navigation's count and the inbox to refresh.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterventionChange {
     pub id: String,
@@ -113,6 +119,7 @@ pub struct InterventionChange {
 }
 
 /// What changed about an instance, enough to update a list row or a diagram without a reload.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceChange {
     pub id: String,
@@ -130,6 +137,7 @@ pub struct InstanceChange {
 }
 
 /// The server's clock and a counter, proving that the stream is flowing.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// Server time, RFC 3339 in UTC with second precision, e.g. `2026-11-25T22:15:03Z`.
@@ -146,12 +154,14 @@ impl Heartbeat {
 }
 
 /// The body of every API error response: one stable shape for every route.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     pub error: ApiErrorDetail,
 }
 
 /// What went wrong, in words, with the offending fields when the request was invalid.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorDetail {
     /// A stable, machine-readable code: `not_found`, `invalid_request`, `unavailable`, `internal`, …
@@ -164,6 +174,7 @@ pub struct ApiErrorDetail {
 }
 
 /// One invalid field: its path in the request (e.g. `input.amount`) and what is wrong with it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,

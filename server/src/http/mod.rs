@@ -13,6 +13,7 @@ mod console;
 mod events;
 pub mod headers;
 mod health;
+pub mod openapi;
 mod site;
 
 use axum::http::{HeaderName, Request};
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::health))
         .route("/api/health/live", get(health::live))
         .route("/api/events", get(events::stream))
+        .route("/api/openapi.json", get(openapi::serve))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
         .route("/api/{*rest}", any(unknown_api_route))
         // Per route, so after routing: the guard sees the matched route. Requests the server sends itself

@@ -6,9 +6,9 @@
 
 mod cluster;
 mod definitions;
-mod instances;
+pub(crate) mod instances;
 pub mod json;
-mod monitoring;
+pub(crate) mod monitoring;
 mod services;
 pub mod time;
 
