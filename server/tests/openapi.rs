@@ -171,6 +171,13 @@ async fn the_document_is_for_signed_in_callers() {
 /// the content type is one the document lists, and a JSON body validates against its schema.
 #[track_caller]
 fn check(document: &Value, method: &str, template: &str, reply: &Reply) {
+    let problems = problems(document, method, template, reply);
+    assert!(problems.is_empty(), "{method} {template}: the answer does not match its schema: {problems:#?}\n{}", reply.text);
+}
+
+/// What does not match in `reply` (panics when the document has no answer for it at all).
+#[track_caller]
+fn problems(document: &Value, method: &str, template: &str, reply: &Reply) -> Vec<String> {
     let name = format!("{method} {template} → {}", reply.status.as_u16());
     let operation = &document["paths"][template][method.to_lowercase()];
     assert!(operation.is_object(), "{name}: no such operation");
@@ -179,18 +186,29 @@ fn check(document: &Value, method: &str, template: &str, reply: &Reply) {
     let content_type = reply.content_type.as_deref().map(|t| t.split(';').next().unwrap().trim());
     let Some(content_type) = content_type else {
         assert!(answer.get("content").is_none(), "{name}: the document promises a body");
-        return;
+        return Vec::new();
     };
     let media = answer["content"].get(content_type).unwrap_or_else(|| panic!("{name}: {content_type} undocumented"));
     if content_type != "application/json" {
-        return;
+        return Vec::new();
     }
     // The schema, with the components beside it so its `#/components/…` references resolve.
     let mut schema = media["schema"].clone();
     schema["components"] = document["components"].clone();
     let validator = jsonschema::draft202012::new(&schema).unwrap_or_else(|e| panic!("{name}: the schema: {e}"));
-    let problems: Vec<String> = validator.iter_errors(&reply.body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(problems.is_empty(), "{name}: the answer does not match its schema: {problems:#?}\n{}", reply.text);
+    validator.iter_errors(&reply.body).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
+
+/// Checks a request body the server accepts against the document's request schema for `method path`.
+#[track_caller]
+fn check_request(document: &Value, method: &str, template: &str, body: &Value) {
+    let operation = &document["paths"][template][method.to_lowercase()];
+    let mut schema = operation["requestBody"]["content"]["application/json"]["schema"].clone();
+    assert!(schema.is_object(), "{method} {template} documents its body");
+    schema["components"] = document["components"].clone();
+    let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
+    let problems: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(problems.is_empty(), "{method} {template}: an accepted body does not match its schema: {problems:#?}");
 }
 
 async fn real_answers_match_their_schemas(url: DatabaseUrl) {
@@ -205,6 +223,7 @@ async fn real_answers_match_their_schemas(url: DatabaseUrl) {
     assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.text);
     check("POST", "/api/definitions", &registered);
     let start = json!({"workflow": "call-processing", "input": {"call_id": "c-1", "number": 1}});
+    check_request(&document, "POST", "/api/instances", &start);
     let started = post(&router, "/api/instances", start).await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
     check("POST", "/api/instances", &started);
@@ -248,22 +267,34 @@ async fn real_answers_match_their_schemas(url: DatabaseUrl) {
         check("GET", template, &reply);
     }
 
+    // The check can fail: answers with a required key taken away, or of the wrong type, do not match.
+    let mut page = get(&router, "/api/instances").await;
+    page.body["items"][0].as_object_mut().unwrap().remove("workflow");
+    assert!(!problems(&document, "GET", "/api/instances", &page).is_empty(), "an item without its workflow");
+    let mut page = get(&router, "/api/instances").await;
+    page.body["items"][0]["paused"] = json!("no");
+    assert!(!problems(&document, "GET", "/api/instances", &page).is_empty(), "a string for a boolean");
+
     let target = json!({"workflow": "call-processing", "metric": "completion_rate", "threshold": 0.9,
                         "window_ms": 86_400_000, "description": "nine in ten calls connect"});
+    check_request(&document, "POST", "/api/sla/targets", &target);
     let created = post(&router, "/api/sla/targets", target).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     check("POST", "/api/sla/targets", &created);
 
     // Errors, in the one error shape, with the statuses the document names.
-    let missing = get(&router, "/api/instances/no-such-id").await;
+    let mut missing = get(&router, "/api/instances/no-such-id").await;
     missing.error(StatusCode::NOT_FOUND, "not_found", &[], &[]);
     check("GET", "/api/instances/{id}", &missing);
+    missing.body = json!({"message": "not the error shape"});
+    assert!(!problems(&document, "GET", "/api/instances/{id}", &missing).is_empty(), "errors have one shape");
     let unreadable = get(&router, "/api/instances?limit=ten").await;
     unreadable.error(StatusCode::BAD_REQUEST, "invalid_request", &[], &[]);
     check("GET", "/api/instances", &unreadable);
     let invalid = post(&router, "/api/instances", json!({"workflow": "call-processing", "input": {"call_id": 7}})).await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.text);
     check("POST", "/api/instances", &invalid);
+    check_request(&document, "POST", "/api/instances/{id}/{action}", &json!({"reason": "too late"}));
     let finished = post(&router, &format!("/api/instances/{id}/pause"), json!({"reason": "too late"})).await;
     finished.error(StatusCode::CONFLICT, "conflict", &[], &[]);
     check("POST", "/api/instances/{id}/{action}", &finished);

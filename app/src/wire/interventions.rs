@@ -129,6 +129,7 @@ pub struct InterventionDetail {
 pub struct AssignIntervention {
     /// Required: a username, or `null` to unassign (a missing field is refused, not read as `null`).
     #[serde(deserialize_with = "present_or_null")]
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub assignee: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
