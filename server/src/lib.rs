@@ -17,7 +17,8 @@
 //! - [`events`]: [`events::EventBus`], the in-process bus whose messages reach browsers over SSE.
 //! - [`health`]: what the background database probe and the writer observed, for `/api/health`.
 //! - [`http`]: the axum [`http::router`]: the JSON API, the SSE stream, the server-rendered console and
-//!   the static files, with security headers, compression, request ids and request tracing.
+//!   the static files, with security headers, compression, request ids and request tracing; and the
+//!   OpenAPI 3.1 document of the JSON API (`http::openapi`).
 //! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved.
 //! - [`marketplace`]: the simulated marketplace services and the seven marketplace workflows.
 //! - [`monitoring`]: success metrics, SLA targets and breaches, bottlenecks and charts, all read from

@@ -109,7 +109,10 @@ async fn the_document_describes_exactly_the_route_table_with_its_permissions() {
     assert!(undescribed.is_empty(), "routes of the table missing from the document: {undescribed:?}");
     assert!(unknown.is_empty(), "operations the table does not have: {unknown:?}");
     for (method, path, _) in UNDOCUMENTED {
-        assert!(RULES.iter().any(|rule| rule.method == *method && rule.path == *path), "{method} {path} is not a route");
+        assert!(
+            RULES.iter().any(|rule| rule.method == *method && rule.path == *path),
+            "{method} {path} is not a route"
+        );
         let description = document["info"]["description"].as_str().unwrap();
         assert!(description.contains(&format!("`{method} {path}`")), "the description names {method} {path}");
     }
@@ -135,9 +138,11 @@ async fn the_document_describes_exactly_the_route_table_with_its_permissions() {
         let description = operation["description"].as_str().unwrap_or_default();
         assert!(description.contains("Permission: "), "{name} says its permission in words");
         for parameter in path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')) {
-            let declared = operation["parameters"].as_array().into_iter().flatten().any(|p| {
-                p["in"] == "path" && p["name"] == parameter && p["required"] == true
-            });
+            let declared = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["in"] == "path" && p["name"] == parameter && p["required"] == true);
             assert!(declared, "{name} declares its path parameter {parameter}");
         }
         let successes = operation["responses"].as_object().unwrap().keys().filter(|s| s.starts_with('2')).count();
@@ -172,7 +177,11 @@ async fn the_document_is_for_signed_in_callers() {
 #[track_caller]
 fn check(document: &Value, method: &str, template: &str, reply: &Reply) {
     let problems = problems(document, method, template, reply);
-    assert!(problems.is_empty(), "{method} {template}: the answer does not match its schema: {problems:#?}\n{}", reply.text);
+    assert!(
+        problems.is_empty(),
+        "{method} {template}: the answer does not match its schema: {problems:#?}\n{}",
+        reply.text
+    );
 }
 
 /// What does not match in `reply` (panics when the document has no answer for it at all).
@@ -181,7 +190,8 @@ fn problems(document: &Value, method: &str, template: &str, reply: &Reply) -> Ve
     let name = format!("{method} {template} → {}", reply.status.as_u16());
     let operation = &document["paths"][template][method.to_lowercase()];
     assert!(operation.is_object(), "{name}: no such operation");
-    let answer = operation["responses"].get(reply.status.as_str()).unwrap_or_else(|| panic!("{name}: undocumented status"));
+    let answer =
+        operation["responses"].get(reply.status.as_str()).unwrap_or_else(|| panic!("{name}: undocumented status"));
     let answer = follow(document, answer);
     let content_type = reply.content_type.as_deref().map(|t| t.split(';').next().unwrap().trim());
     let Some(content_type) = content_type else {
@@ -207,7 +217,8 @@ fn check_request(document: &Value, method: &str, template: &str, body: &Value) {
     assert!(schema.is_object(), "{method} {template} documents its body");
     schema["components"] = document["components"].clone();
     let validator = jsonschema::draft202012::new(&schema).expect("a valid schema");
-    let problems: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let problems: Vec<String> =
+        validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(problems.is_empty(), "{method} {template}: an accepted body does not match its schema: {problems:#?}");
 }
 
@@ -291,7 +302,8 @@ async fn real_answers_match_their_schemas(url: DatabaseUrl) {
     let unreadable = get(&router, "/api/instances?limit=ten").await;
     unreadable.error(StatusCode::BAD_REQUEST, "invalid_request", &[], &[]);
     check("GET", "/api/instances", &unreadable);
-    let invalid = post(&router, "/api/instances", json!({"workflow": "call-processing", "input": {"call_id": 7}})).await;
+    let invalid =
+        post(&router, "/api/instances", json!({"workflow": "call-processing", "input": {"call_id": 7}})).await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.text);
     check("POST", "/api/instances", &invalid);
     check_request(&document, "POST", "/api/instances/{id}/{action}", &json!({"reason": "too late"}));

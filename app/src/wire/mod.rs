@@ -1,7 +1,10 @@
 //! Wire types: the contract between the browser and the server.
 //!
-//! Plain serde data, compiled into both the server and the browser bundle. The server converts its own
-//! types (engine states, database rows) into these at its edge; nothing here knows about either.
+//! Plain serde data, compiled into both the server and the browser bundle. Under the `ssr` feature
+//! (the server's build only) each type also derives `utoipa::ToSchema`, from which the server's OpenAPI
+//! document (`GET /api/openapi.json`) takes its schemas; the browser bundle does not carry utoipa.
+//! The server converts its own types (engine states, database rows) into these at its edge; nothing
+//! here knows about either.
 //!
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's.

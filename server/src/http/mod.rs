@@ -1,5 +1,6 @@
 //! The HTTP surface: one [`router`] for the JSON API, the event stream, the server-rendered console and
-//! the static files of the browser bundle.
+//! the static files of the browser bundle. [`openapi`] describes the JSON API as an OpenAPI 3.1
+//! document (`GET /api/openapi.json`).
 //!
 //! Layers, outermost first: request id (`x-request-id`, generated when absent and echoed back), request
 //! tracing (one span per request carrying the id), security headers ([`headers`]: CSP with a

@@ -31,7 +31,9 @@ use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     Components, ContentBuilder, HeaderBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, Required,
     Response as ApiResponse, ResponseBuilder, Tag,
@@ -83,7 +85,8 @@ pub fn document() -> OpenApi {
         let method = if rule.method == "POST" { HttpMethod::Post } else { HttpMethod::Get };
         paths.add_path_operation(rule.path, vec![method], operation(rule, tag, op));
     }
-    // The event stream's messages: named by the stream's extension, so listed here.
+    // Named by references no operation's schema makes: the event stream's messages (in its extension)
+    // and the error answers' body (in `components.responses`).
     schemas.one::<w::LiveEvent>();
     schemas.one::<w::ApiErrorBody>();
 
@@ -133,8 +136,8 @@ fn description() -> String {
          examples: `docs/api.md`.\n\n\
          Authenticate with the session cookie of `POST /api/auth/sign-in` or an API token (`Authorization: \
          Bearer …`). Each operation names the permission it needs (`{PERMISSION_EXTENSION}`, and in its \
-         security requirement); which roles hold which permission is the matrix of `GET /api/auth/me` and \
-         the users page. State changes are POST only.\n\n\
+         security requirement) and, in its description, the roles that hold it (the matrix is also on the \
+         console's users page). State changes are POST only.\n\n\
          Every error answers `{{\"error\": {{\"code\", \"message\", \"fields\"}}}}` (`ApiErrorBody`).\n\n\
          Left out: {}.",
         left_out.join("; ")
@@ -251,7 +254,10 @@ impl Op {
 
     fn json(mut self, status: u16, description: &str, schema: RefOr<Schema>) -> Self {
         let content = ContentBuilder::new().schema(Some(schema)).build();
-        self.answers.push((status, ResponseBuilder::new().description(description).content("application/json", content).build()));
+        self.answers.push((
+            status,
+            ResponseBuilder::new().description(description).content("application/json", content).build(),
+        ));
         self
     }
 
@@ -266,7 +272,8 @@ impl Op {
 
     fn svg(mut self) -> Self {
         let content = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
-        self.answers.push((200, ResponseBuilder::new().description("An SVG chart").content("image/svg+xml", content).build()));
+        self.answers
+            .push((200, ResponseBuilder::new().description("An SVG chart").content("image/svg+xml", content).build()));
         self
     }
 
@@ -280,24 +287,27 @@ impl Op {
 fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
     use w::*;
     let op = match (method, path) {
-        ("GET", "/api/openapi.json") => Op::new("openapi", "This document")
-            .ok(any_json("An OpenAPI 3.1 document")),
+        ("GET", "/api/openapi.json") => Op::new("openapi", "This document").ok(any_json("An OpenAPI 3.1 document")),
         ("GET", "/api/health") => Op::new("health", "Readiness, for load balancers")
-            .about("200 while the database answers and writes succeed; 503 with `status: degraded` and \
-                    `problems` when not. Never waits on the database.")
+            .about(
+                "200 while the database answers and writes succeed; 503 with `status: degraded` and \
+                    `problems` when not. Never waits on the database.",
+            )
             .ok(s.one::<Health>())
             .json(503, "Degraded: the database does not answer, or writes fail", s.one::<Health>()),
-        ("GET", "/api/health/live") => Op::new("live", "Liveness: 200 while the process serves HTTP").ok(
-            ObjectBuilder::new()
+        ("GET", "/api/health/live") => {
+            Op::new("live", "Liveness: 200 while the process serves HTTP").ok(ObjectBuilder::new()
                 .property("status", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["ok"])))
                 .required("status")
-                .into(),
-        ),
+                .into())
+        }
         ("POST", "/api/auth/sign-in") => Op::new("signIn", "Sign in: sets the session cookie")
-            .about("JSON answers 200 with the user and a `Set-Cookie`; an HTML form (the sign-in page) is \
+            .about(
+                "JSON answers 200 with the user and a `Set-Cookie`; an HTML form (the sign-in page) is \
                     redirected (303) to `next` or back to the page with the error. Failed sign-ins are \
                     throttled per username and client address (429 with `Retry-After`); 503 when the \
-                    password checks are all busy.")
+                    password checks are all busy.",
+            )
             .body_or_form(s.one::<SignIn>())
             .ok(s.one::<CurrentUser>())
             .empty(303, "Form sign-in: to `next`, or back to the sign-in page with the error")
@@ -306,35 +316,43 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
             .empty(204, "Signed out")
             .empty(303, "Form sign-out: to the sign-in page")
             .errors(&[409]),
-        ("GET", "/api/auth/me") => Op::new("me", "Who is asking: name, role, permissions").ok(s.one::<CurrentUser>()),
+        ("GET", "/api/auth/me") => Op::new("me", "Who is asking: name, role, how signed in").ok(s.one::<CurrentUser>()),
         ("GET", "/api/events") => {
             let content = ContentBuilder::new()
                 .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
                 .description(Some("Each `data:` line is one `LiveEvent` as JSON"))
                 .build();
-            let mut op = Op::new("events", "The live feed: server-sent events")
-                .about("One `LiveEvent` (JSON, tagged by `type`) per `data:` line: a heartbeat at once and \
+            let mut op = Op::new("events", "The live feed: server-sent events").about(
+                "One `LiveEvent` (JSON, tagged by `type`) per `data:` line: a heartbeat at once and \
                         every second, instance changes, SLA changes, inbox changes. Ends when the caller's \
-                        access ends (signed out, disabled, token revoked) or the server stops.");
-            let mut response = ResponseBuilder::new().description("An event stream").content("text/event-stream", content).build();
-            let extensions = ExtensionsBuilder::new()
-                .add("x-event-data", json!({"$ref": "#/components/schemas/LiveEvent"}))
-                .build();
+                        access ends (signed out, disabled, token revoked) or the server stops.",
+            );
+            let mut response =
+                ResponseBuilder::new().description("An event stream").content("text/event-stream", content).build();
+            let extensions =
+                ExtensionsBuilder::new().add("x-event-data", json!({"$ref": "#/components/schemas/LiveEvent"})).build();
             response.extensions = Some(extensions);
             op.answers.push((200, response));
             op
         }
-        ("GET", "/api/cluster/nodes") => Op::new("clusterNodes", "The nodes sharing the database").ok(s.one::<ClusterNodes>()),
-        ("GET", "/api/definitions") => Op::new("listDefinitions", "Every workflow type with its versions")
-            .ok(s.list::<DefinitionSummary>()),
+        ("GET", "/api/cluster/nodes") => {
+            Op::new("clusterNodes", "The nodes sharing the database").ok(s.one::<ClusterNodes>())
+        }
+        ("GET", "/api/definitions") => {
+            Op::new("listDefinitions", "Every workflow type with its versions").ok(s.list::<DefinitionSummary>())
+        }
         ("POST", "/api/definitions") => Op::new("registerDefinition", "Register a definition (a new version)")
-            .about("201 with the new version; 200 when the body equals the latest version (no new version). \
-                    422 lists every problem of the definition.")
+            .about(
+                "201 with the new version; 200 when the body equals the latest version (no new version). \
+                    422 lists every problem of the definition.",
+            )
             .body(any_json("A workflow definition, as `server/engine/DEFINITIONS.md` describes"))
             .json(201, "A new version", s.one::<RegisteredDefinition>())
             .ok(s.one::<RegisteredDefinition>()),
-        ("GET", "/api/definitions/{name}") => Op::new("definitionVersions", "Every version of one workflow type, oldest first")
-            .ok(s.list::<DefinitionVersion>()),
+        ("GET", "/api/definitions/{name}") => {
+            Op::new("definitionVersions", "Every version of one workflow type, oldest first")
+                .ok(s.list::<DefinitionVersion>())
+        }
         ("GET", "/api/definitions/{name}/versions/{version}") => {
             Op::new("definitionVersion", "One version of a definition").ok(s.one::<DefinitionVersion>())
         }
@@ -342,8 +360,10 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
             .query::<instance_routes::ListQuery>()
             .ok(s.one::<InstancePage>()),
         ("POST", "/api/instances") => Op::new("startInstance", "Start an instance")
-            .about("201 once the start is durable; 200 with the earlier instance when the idempotency key \
-                    was used before.")
+            .about(
+                "201 once the start is durable; 200 with the earlier instance when the idempotency key \
+                    was used before.",
+            )
             .header("Idempotency-Key", "The same as the body's `idempotency_key` (they must agree)")
             .body(s.one::<StartInstance>())
             .json(201, "Started", s.one::<InstanceDetail>())
@@ -354,40 +374,54 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
             .body(s.one::<BulkAction>())
             .ok(s.one::<BulkActionResult>()),
         ("GET", "/api/instances/{id}") => Op::new("instance", "One instance").ok(s.one::<InstanceDetail>()),
-        ("GET", "/api/instances/{id}/history") => Op::new("instanceHistory", "Every applied event, oldest first")
-            .ok(s.list::<HistoryEntry>()),
-        ("GET", "/api/instances/{id}/steps") => Op::new("instanceSteps", "Every finished attempt of a task or compensation")
-            .ok(s.list::<StepAttempt>()),
+        ("GET", "/api/instances/{id}/history") => {
+            Op::new("instanceHistory", "Every applied event, oldest first").ok(s.list::<HistoryEntry>())
+        }
+        ("GET", "/api/instances/{id}/steps") => {
+            Op::new("instanceSteps", "Every finished attempt of a task or compensation").ok(s.list::<StepAttempt>())
+        }
         ("GET", "/api/instances/{id}/wait") => Op::new("waitInstance", "Wait until the instance settles")
-            .about("Answers once the instance finished, failed or waits for a person, or the timeout passed, \
-                    with the instance as it is then.")
+            .about(
+                "Answers once the instance finished, failed or waits for a person, or the timeout passed, \
+                    with the instance as it is then.",
+            )
             .query::<instance_routes::WaitQuery>()
             .ok(s.one::<InstanceDetail>()),
         ("POST", "/api/instances/{id}/{action}") => Op::new("instanceAction", "An operator action on one instance")
-            .about("Answers with the instance once the action is durable; 409 when its state does not allow \
-                    the action.")
+            .about(
+                "Answers with the instance once the action is durable; 409 when its state does not allow \
+                    the action.",
+            )
             .body(s.one::<InstanceAction>())
             .ok(s.one::<InstanceDetail>())
             .errors(&[409]),
         ("GET", "/api/interventions") => Op::new("listInterventions", "The inbox: items of a view, most urgent first")
             .query::<crate::interventions::http::ListQuery>()
             .ok(s.one::<InterventionList>()),
-        ("GET", "/api/interventions/counts") => Op::new("inboxCounts", "Open items per view").ok(s.one::<InboxCounts>()),
+        ("GET", "/api/interventions/counts") => {
+            Op::new("inboxCounts", "Open items per view").ok(s.one::<InboxCounts>())
+        }
         ("POST", "/api/interventions/bulk-resolve") => Op::new("bulkResolve", "Resolve many items the same way")
             .body(s.one::<BulkResolve>())
             .ok(s.one::<BulkResolveResult>()),
-        ("GET", "/api/interventions/{id}") => Op::new("intervention", "One item with its history").ok(s.one::<InterventionDetail>()),
+        ("GET", "/api/interventions/{id}") => {
+            Op::new("intervention", "One item with its history").ok(s.one::<InterventionDetail>())
+        }
         ("POST", "/api/interventions/{id}/claim") => Op::new("claimIntervention", "Claim an item (no body, or `{}`)")
             .ok(s.one::<InterventionDetail>())
             .errors(&[409]),
-        ("POST", "/api/interventions/{id}/assign") => Op::new("assignIntervention", "Assign an item, or unassign it (`null`)")
-            .body(s.one::<AssignIntervention>())
-            .ok(s.one::<InterventionDetail>())
-            .errors(&[409]),
-        ("POST", "/api/interventions/{id}/resolve") => Op::new("resolveIntervention", "Resolve an item; its run moves on")
-            .body(s.one::<ResolveIntervention>())
-            .ok(s.one::<InterventionDetail>())
-            .errors(&[409]),
+        ("POST", "/api/interventions/{id}/assign") => {
+            Op::new("assignIntervention", "Assign an item, or unassign it (`null`)")
+                .body(s.one::<AssignIntervention>())
+                .ok(s.one::<InterventionDetail>())
+                .errors(&[409])
+        }
+        ("POST", "/api/interventions/{id}/resolve") => {
+            Op::new("resolveIntervention", "Resolve an item; its run moves on")
+                .body(s.one::<ResolveIntervention>())
+                .ok(s.one::<InterventionDetail>())
+                .errors(&[409])
+        }
         ("GET", "/api/monitoring/metrics") => Op::new("successMetrics", "Success metrics per workflow")
             .query::<monitoring_routes::PeriodQuery>()
             .ok(s.one::<SuccessMetrics>()),
@@ -422,9 +456,9 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
         ("GET", "/api/sla/breaches") => Op::new("slaBreaches", "SLA breaches, newest first")
             .query::<monitoring_routes::BreachQuery>()
             .ok(s.list::<SlaBreach>()),
-        ("GET", "/api/charts/throughput.svg") => Op::new("throughputChart", "Throughput as an SVG chart")
-            .query::<monitoring_routes::PeriodQuery>()
-            .svg(),
+        ("GET", "/api/charts/throughput.svg") => {
+            Op::new("throughputChart", "Throughput as an SVG chart").query::<monitoring_routes::PeriodQuery>().svg()
+        }
         ("GET", "/api/charts/steps.svg") => Op::new("stepsChart", "p50/p95/p99 of each step's time as an SVG chart")
             .about("`workflow` is required here.")
             .query::<monitoring_routes::PeriodQuery>()
@@ -432,12 +466,18 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
         ("GET", "/api/charts/sla/{id}") => {
             Op::new("slaChart", "An SLA target's trend against its threshold as an SVG chart").svg()
         }
-        ("GET", "/api/services") => Op::new("listServices", "Every service: breaker, calls of the last five minutes, per node")
-            .ok(s.list::<ServiceStatus>()),
-        ("POST", "/api/services/{name}/breaker") => Op::new("serviceBreaker", "Trip or reset a service's circuit breaker")
-            .body(s.one::<BreakerCommand>())
-            .ok(s.one::<ServiceStatus>()),
-        ("GET", "/api/services/{name}/faults") => Op::new("serviceFaults", "A simulated service's faults").ok(s.one::<ServiceFaults>()),
+        ("GET", "/api/services") => {
+            Op::new("listServices", "Every service: breaker, calls of the last five minutes, per node")
+                .ok(s.list::<ServiceStatus>())
+        }
+        ("POST", "/api/services/{name}/breaker") => {
+            Op::new("serviceBreaker", "Trip or reset a service's circuit breaker")
+                .body(s.one::<BreakerCommand>())
+                .ok(s.one::<ServiceStatus>())
+        }
+        ("GET", "/api/services/{name}/faults") => {
+            Op::new("serviceFaults", "A simulated service's faults").ok(s.one::<ServiceFaults>())
+        }
         ("POST", "/api/services/{name}/faults") => Op::new("setServiceFaults", "Set a simulated service's faults")
             .body(s.one::<ServiceFaults>())
             .ok(s.one::<ServiceFaults>()),
@@ -452,22 +492,28 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
             .ok(s.one::<RunStarted>())
             .errors(&[409]),
         ("GET", "/api/users") => Op::new("listUsers", "Every user").ok(s.list::<UserSummary>()),
-        ("POST", "/api/users") => Op::new("createUser", "Create a user")
-            .body(s.one::<CreateUser>())
-            .json(201, "Created", s.one::<UserSummary>()),
+        ("POST", "/api/users") => Op::new("createUser", "Create a user").body(s.one::<CreateUser>()).json(
+            201,
+            "Created",
+            s.one::<UserSummary>(),
+        ),
         ("POST", "/api/users/{username}") => Op::new("updateUser", "Change a user: name, role, disabled, password")
-            .about("Changing the role or password, or disabling, ends the user's sessions. The last enabled \
-                    admin cannot be demoted or disabled (409).")
+            .about(
+                "Changing the role or password, or disabling, ends the user's sessions. The last enabled \
+                    admin cannot be demoted or disabled (409).",
+            )
             .body(s.one::<UpdateUser>())
             .ok(s.one::<UserSummary>())
             .errors(&[409]),
-        ("GET", "/api/tokens") => Op::new("listTokens", "Every API token (never the secret)").ok(s.list::<TokenSummary>()),
+        ("GET", "/api/tokens") => {
+            Op::new("listTokens", "Every API token (never the secret)").ok(s.list::<TokenSummary>())
+        }
         ("POST", "/api/tokens") => Op::new("createToken", "Create an API token: the secret is in this answer only")
             .body(s.one::<CreateToken>())
             .json(201, "Created", s.one::<CreatedToken>()),
-        ("POST", "/api/tokens/{id}/revoke") => Op::new("revokeToken", "Revoke an API token")
-            .ok(s.one::<TokenSummary>())
-            .errors(&[409]),
+        ("POST", "/api/tokens/{id}/revoke") => {
+            Op::new("revokeToken", "Revoke an API token").ok(s.one::<TokenSummary>()).errors(&[409])
+        }
         ("GET", "/api/audit") => Op::new("audit", "The audit trail, newest first, in keyset pages")
             .query::<crate::auth::routes::audit::AuditQuery>()
             .ok(s.one::<AuditPage>()),
@@ -535,7 +581,8 @@ fn operation(rule: &Rule, tag: String, op: Op) -> Operation {
             .required(Some(Required::True))
             .content("application/json", ContentBuilder::new().schema(Some(schema.clone())).build());
         if form {
-            body = body.content("application/x-www-form-urlencoded", ContentBuilder::new().schema(Some(schema)).build());
+            body =
+                body.content("application/x-www-form-urlencoded", ContentBuilder::new().schema(Some(schema)).build());
         }
         builder = builder.request_body(Some(body.build()));
     }
