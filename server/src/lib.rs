@@ -20,7 +20,8 @@
 //! - [`health`]: what the background database probe and the writer observed, for `/api/health`.
 //! - [`http`]: the axum [`http::router`], where every area's routes are merged: the JSON API, the SSE
 //!   stream, the server-rendered console and the static files, with security headers, compression,
-//!   request ids and request tracing; [`http::json`] (the JSON body extractor) and [`http::time`] serve
+//!   request ids and request tracing; the OpenAPI 3.1 document of the JSON API
+//!   (`http::openapi`); [`http::json`] (the JSON body extractor) and [`http::time`] serve
 //!   every area's handlers.
 //! - [`interventions`]: the intervention inbox — ranked work for people, claimed, assigned and resolved
 //!   through [`interventions::inbox::Inbox`]; its HTTP handlers only read, call and answer.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// What a person does here. Every user has exactly one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -64,6 +65,7 @@ impl Role {
 }
 
 /// One kind of thing a request may do. Each API route and server function needs exactly one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
@@ -118,6 +120,7 @@ impl Permission {
 }
 
 /// `GET /api/auth/me`: who is signed in, and what they may do.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CurrentUser {
     pub username: String,
@@ -179,6 +182,7 @@ pub fn is_local_path(candidate: &str) -> bool {
 }
 
 /// `POST /api/auth/sign-in` (JSON or an HTML form).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
@@ -190,6 +194,7 @@ pub struct SignIn {
 }
 
 /// A user as the users page lists them (never the password hash).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: String,
@@ -205,6 +210,7 @@ pub struct UserSummary {
 }
 
 /// `POST /api/users`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
@@ -217,6 +223,7 @@ pub struct CreateUser {
 
 /// `POST /api/users/{username}`: change what is given. Disabling or changing the role or password
 /// ends the user's sessions.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
@@ -232,6 +239,7 @@ pub struct UpdateUser {
 }
 
 /// An API token as listed (never the secret).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenSummary {
     pub id: String,
@@ -248,6 +256,7 @@ pub struct TokenSummary {
 }
 
 /// `POST /api/tokens`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
@@ -256,6 +265,7 @@ pub struct CreateToken {
 }
 
 /// The answer to `POST /api/tokens`: the secret, shown this once.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedToken {
     pub token: TokenSummary,
@@ -264,6 +274,7 @@ pub struct CreatedToken {
 }
 
 /// One entry of the audit trail.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: String,
@@ -282,6 +293,7 @@ pub struct AuditEntry {
 }
 
 /// `GET /api/audit`: newest first, keyset pages.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Every node registered on the database, and which one answered.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterNodes {
     /// The node that answered this request.
@@ -18,6 +19,7 @@ pub struct ClusterNodes {
 }
 
 /// One node.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterNode {
     pub id: String,
@@ -41,6 +43,7 @@ pub struct ClusterNode {
 }
 
 /// Whether a node is alive.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NodeState {

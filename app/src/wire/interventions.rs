@@ -35,6 +35,7 @@ pub const PRIORITY_LEVELS: [(i64, PriorityLevel); 3] =
     [(70, PriorityLevel::Urgent), (45, PriorityLevel::High), (15, PriorityLevel::Normal)];
 
 /// How urgent an item is, and why (shown in the inbox).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Priority {
     pub level: PriorityLevel,
@@ -45,6 +46,7 @@ pub struct Priority {
 }
 
 /// One item of the inbox.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionItem {
     pub id: String,
@@ -77,6 +79,7 @@ pub struct InterventionItem {
 }
 
 /// How many items each view holds (open items; `mine` is the caller's).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxCounts {
     pub mine: u64,
@@ -87,6 +90,7 @@ pub struct InboxCounts {
 
 /// `GET /api/interventions?view=mine|unassigned|all|overdue|resolved&kind=&workflow=&priority=`:
 /// highest priority first (resolved: newest first).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionList {
     pub items: Vec<InterventionItem>,
@@ -94,6 +98,7 @@ pub struct InterventionList {
 }
 
 /// One entry of an item's own history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionEvent {
     pub at: String,
@@ -105,6 +110,7 @@ pub struct InterventionEvent {
 }
 
 /// `GET /api/interventions/{id}`: the item, its run's context and input, and its history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterventionDetail {
     pub item: InterventionItem,
@@ -118,17 +124,20 @@ pub struct InterventionDetail {
 }
 
 /// `POST /api/interventions/{id}/assign`: `assignee` null unassigns.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssignIntervention {
     /// Required: a username, or `null` to unassign (a missing field is refused, not read as `null`).
     #[serde(deserialize_with = "present_or_null")]
+    #[cfg_attr(feature = "ssr", schema(required = true))]
     pub assignee: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
 }
 
 /// `POST /api/interventions/{id}/resolve`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveIntervention {
@@ -148,6 +157,7 @@ pub struct ResolveIntervention {
 }
 
 /// `POST /api/interventions/bulk-resolve`: one resolution for many similar items.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkResolve {
@@ -159,12 +169,14 @@ pub struct BulkResolve {
 }
 
 /// One refused item of a bulk resolve.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkResolveFailure {
     pub id: String,
     pub message: String,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkResolveResult {
     pub resolved: u64,

@@ -1,7 +1,10 @@
 //! Wire types: the contract between the browser and the server.
 //!
-//! Plain serde data, compiled into both the server and the browser bundle. The server converts its own
-//! types (engine states, database rows) into these at its edge; nothing here knows about either.
+//! Plain serde data, compiled into both the server and the browser bundle. Under the `ssr` feature
+//! (the server's build only) each type also derives `utoipa::ToSchema`, from which the server's OpenAPI
+//! document (`GET /api/openapi.json`) takes its schemas; the browser bundle does not carry utoipa.
+//! The server converts its own types (engine states, database rows) into these at its edge; nothing
+//! here knows about either.
 //!
 //! This module holds the system-level types (health, live events, errors); [`workflows`] holds the
 //! workflow API's, and [`vocabulary`] the closed word lists (statuses, kinds) and journal records.
@@ -27,6 +30,7 @@ pub use vocabulary::*;
 pub use workflows::*;
 
 /// Which database the running `switchboard` stores its state in.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
@@ -47,6 +51,7 @@ impl Backend {
 }
 
 /// `GET /api/health`: is this process up, and can it reach its database?
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// `ok` when everything answers, `degraded` when the database does not or writes fail.
@@ -65,6 +70,7 @@ pub struct Health {
 }
 
 /// The overall verdict of a health check.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
@@ -73,6 +79,7 @@ pub enum HealthStatus {
 }
 
 /// What the console shows about the server it talks to (the footer, the overview's system panel).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemInfo {
     /// The version of the running `switchboard` binary.
@@ -89,6 +96,7 @@ pub struct SystemInfo {
 
 /// One message on `GET /api/events`, the server-sent-events stream. Sent as the `data:` line, JSON,
 /// tagged by `type` so new kinds can be added without breaking older tabs (they ignore unknown types).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum LiveEvent {
@@ -103,6 +111,7 @@ pub enum LiveEvent {
 }
 
 /// What changed about an inbox item; enough for the navigation's count and the inbox to refresh.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InterventionChange {
     pub id: String,
@@ -115,6 +124,7 @@ pub struct InterventionChange {
 }
 
 /// What changed about an instance, enough to update a list row or a diagram without a reload.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceChange {
     pub id: String,
@@ -130,6 +140,7 @@ pub struct InstanceChange {
 }
 
 /// The server's clock and a counter, proving that the stream is flowing.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Heartbeat {
     /// Server time, RFC 3339 in UTC with second precision, e.g. `2026-11-25T22:15:03Z`.
@@ -146,12 +157,14 @@ impl Heartbeat {
 }
 
 /// The body of every API error response: one stable shape for every route.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     pub error: ApiErrorDetail,
 }
 
 /// What went wrong, in words, with the offending fields when the request was invalid.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorDetail {
     /// A stable, machine-readable code: `not_found`, `invalid_request`, `unavailable`, `internal`, …
@@ -164,6 +177,7 @@ pub struct ApiErrorDetail {
 }
 
 /// One invalid field: its path in the request (e.g. `input.amount`) and what is wrong with it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: String,

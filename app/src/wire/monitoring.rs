@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The period a report covers. Periods are whole buckets of `resolution_ms` (a minute, an hour or a
 /// day, chosen from the period's length); the last bucket is the current, still growing one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeriodInfo {
     /// What was asked for, e.g. `24h`.
@@ -16,6 +17,7 @@ pub struct PeriodInfo {
 }
 
 /// Summary of a set of durations.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DurationStats {
     pub count: u64,
@@ -32,6 +34,7 @@ pub struct DurationStats {
 /// period. Rates are over the instances that finished in the period (`finished`), except
 /// `manual_intervention_rate`: interventions opened per instance started. A rate is `None` when its
 /// denominator is zero.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowMetrics {
     pub workflow: String,
@@ -58,6 +61,7 @@ pub struct WorkflowMetrics {
 }
 
 /// `GET /api/monitoring/metrics`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuccessMetrics {
     pub period: PeriodInfo,
@@ -67,6 +71,7 @@ pub struct SuccessMetrics {
 }
 
 /// One bucket of throughput.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThroughputPoint {
     pub bucket_ms: i64,
@@ -78,6 +83,7 @@ pub struct ThroughputPoint {
 }
 
 /// `GET /api/monitoring/throughput`: every bucket of the period, empty ones included.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Throughput {
     pub period: PeriodInfo,
@@ -86,6 +92,7 @@ pub struct Throughput {
 }
 
 /// Aggregates of one state of a workflow type over a period (and `current`, now).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StateMetrics {
     pub workflow: String,
@@ -118,6 +125,7 @@ pub struct StateMetrics {
 
 /// `GET /api/monitoring/states/{workflow}`: every state of the definition, in definition order, then
 /// states with history that the latest version no longer has.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateMetricsReport {
     pub period: PeriodInfo,
@@ -127,6 +135,7 @@ pub struct StateMetricsReport {
 }
 
 /// Which rule marked a step as a bottleneck.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BottleneckRule {
@@ -141,6 +150,7 @@ pub enum BottleneckRule {
 }
 
 /// A step flagged by one or more rules, with the reasons in words.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bottleneck {
     pub workflow: String,
@@ -153,6 +163,7 @@ pub struct Bottleneck {
 }
 
 /// `GET /api/monitoring/bottlenecks`: ranked, worst first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Bottlenecks {
     pub period: PeriodInfo,
@@ -160,6 +171,7 @@ pub struct Bottlenecks {
 }
 
 /// An SLA target as stored.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaTarget {
     pub id: String,
@@ -178,6 +190,7 @@ pub struct SlaTarget {
 }
 
 /// `POST /api/sla/targets` and `PUT /api/sla/targets/{id}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaTargetInput {
@@ -192,6 +205,7 @@ pub struct SlaTargetInput {
 }
 
 /// Where a target stands.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaStatus {
@@ -202,6 +216,7 @@ pub enum SlaStatus {
 }
 
 /// One period of a target's trend.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaTrendPoint {
     pub from_ms: i64,
@@ -211,6 +226,7 @@ pub struct SlaTrendPoint {
 }
 
 /// A target against its actual value over its window, with the trend over the last periods.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaResult {
     pub target: SlaTarget,
@@ -226,6 +242,7 @@ pub struct SlaResult {
 }
 
 /// `GET /api/sla/report`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaReport {
     pub generated_at_ms: i64,
@@ -236,6 +253,7 @@ pub struct SlaReport {
 }
 
 /// A breach: from the check that found the target broken to the one that found it met again.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaBreach {
     pub id: String,
@@ -251,6 +269,7 @@ pub struct SlaBreach {
 }
 
 /// Live: a target was found breached, or met again after a breach.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlaChange {
     pub target_id: String,
@@ -264,6 +283,7 @@ pub struct SlaChange {
 }
 
 /// `GET /api/monitoring/dashboard`: the live counters of the overview.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Dashboard {
     pub period: PeriodInfo,

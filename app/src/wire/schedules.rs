@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A schedule.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ScheduleView {
     pub name: String,
@@ -22,12 +23,14 @@ pub struct ScheduleView {
 }
 
 /// `GET /api/schedules`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ScheduleList {
     pub schedules: Vec<ScheduleView>,
 }
 
 /// The body of `PUT /api/schedules/{name}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PutSchedule {
@@ -41,6 +44,7 @@ pub struct PutSchedule {
 }
 
 /// The answer of `POST /api/schedules/{name}/run`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunStarted {
     pub schedule: String,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /api/services`: one entry per registered service, by name.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceStatus {
     pub name: String,
@@ -25,6 +26,7 @@ pub struct ServiceStatus {
 }
 
 /// One service's calls and breaker on one node.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceOnNode {
     pub node: String,
@@ -41,6 +43,7 @@ pub struct ServiceOnNode {
 
 /// A service's calls over a sliding window (the last five minutes), counted in memory by the server
 /// process since it started.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceCallStats {
     /// The window's length in seconds (300).
@@ -64,6 +67,7 @@ pub struct ServiceCallStats {
 }
 
 /// One failed call of a service.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceFailure {
     /// When the call ended (RFC 3339, UTC, milliseconds).
@@ -76,6 +80,7 @@ pub struct ServiceFailure {
 }
 
 /// The body of `POST /api/services/{name}/breaker`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerCommand {
@@ -83,6 +88,7 @@ pub struct BreakerCommand {
 }
 
 /// What an operator does to a circuit breaker.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerAction {
@@ -94,6 +100,7 @@ pub enum BreakerAction {
 }
 
 /// A circuit breaker's state.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerStatus {
@@ -107,6 +114,7 @@ pub enum BreakerStatus {
 
 /// How slow and how unreliable a simulated service is. The body of `PUT`/`POST
 /// /api/services/{name}/faults` and the answer of `GET` on the same path; every field is required.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceFaults {
@@ -120,6 +128,7 @@ pub struct ServiceFaults {
 }
 
 /// A latency distribution: median and 99th percentile in milliseconds (both 0: no delay).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceLatency {

@@ -52,6 +52,7 @@ macro_rules! vocabulary {
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $( $(#[$variant_meta])* $variant, )+
@@ -205,6 +206,7 @@ vocabulary! {
 }
 
 /// One journal entry of a history: a record with when, who and why (the engine's `JournalEntry`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
     /// When, epoch ms.
@@ -220,6 +222,7 @@ pub struct JournalEntry {
 
 /// What a journal entry records: the engine's journal records (same tags and fields), and `audit`, an
 /// inbox change that did not move the run (a claim or an assignment), taken from the audit trail.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum JournalRecord {

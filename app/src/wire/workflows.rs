@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::vocabulary::{InstanceStatus, JournalEntry};
 
 /// `GET /api/definitions`: one entry per workflow type.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefinitionSummary {
     pub name: String,
@@ -21,6 +22,7 @@ pub struct DefinitionSummary {
 }
 
 /// One version of a definition, with the definition itself.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DefinitionVersion {
     pub name: String,
@@ -33,6 +35,7 @@ pub struct DefinitionVersion {
 }
 
 /// The answer to `POST /api/definitions`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisteredDefinition {
     pub name: String,
@@ -42,6 +45,7 @@ pub struct RegisteredDefinition {
 }
 
 /// `POST /api/instances`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartInstance {
@@ -64,6 +68,7 @@ pub struct StartInstance {
 }
 
 /// An instance in a list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSummary {
     pub id: String,
@@ -81,6 +86,7 @@ pub struct InstanceSummary {
 }
 
 /// `GET /api/instances`: a page, newest first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstancePage {
     pub items: Vec<InstanceSummary>,
@@ -89,6 +95,7 @@ pub struct InstancePage {
 }
 
 /// `GET /api/instances/{id}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceDetail {
     #[serde(flatten)]
@@ -106,6 +113,7 @@ pub struct InstanceDetail {
 }
 
 /// One entry of `GET /api/instances/{id}/history`: an applied event and what it caused.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub seq: i64,
@@ -122,6 +130,7 @@ pub struct HistoryEntry {
 }
 
 /// One finished attempt of a task or compensation: `GET /api/instances/{id}/steps`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepAttempt {
     pub step_id: String,
@@ -143,6 +152,7 @@ pub struct StepAttempt {
 }
 
 /// The body of an operator action (`POST /api/instances/{id}/cancel|retry|skip|pause|resume`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceAction {
@@ -161,6 +171,7 @@ pub struct InstanceAction {
 
 /// The body of `POST /api/instances/bulk`: one operator action on many instances, chosen by `ids` or
 /// by `filter` (exactly one of the two).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkAction {
@@ -187,6 +198,7 @@ pub struct BulkAction {
 
 
 /// An operator action that applies to many instances at once.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BulkActionKind {
@@ -205,6 +217,7 @@ pub enum BulkActionKind {
 ///
 /// Read only from a JSON object: serde would also fill a struct from an array (field by field, in
 /// order), so `"filter": []` would be an empty filter, which selects every instance.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, remote = "Self")]
 pub struct BulkFilter {
@@ -258,6 +271,7 @@ impl BulkFilter {
 }
 
 /// The answer to `POST /api/instances/bulk`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkActionResult {
     /// `true` when nothing was changed (the request asked for a preview).
@@ -279,6 +293,7 @@ pub struct BulkActionResult {
 }
 
 /// An instance a bulk action could not be applied to, and why.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BulkFailure {
     pub id: String,
@@ -286,6 +301,7 @@ pub struct BulkFailure {
 }
 
 /// How many instances are in each status, for the overview.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceCounts {
     /// `(status, count)`, statuses in alphabetical order; absent statuses have no entry.

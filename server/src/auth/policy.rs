@@ -45,6 +45,9 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/auth/sign-in", Public),
     rule("POST", "/api/auth/sign-out", SignedIn),
     rule("GET", "/api/auth/me", SignedIn),
+    // The OpenAPI document: signed in, not public — it lists the admin routes and their permissions,
+    // a map an anonymous caller has no use for. Every role may read it.
+    rule("GET", "/api/openapi.json", SignedIn),
     // The live feed and the console's server functions.
     rule("GET", "/api/events", may(P::View)),
     rule("POST", "/api/system_info", may(P::View)),

@@ -1,5 +1,6 @@
 //! The HTTP surface: one [`router`] for the JSON API, the event stream, the server-rendered console and
-//! the static files of the browser bundle.
+//! the static files of the browser bundle. [`openapi`] describes the JSON API as an OpenAPI 3.1
+//! document (`GET /api/openapi.json`).
 //!
 //! Every area has its own `router()` next to its handlers (`api/*`, `auth::routes`, `interventions`,
 //! `schedules`); [`router`] is the one place they are merged, so the whole surface is listed once.
@@ -18,6 +19,7 @@ mod events;
 pub mod headers;
 mod health;
 pub mod json;
+pub mod openapi;
 mod site;
 pub mod time;
 
@@ -62,6 +64,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/health", get(health::health))
         .route("/api/health/live", get(health::live))
         .route("/api/events", get(events::stream))
+        .route("/api/openapi.json", get(openapi::serve))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
         .route("/api/{*rest}", any(unknown_api_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -47,13 +47,19 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Query of `GET /api/interventions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// `mine`, `unassigned`, `all` (default), `overdue` or `resolved`.
     view: Option<String>,
+    /// `human_task`, `retries_exhausted`, `compensation_failed` or `sla_breach`.
     kind: Option<String>,
+    /// Only this workflow type.
     workflow: Option<String>,
+    /// `urgent`, `high`, `normal` or `low`.
     priority: Option<String>,
+    /// At most this many, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 

@@ -28,6 +28,7 @@ mod marketplace_services;
 mod marketplace_workflows;
 mod monitoring;
 mod monitoring_api;
+mod openapi;
 mod permissions;
 mod runtime;
 mod schedules;

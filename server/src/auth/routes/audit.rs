@@ -13,17 +13,27 @@ use crate::store::AuditRow;
 use crate::store::audit::AuditFilter;
 
 /// Query of `GET /api/audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
+    /// Who acted (a username).
     actor: Option<String>,
+    /// An action name, or a prefix ending in `.` (`instance.`).
     action: Option<String>,
+    /// What kind of thing was acted on (`instance`, `user`, `token`, …).
     target_kind: Option<String>,
+    /// The id or name of the thing acted on.
     target_id: Option<String>,
+    /// Entries about this instance.
     instance: Option<String>,
+    /// At or after (RFC 3339).
     from: Option<String>,
+    /// Before (RFC 3339).
     until: Option<String>,
+    /// The `next_before` of the previous page.
     before: Option<String>,
+    /// Entries per page, 1 to 500 (default 100).
     limit: Option<i64>,
 }
 

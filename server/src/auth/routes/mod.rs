@@ -15,7 +15,7 @@
 //! - [`tokens`]: API tokens.
 //! - [`audit`]: the audit trail, filtered and paged.
 
-mod audit;
+pub(crate) mod audit;
 mod session;
 mod tokens;
 mod users;

@@ -96,11 +96,16 @@ pub async fn start(
 }
 
 /// Query of `GET /api/instances`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// The workflow type.
     workflow: Option<String>,
+    /// `created`, `running`, `waiting`, `compensating`, `needs_intervention`, `completed`, `failed`,
+    /// `compensated` or `cancelled`.
     status: Option<String>,
+    /// The definition version.
     version: Option<u32>,
     /// A business key value: buyer, seller, call or payout id.
     key: Option<String>,
@@ -110,7 +115,9 @@ pub struct ListQuery {
     to: Option<String>,
     /// Text the error contains.
     error: Option<String>,
+    /// Instances per page, 1 to 500 (default 50).
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -289,7 +296,8 @@ pub async fn steps(State(state): State<AppState>, Path(id): Path<String>) -> Res
     Ok(Json(attempts))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct WaitQuery {
     /// How long to wait, in milliseconds (at most 60,000; default 30,000).

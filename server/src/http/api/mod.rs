@@ -8,8 +8,8 @@
 
 pub(super) mod cluster;
 pub(super) mod definitions;
-pub(super) mod instances;
-pub(super) mod monitoring;
+pub(crate) mod instances;
+pub(crate) mod monitoring;
 pub(super) mod services;
 
 use crate::error::ApiError;

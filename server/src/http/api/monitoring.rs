@@ -42,27 +42,35 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The query of the reads that take a period and a workflow.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct PeriodQuery {
+pub(crate) struct PeriodQuery {
+    /// How far back: `15m`, `1h`, `24h`, `7d`, … (the default depends on the route).
     period: Option<String>,
+    /// Only this workflow type.
     workflow: Option<String>,
     /// End of the period, epoch ms (default: now).
     end: Option<i64>,
 }
 
 /// The query of the reads that take a period only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct PeriodOnlyQuery {
+pub(crate) struct PeriodOnlyQuery {
+    /// How far back: `15m`, `1h`, `24h`, `7d`, … (the default depends on the route).
     period: Option<String>,
+    /// End of the period, epoch ms (default: now).
     end: Option<i64>,
 }
 
 /// The query of the reads that take a workflow only.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct WorkflowQuery {
+pub(crate) struct WorkflowQuery {
+    /// Only this workflow type.
     workflow: Option<String>,
 }
 
@@ -203,11 +211,15 @@ async fn report(
     Ok(Json(state.monitor.sla_report(workflow).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The query of `GET /api/sla/breaches`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-struct BreachQuery {
+pub(crate) struct BreachQuery {
+    /// Only breaches still open.
     #[serde(default)]
     open: bool,
+    /// At most this many, 1 to 1000 (default 100).
     limit: Option<i64>,
 }
 
