@@ -105,7 +105,7 @@ async fn run_two_calls(router: &Router) -> Vec<String> {
         let id = started.body["id"].as_str().expect("an instance id").to_string();
         let settled =
             send(router, Caller::Nobody, "GET", &format!("/api/instances/{id}/wait?timeout_ms=60000"), None).await;
-        let expected = if number == FAILING_NUMBER { "failed" } else { "succeeded" };
+        let expected = if number == FAILING_NUMBER { "compensated" } else { "completed" };
         assert_eq!(settled.body["status"], expected, "{}", settled.text);
         ids.push(id);
     }
@@ -305,8 +305,14 @@ async fn request_and_transition_spans_reach_the_collector() {
         if let (Some(request), Some(transition)) = (request, transition) {
             break (request.clone(), transition.clone());
         }
-        let names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
-        assert!(Instant::now() < deadline, "the collector got no request and transition spans: {names:?}");
+        let seen: Vec<(&str, Vec<(String, Option<String>)>)> = spans
+            .iter()
+            .map(|span| {
+                let attributes = span.attributes.iter().map(|kv| (kv.key.clone(), attribute(span, &kv.key))).collect();
+                (span.name.as_str(), attributes)
+            })
+            .collect();
+        assert!(Instant::now() < deadline, "the collector got no request and transition spans: {seen:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(request.name, "GET /api/instances/{id}/wait");

@@ -18,12 +18,11 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
-use tracing::{Level, Subscriber};
+use tracing::Level;
 use tracing_subscriber::filter::{EnvFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::Layer;
+use tracing_subscriber::{Layer, Registry};
 use url::Url;
 
 /// The `tracing` target of every span meant for the collector.
@@ -69,7 +68,7 @@ pub fn init(log_filter: &str, otlp: Option<&Url>) -> anyhow::Result<Traces> {
         }
         None => (None, None),
     };
-    tracing_subscriber::registry().with(logs).with(spans).try_init().context("cannot install the log subscriber")?;
+    tracing_subscriber::registry().with(spans).with(logs).try_init().context("cannot install the log subscriber")?;
     if let Some(endpoint) = otlp {
         tracing::info!("exporting request and transition spans to {}", traces_url(endpoint));
     }
@@ -78,14 +77,11 @@ pub fn init(log_filter: &str, otlp: Option<&Url>) -> anyhow::Result<Traces> {
 
 /// The span layer for a collector at `endpoint` (its OTLP/HTTP base, e.g. `http://collector:4318`;
 /// spans go to `/v1/traces` under it), filtered to [`OTEL_TARGET`], with the provider to flush and
-/// shut down. Tests install it on a subscriber of their own.
+/// shut down. It goes first on a [`Registry`]; tests install it on a subscriber of their own.
 ///
 /// # Errors
 /// The exporter cannot be built (an endpoint the HTTP client refuses).
-pub fn otlp_layer<S>(endpoint: &Url) -> anyhow::Result<(impl Layer<S> + Send + Sync + 'static, SdkTracerProvider)>
-where
-    S: Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
-{
+pub fn otlp_layer(endpoint: &Url) -> anyhow::Result<(impl Layer<Registry> + Send + Sync + 'static, SdkTracerProvider)> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -98,6 +94,9 @@ where
         .build();
     let layer = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(SERVICE_NAME))
+        // Thread ids and busy/idle nanoseconds say little about a request or a transition.
+        .with_threads(false)
+        .with_tracked_inactivity(false)
         .with_filter(Targets::new().with_target(OTEL_TARGET, Level::TRACE));
     Ok((layer, provider))
 }

@@ -19,6 +19,7 @@ pub struct Committing {
     workflow: Option<String>,
     began: Instant,
     span: Span,
+    committed: bool,
 }
 
 impl Committing {
@@ -34,18 +35,28 @@ impl Committing {
                 workflow = %row.workflow,
                 state = row.current_state.as_deref().unwrap_or(""),
                 status = %row.status,
-                committed = false,
+                committed = tracing::field::Empty,
             ),
             None => Span::none(),
         };
-        Self { workflow: row.map(|row| row.workflow.clone()), began: Instant::now(), span }
+        Self { workflow: row.map(|row| row.workflow.clone()), began: Instant::now(), span, committed: false }
     }
 
     /// The write is durable.
-    pub fn done(self) {
+    pub fn done(mut self) {
         if let Some(workflow) = &self.workflow {
             super::metrics::transition_committed(workflow, self.began.elapsed());
         }
+        self.committed = true;
         self.span.record("committed", true);
+    }
+}
+
+impl Drop for Committing {
+    /// Recorded once, at the end: an exporter may keep every value a field was given.
+    fn drop(&mut self) {
+        if !self.committed {
+            self.span.record("committed", false);
+        }
     }
 }
