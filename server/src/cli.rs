@@ -177,8 +177,8 @@ pub struct ServeArgs {
 
     /// Send request and transition spans to this OpenTelemetry collector over OTLP/HTTP (protobuf), e.g.
     /// `http://127.0.0.1:4318` (spans go to `/v1/traces` under it). Off when absent.
-    #[arg(long, env = "SWITCHBOARD_OTLP_ENDPOINT", value_parser = crate::telemetry::traces::parse_endpoint)]
-    pub otlp_endpoint: Option<url::Url>,
+    #[arg(long, env = "SWITCHBOARD_OTLP_ENDPOINT", value_parser = crate::telemetry::traces::check_endpoint)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServeArgs {

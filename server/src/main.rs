@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
         Some(_) => None,
     };
     // Held to the end: dropping it flushes the spans still queued for the collector.
-    let _traces = match telemetry::traces::init(filter, otlp.as_ref()) {
+    let _traces = match telemetry::traces::init(filter, otlp.as_deref()) {
         Ok(traces) => traces,
         Err(error) => {
             eprintln!("switchboard: {error:#}");

@@ -121,7 +121,9 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             None => (series, ""),
         };
         let matches = series_name == name
-            && labels.iter().all(|(key, value)| series_labels.split(',').any(|pair| pair == format!("{key}=\"{value}\"")));
+            && labels
+                .iter()
+                .all(|(key, value)| series_labels.split(',').any(|pair| pair == format!("{key}=\"{value}\"")));
         matches.then(|| value.parse().ok()).flatten()
     })
 }
@@ -160,7 +162,11 @@ async fn metrics_are_guarded_and_name_every_series(url: DatabaseUrl) {
     let watcher = sign_in(&router, "watcher").await;
     let by_session = send(&router, Caller::Cookie(&watcher), "GET", "/metrics", None).await;
     assert_eq!(by_session.status, StatusCode::OK, "a signed-in manager may scrape");
-    assert!(by_session.content_type.as_deref().is_some_and(|t| t.starts_with("text/plain")), "{:?}", by_session.content_type);
+    assert!(
+        by_session.content_type.as_deref().is_some_and(|t| t.starts_with("text/plain")),
+        "{:?}",
+        by_session.content_type
+    );
 
     // Every role may view, so no token lacks the permission; the weakest role scrapes, a revoked
     // token is refused like any API call.
@@ -195,21 +201,41 @@ async fn metrics_are_guarded_and_name_every_series(url: DatabaseUrl) {
     let workflow = [("workflow", "call-processing")];
     assert_positive(&text, "switchboard_engine_transitions_total", &workflow);
     assert_positive(&text, "switchboard_engine_transition_latency_seconds_count", &workflow);
-    assert_positive(&text, "switchboard_engine_transition_latency_seconds_bucket", &[("workflow", "call-processing"), ("le", "+Inf")]);
+    assert_positive(
+        &text,
+        "switchboard_engine_transition_latency_seconds_bucket",
+        &[("workflow", "call-processing"), ("le", "+Inf")],
+    );
     assert_positive(&text, "switchboard_store_batch_size_count", &[]);
     assert_positive(&text, "switchboard_store_commit_duration_seconds_count", &[]);
     let validate = [("service", "calls"), ("action", "validate")];
     assert_positive(&text, "switchboard_service_calls_total", &validate);
     assert_positive(&text, "switchboard_service_call_duration_seconds_count", &validate);
-    assert_positive(&text, "switchboard_service_call_errors_total", &[("service", "calls"), ("action", "validate"), ("kind", "permanent")]);
+    assert_positive(
+        &text,
+        "switchboard_service_call_errors_total",
+        &[("service", "calls"), ("action", "validate"), ("kind", "permanent")],
+    );
     assert_eq!(sample(&text, "switchboard_service_breaker_state", &[("service", "calls")]), Some(0.0), "closed");
     assert_positive(&text, "switchboard_interventions_open", &[]);
     assert_positive(&text, "switchboard_sla_breaches_total", &workflow);
     assert_positive(&text, "switchboard_sla_breaches_open", &[]);
     // HTTP series carry route patterns, methods and statuses; never a raw path.
-    assert_positive(&text, "switchboard_http_requests_total", &[("route", "/api/instances"), ("method", "POST"), ("status", "201")]);
-    assert_positive(&text, "switchboard_http_requests_total", &[("route", "/metrics"), ("method", "GET"), ("status", "401")]);
-    assert_positive(&text, "switchboard_http_request_duration_seconds_count", &[("route", "/api/instances/{id}/wait"), ("method", "GET")]);
+    assert_positive(
+        &text,
+        "switchboard_http_requests_total",
+        &[("route", "/api/instances"), ("method", "POST"), ("status", "201")],
+    );
+    assert_positive(
+        &text,
+        "switchboard_http_requests_total",
+        &[("route", "/metrics"), ("method", "GET"), ("status", "401")],
+    );
+    assert_positive(
+        &text,
+        "switchboard_http_request_duration_seconds_count",
+        &[("route", "/api/instances/{id}/wait"), ("method", "GET")],
+    );
     for id in &ids {
         assert!(!text.contains(id.as_str()), "an instance id leaked into a label: {id}");
     }
@@ -229,7 +255,7 @@ struct Collector {
 
 impl Collector {
     /// Serves `POST /v1/traces` on a free local port; answers its base URL.
-    async fn start(&self) -> url::Url {
+    async fn start(&self) -> String {
         let bodies = self.bodies.clone();
         let app = Router::new().route(
             "/v1/traces",
@@ -245,7 +271,7 @@ impl Collector {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        format!("http://{address}").parse().unwrap()
+        format!("http://{address}")
     }
 
     fn spans(&self) -> Vec<Span> {
@@ -305,11 +331,12 @@ async fn request_and_transition_spans_reach_the_collector() {
         if let (Some(request), Some(transition)) = (request, transition) {
             break (request.clone(), transition.clone());
         }
-        let seen: Vec<(&str, Vec<(String, Option<String>)>)> = spans
+        let seen: Vec<String> = spans
             .iter()
             .map(|span| {
-                let attributes = span.attributes.iter().map(|kv| (kv.key.clone(), attribute(span, &kv.key))).collect();
-                (span.name.as_str(), attributes)
+                let attributes: Vec<String> =
+                    span.attributes.iter().map(|kv| format!("{}={:?}", kv.key, attribute(span, &kv.key))).collect();
+                format!("{} {{{}}}", span.name, attributes.join(", "))
             })
             .collect();
         assert!(Instant::now() < deadline, "the collector got no request and transition spans: {seen:?}");

@@ -97,7 +97,9 @@ impl Writer {
         let committing = crate::telemetry::transitions::Committing::of(&write);
         let (ack, done) = oneshot::channel();
         self.sender.send((write, ack)).map_err(|_| CommitError::Failed("the writer has stopped".into()))?;
-        done.await.map_err(|_| CommitError::Failed("the writer stopped before answering".into()))?.map(|()| committing.done())
+        done.await
+            .map_err(|_| CommitError::Failed("the writer stopped before answering".into()))?
+            .map(|()| committing.done())
     }
 
     pub fn stats(&self) -> &WriterStats {

@@ -35,8 +35,7 @@ pub const SLA_BREACHES_OPEN: &str = "switchboard_sla_breaches_open";
 
 /// Bucket bounds of every `_seconds` histogram: 1 ms to 30 s, covering a group commit on an idle SQLite
 /// file as well as a service call that runs into its deadline.
-const SECONDS_BUCKETS: &[f64] =
-    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const SECONDS_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// Bucket bounds of the batch size: powers of two up to the writer's `MAX_BATCH` (2,000).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2000.0];

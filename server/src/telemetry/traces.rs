@@ -55,12 +55,11 @@ impl Drop for Traces {
 ///
 /// # Errors
 /// A subscriber is already installed, or the exporter cannot be built.
-pub fn init(log_filter: &str, otlp: Option<&Url>) -> anyhow::Result<Traces> {
+pub fn init(log_filter: &str, otlp: Option<&str>) -> anyhow::Result<Traces> {
     let filter = EnvFilter::try_new(log_filter)
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive(format!("{OTEL_TARGET}=off").parse().context("the trace target's filter")?);
-    let logs =
-        tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_filter(filter);
+    let logs = tracing_subscriber::fmt::layer().with_target(false).with_writer(std::io::stderr).with_filter(filter);
     let (spans, provider) = match otlp {
         Some(endpoint) => {
             let (layer, provider) = otlp_layer(endpoint)?;
@@ -70,7 +69,7 @@ pub fn init(log_filter: &str, otlp: Option<&Url>) -> anyhow::Result<Traces> {
     };
     tracing_subscriber::registry().with(spans).with(logs).try_init().context("cannot install the log subscriber")?;
     if let Some(endpoint) = otlp {
-        tracing::info!("exporting request and transition spans to {}", traces_url(endpoint));
+        tracing::info!("exporting request and transition spans to {}", endpoint);
     }
     Ok(Traces { provider })
 }
@@ -80,12 +79,13 @@ pub fn init(log_filter: &str, otlp: Option<&Url>) -> anyhow::Result<Traces> {
 /// shut down. It goes first on a [`Registry`]; tests install it on a subscriber of their own.
 ///
 /// # Errors
-/// The exporter cannot be built (an endpoint the HTTP client refuses).
-pub fn otlp_layer(endpoint: &Url) -> anyhow::Result<(impl Layer<Registry> + Send + Sync + 'static, SdkTracerProvider)> {
+/// The endpoint is not an `http://` URL, or the exporter cannot be built.
+pub fn otlp_layer(endpoint: &str) -> anyhow::Result<(impl Layer<Registry> + Send + Sync + 'static, SdkTracerProvider)> {
+    let endpoint = parse_endpoint(endpoint).map_err(anyhow::Error::msg)?;
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(traces_url(endpoint).as_str())
+        .with_endpoint(traces_url(&endpoint).as_str())
         .build()
         .context("cannot build the OTLP span exporter")?;
     let provider = SdkTracerProvider::builder()
@@ -110,8 +110,17 @@ pub fn traces_url(endpoint: &Url) -> Url {
     url
 }
 
-/// `--otlp-endpoint`: an `http://` URL (this build has no TLS; reach an https collector through a local
-/// proxy or agent).
+/// Checks `--otlp-endpoint` when the command line is read: an `http://` URL (this build has no TLS;
+/// reach an https collector through a local proxy or agent). The flag keeps the text, which is parsed
+/// again here when the subscriber starts.
+///
+/// # Errors
+/// Not a URL, or not `http://`.
+pub fn check_endpoint(text: &str) -> Result<String, String> {
+    parse_endpoint(text).map(|_| text.to_string())
+}
+
+/// The endpoint as a URL; see [`check_endpoint`].
 ///
 /// # Errors
 /// Not a URL, or not `http://`.
@@ -137,5 +146,6 @@ mod tests {
         assert_eq!(traces_url(&full).as_str(), "http://collector:4318/custom/traces");
         assert!(parse_endpoint("https://collector:4318").unwrap_err().contains("http://"));
         assert!(parse_endpoint("collector:4318 x").is_err());
+        assert_eq!(check_endpoint("http://c:4318").as_deref(), Ok("http://c:4318"));
     }
 }
