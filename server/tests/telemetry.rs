@@ -313,9 +313,11 @@ async fn request_and_transition_spans_reach_the_collector() {
     let state = support::state_with(&temp.url, services()).await;
     let api = support::admin_router(&state);
     let ids = run_two_calls(&api).await;
-    // Sends what is queued now rather than at the next scheduled batch (blocking: off the runtime).
+    // Sends what is queued now rather than at the next scheduled batch (blocking: off the runtime). A
+    // flush that fails (a busy machine, a slow export) is no verdict: the batches keep coming.
     let flushing = provider.clone();
-    tokio::task::spawn_blocking(move || flushing.force_flush()).await.unwrap().expect("the flush");
+    let flushed = tokio::task::spawn_blocking(move || flushing.force_flush()).await.unwrap();
+    eprintln!("flush: {flushed:?}");
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let (request, transition) = loop {
