@@ -177,6 +177,11 @@ pub struct ServeArgs {
     /// Cluster: how often (ms) a node looks for unowned instances and those of gone nodes.
     #[arg(long, env = "SWITCHBOARD_CLAIM_INTERVAL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
     pub claim_interval_ms: u64,
+
+    /// Send request and transition spans to this OpenTelemetry collector over OTLP/HTTP (protobuf), e.g.
+    /// `http://127.0.0.1:4318` (spans go to `/v1/traces` under it). Off when absent.
+    #[arg(long, env = "SWITCHBOARD_OTLP_ENDPOINT", value_parser = crate::telemetry::traces::check_endpoint)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl ServeArgs {

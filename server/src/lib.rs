@@ -37,6 +37,8 @@
 //!   services ([`services::ServiceSpec`], `--service`), the recording service of tests and benchmarks.
 //! - [`state`]: [`state::AppState`], what handlers reach.
 //! - [`store`]: every query, for both databases: transitions written in group commits, reads, the audit.
+//! - [`telemetry`]: Prometheus metrics on `GET /metrics` and optional OTLP trace export
+//!   (`--otlp-endpoint`) of request and transition spans.
 //! - [`traffic`]: the demo traffic generator that makes a fresh start look like a living marketplace.
 //!
 //! ```no_run
@@ -71,4 +73,5 @@ pub mod serve;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod traffic;

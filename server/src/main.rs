@@ -4,10 +4,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use switchboard::cli::{Cli, Command};
-use switchboard::{bench, db, seed, serve};
+use switchboard::{bench, db, seed, serve, telemetry};
 
 /// mimalloc instead of the system allocator: under load the engine, the JSON encoding and the database
 /// driver allocate from many threads at once, and glibc's arenas spent a quarter of the benchmark's
@@ -21,11 +20,19 @@ async fn main() -> ExitCode {
     // The benchmark prints figures; request logs would drown them unless asked for.
     let quiet_bench = matches!(cli.command, Some(Command::Bench(_))) && std::env::var_os("SWITCHBOARD_LOG").is_none();
     let filter = if quiet_bench { "warn" } else { cli.log.as_str() };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    let otlp = match &cli.command {
+        None => cli.serve.otlp_endpoint.clone(),
+        Some(Command::Serve(args)) => args.otlp_endpoint.clone(),
+        Some(_) => None,
+    };
+    // Held to the end: dropping it flushes the spans still queued for the collector.
+    let _traces = match telemetry::traces::init(filter, otlp.as_deref()) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("switchboard: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
 
     let outcome = match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => match args.config() {

@@ -4,7 +4,8 @@
 //! Bearer` API token, else the session cookie); the route's rule is looked up ([`super::policy`]) —
 //! unlisted routes are refused, PUT/PATCH/DELETE answer 405; a POST carried by a cookie (or by nothing:
 //! sign-in) must come from this site's own origin; then the rule's permission is checked against the
-//! caller's role. API requests without a caller get 401; page requests are sent to `/sign-in`.
+//! caller's role. API requests (and `/metrics`, which scrapers read like the API) without a caller get
+//! 401; page requests are sent to `/sign-in`.
 //!
 //! Requests the server sends itself while rendering a page (`InProcessApi`) carry the page request's
 //! [`Principal`] and [`InProcess`] as extensions, which no client can set, so they are checked against
@@ -44,7 +45,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             Err(error) => return error.into_response(),
         },
     };
-    let is_api = path == "/api" || path.starts_with("/api/");
+    let is_api = path == "/api" || path.starts_with("/api/") || path == crate::telemetry::METRICS_PATH;
     let need = if is_api {
         let matched = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
         match matched.as_deref().map(|route| policy::lookup(method.as_str(), route)) {

@@ -110,6 +110,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/tokens", may(P::ManageUsers)),
     rule("POST", "/api/tokens/{id}/revoke", may(P::ManageUsers)),
     rule("GET", "/api/audit", may(P::ReadAudit)),
+    // Prometheus scrapes (outside /api/, guarded like it).
+    rule("GET", "/metrics", may(P::View)),
     // Unknown API paths answer 404 to signed-in callers.
     rule("GET", "/api/{*rest}", SignedIn),
     rule("POST", "/api/{*rest}", SignedIn),

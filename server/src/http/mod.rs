@@ -65,6 +65,7 @@ fn api_routes() -> Router<AppState> {
         .route("/api/health/live", get(health::live))
         .route("/api/events", get(events::stream))
         .route("/api/openapi.json", get(openapi::serve))
+        .route(crate::telemetry::METRICS_PATH, get(crate::telemetry::scrape::metrics))
         // Anything else under /api/ that no route or server function claims is a JSON 404, not a page.
         .route("/api/{*rest}", any(unknown_api_route))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -105,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(api_errors::json_errors))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(axum::middleware::from_fn(crate::telemetry::http::observe))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {

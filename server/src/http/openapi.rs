@@ -150,7 +150,7 @@ fn is_undocumented(rule: &Rule) -> bool {
 
 /// `/api/instances/{id}` → `instances`.
 fn tag_of(path: &str) -> String {
-    path.trim_start_matches("/api/").split(['/', '.']).next().unwrap_or("api").to_string()
+    path.trim_start_matches("/api/").trim_start_matches('/').split(['/', '.']).next().unwrap_or("api").to_string()
 }
 
 /// The name of what `need` asks for, as the extension and the security requirement carry it.
@@ -277,6 +277,17 @@ impl Op {
         self
     }
 
+    /// The Prometheus text exposition format.
+    fn prometheus(mut self) -> Self {
+        let content = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build();
+        let answer = ResponseBuilder::new()
+            .description("Every series in the Prometheus text format (`docs/operations.md` lists them)")
+            .content("text/plain; version=0.0.4", content)
+            .build();
+        self.answers.push((200, answer));
+        self
+    }
+
     fn errors(mut self, statuses: &[u16]) -> Self {
         self.errors.extend_from_slice(statuses);
         self
@@ -288,6 +299,12 @@ fn describe(method: &str, path: &str, s: &mut Schemas) -> Option<Op> {
     use w::*;
     let op = match (method, path) {
         ("GET", "/api/openapi.json") => Op::new("openapi", "This document").ok(any_json("An OpenAPI 3.1 document")),
+        ("GET", "/metrics") => Op::new("metrics", "Prometheus metrics, for scraping")
+            .about(
+                "Engine transitions and their latency, the writer's batches and commits, service calls and \
+                    breakers, HTTP requests by route, open interventions and SLA breaches.",
+            )
+            .prometheus(),
         ("GET", "/api/health") => Op::new("health", "Readiness, for load balancers")
             .about(
                 "200 while the database answers and writes succeed; 503 with `status: degraded` and \
@@ -676,6 +693,7 @@ mod tests {
     fn tags_and_path_parameters_come_from_the_path() {
         assert_eq!(tag_of("/api/instances/{id}/history"), "instances");
         assert_eq!(tag_of("/api/openapi.json"), "openapi");
+        assert_eq!(tag_of("/metrics"), "metrics");
         let names: Vec<String> =
             path_parameters("/api/definitions/{name}/versions/{version}").into_iter().map(|p| p.name).collect();
         assert_eq!(names, ["name", "version"]);

@@ -492,6 +492,7 @@ impl Monitor {
                         intervention_id: intervention.as_ref().map(|i| i.id.clone()),
                     };
                     self.store().insert_sla_breach(&row, intervention.as_ref()).await?;
+                    crate::telemetry::metrics::sla_breached(&target.workflow);
                     if let Some(opened) = &intervention {
                         self.bus.announce(LiveEvent::Intervention(app::wire::InterventionChange {
                             id: opened.id.clone(),

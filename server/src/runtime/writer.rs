@@ -94,9 +94,12 @@ impl Writer {
 
     /// Resolves once the write is durable (committed), or with the reason it is not.
     pub async fn commit(&self, write: TransitionWrite) -> Result<(), CommitError> {
+        let committing = crate::telemetry::transitions::Committing::of(&write);
         let (ack, done) = oneshot::channel();
         self.sender.send((write, ack)).map_err(|_| CommitError::Failed("the writer has stopped".into()))?;
-        done.await.map_err(|_| CommitError::Failed("the writer stopped before answering".into()))?
+        done.await
+            .map_err(|_| CommitError::Failed("the writer stopped before answering".into()))?
+            .map(|()| committing.done())
     }
 
     pub fn stats(&self) -> &WriterStats {
@@ -193,6 +196,7 @@ async fn run(
         stats.commit_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         stats.transitions.fetch_add(writes.len() as u64, Ordering::Relaxed);
+        crate::telemetry::metrics::group_commit(writes.len(), began.elapsed());
         for (ack, outcome) in acks.drain(..).zip(outcomes) {
             // A waiter that gave up (its request was cancelled) needs no answer.
             let _ = ack.send(outcome);

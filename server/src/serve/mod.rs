@@ -113,6 +113,7 @@ async fn start(
     services: Registry,
     faults: FaultControl,
 ) -> anyhow::Result<AppState> {
+    crate::telemetry::metrics::install(); // before the runtime starts: recovery's transitions count too
     let leptos_options = LeptosOptions::builder()
         .output_name(app::OUTPUT_NAME)
         .site_root(config.site_root.to_string_lossy().as_ref())

@@ -146,10 +146,12 @@ impl Registry {
                 ServiceError::new(ErrorKind::CircuitOpen, format!("the circuit breaker of `{service}` is open"));
             let refused = Outcome::Failed { latency: None, action: &request.action, error: &error };
             lock(&entry.stats).record(now_ms, refused);
+            crate::telemetry::metrics::service_call(service, &entry.action_name(&request.action), None, Some(error.kind));
             return Err(error);
         }
         let mut call = InFlight {
             entry,
+            service,
             action: entry.action_name(&request.action),
             timeout: request.timeout,
             now_ms,
@@ -219,6 +221,8 @@ impl Registry {
 /// probe slot forever, and timeouts would be missing from the statistics.
 struct InFlight<'a> {
     entry: &'a Entry,
+    /// The service's name, for the metrics.
+    service: &'a str,
     action: Cow<'a, str>,
     timeout: Duration,
     /// The caller's clock at the start, epoch ms.
@@ -262,6 +266,7 @@ impl InFlight<'_> {
                 Err(_) => breaker.record_failure(self.now_ms),
             }
         }
+        crate::telemetry::metrics::service_call(self.service, &self.action, Some(latency), outcome.err().map(|e| e.kind));
         let ended_at = self.now_ms.saturating_add(i64::try_from(latency.as_millis()).unwrap_or(i64::MAX));
         let outcome = match outcome {
             Ok(()) => Outcome::Succeeded { latency },

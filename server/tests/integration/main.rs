@@ -34,5 +34,6 @@ mod runtime;
 mod schedules;
 mod services_api;
 mod store;
+mod telemetry;
 mod traffic;
 mod visitor_hardening;
