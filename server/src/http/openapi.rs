@@ -13,7 +13,7 @@
 //! Why a table here rather than `#[utoipa::path]` on each handler: the permission already lives in
 //! [`RULES`] and must not be written twice; the handlers are spread over seven modules whose routers
 //! name the paths again, and a path macro would be a third copy. Here each route is described once,
-//! next to all the others, and `server/tests/openapi.rs` checks that the document's operations are
+//! next to all the others, and `server/tests/integration/openapi.rs` checks that the document's operations are
 //! exactly the table's (minus [`UNDOCUMENTED`]) with the table's permissions, and that real answers
 //! match their schemas — so a route added without a description fails a test.
 //!
@@ -76,7 +76,7 @@ pub fn document() -> OpenApi {
     let mut paths = Paths::new();
     let mut tags = Vec::<String>::new();
     for rule in RULES.iter().filter(|rule| !is_undocumented(rule)) {
-        // A route nobody described is left out here and fails `server/tests/openapi.rs`.
+        // A route nobody described is left out here and fails `server/tests/integration/openapi.rs`.
         let Some(op) = describe(rule.method, rule.path, &mut schemas) else { continue };
         let tag = tag_of(rule.path);
         if !tags.contains(&tag) {

@@ -9,25 +9,22 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, Request, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, StatusCode};
 use axum::Router;
 use prost::Message;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use app::wire::Role;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use crate::support::reply::Reply;
+use crate::support::site::{Sent, Site, PASSWORD};
 use switchboard::auth::bootstrap::ensure_admin;
 use switchboard::db::DatabaseUrl;
 use switchboard::services::{RecordingService, Registry};
 use switchboard::state::AppState;
 
-const HOST: &str = "switchboard.test";
-const ORIGIN: &str = "http://switchboard.test";
-const PASSWORD: &str = "a long enough password";
 /// The call whose validation fails for good: its run fails, which the SLA check below counts.
 const FAILING_NUMBER: i64 = 13;
 
@@ -44,66 +41,18 @@ fn services() -> Registry {
     registry
 }
 
-/// How a request is authenticated.
-enum Caller<'a> {
-    Nobody,
-    Cookie(&'a str),
-    Token(&'a str),
-}
-
-async fn send(router: &Router, caller: Caller<'_>, method: &str, uri: &str, body: Option<Value>) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri).header(header::HOST, HOST);
-    match caller {
-        Caller::Nobody => {}
-        Caller::Cookie(id) => {
-            request = request.header(header::COOKIE, format!("switchboard_session={id}")).header(header::ORIGIN, ORIGIN)
-        }
-        Caller::Token(secret) => request = request.header(header::AUTHORIZATION, format!("Bearer {secret}")),
-    }
-    let body = match body {
-        Some(body) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    Reply::exchange(router, request.body(body).unwrap()).await
-}
-
-/// Signs in; the session cookie's value.
-async fn sign_in(router: &Router, username: &str) -> String {
-    let request = Request::post("/api/auth/sign-in")
-        .header(header::HOST, HOST)
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(json!({"username": username, "password": PASSWORD}).to_string()))
-        .unwrap();
-    let response = tower::ServiceExt::oneshot(router.clone(), request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "sign-in of {username}");
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
-    cookie.split(';').next().unwrap().trim_start_matches("switchboard_session=").to_string()
-}
-
 /// Registers the saga and runs two calls through the API to their end: one succeeds, one fails.
 /// Answers the ids.
-async fn run_two_calls(router: &Router) -> Vec<String> {
-    let registered = send(router, Caller::Nobody, "POST", "/api/definitions", Some(crate::support::call_saga())).await;
+async fn run_two_calls(site: &Site, admin: &Sent) -> Vec<String> {
+    let registered = site.post("/api/definitions", admin, crate::support::call_saga()).await;
     assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.text);
     let mut ids = Vec::new();
     for number in [1, FAILING_NUMBER] {
         let input = json!({"call_id": format!("c-{number}"), "number": number});
-        let started = send(
-            router,
-            Caller::Nobody,
-            "POST",
-            "/api/instances",
-            Some(json!({"workflow": "call-processing", "input": input})),
-        )
-        .await;
+        let started = site.post("/api/instances", admin, json!({"workflow": "call-processing", "input": input})).await;
         assert_eq!(started.status, StatusCode::CREATED, "{}", started.text);
         let id = started.body["id"].as_str().expect("an instance id").to_string();
-        let settled =
-            send(router, Caller::Nobody, "GET", &format!("/api/instances/{id}/wait?timeout_ms=60000"), None).await;
+        let settled = site.get(&format!("/api/instances/{id}/wait?timeout_ms=60000"), admin).await;
         let expected = if number == FAILING_NUMBER { "compensated" } else { "completed" };
         assert_eq!(settled.body["status"], expected, "{}", settled.text);
         ids.push(id);
@@ -141,25 +90,19 @@ fn assert_positive(text: &str, name: &str, labels: &[(&str, &str)]) {
 async fn metrics_are_guarded_and_name_every_series(url: DatabaseUrl) {
     let state: AppState = crate::support::state_with(&url, services()).await;
     ensure_admin(state.runtime.store(), Some(PASSWORD)).await.unwrap();
-    let router = switchboard::http::router(state.clone());
+    let site = Site::with_state(state.clone());
 
-    let anonymous = send(&router, Caller::Nobody, "GET", "/metrics", None).await;
+    let anonymous = site.get("/metrics", &Sent::default()).await;
     anonymous.error(StatusCode::UNAUTHORIZED, "unauthorized", &["sign in"], &[]);
-    let bogus = send(&router, Caller::Token("sb_nothing"), "GET", "/metrics", None).await;
+    let bogus = site.get("/metrics", &Sent::token("sb_nothing")).await;
     bogus.error(StatusCode::UNAUTHORIZED, "unauthorized", &["token"], &[]);
 
-    let admin = sign_in(&router, "admin").await;
-    let created = send(
-        &router,
-        Caller::Cookie(&admin),
-        "POST",
-        "/api/users",
-        Some(json!({"username": "watcher", "role": Role::Manager, "password": PASSWORD})),
-    )
-    .await;
+    let admin = Sent::cookie(&site.session("admin").await);
+    let created =
+        site.post("/api/users", &admin, json!({"username": "watcher", "role": Role::Manager, "password": PASSWORD})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let watcher = sign_in(&router, "watcher").await;
-    let by_session = send(&router, Caller::Cookie(&watcher), "GET", "/metrics", None).await;
+    let watcher = Sent::cookie(&site.session("watcher").await);
+    let by_session = site.get("/metrics", &watcher).await;
     assert_eq!(by_session.status, StatusCode::OK, "a signed-in manager may scrape");
     assert!(
         by_session.content_type.as_deref().is_some_and(|t| t.starts_with("text/plain")),
@@ -169,32 +112,24 @@ async fn metrics_are_guarded_and_name_every_series(url: DatabaseUrl) {
 
     // Every role may view, so no token lacks the permission; the weakest role scrapes, a revoked
     // token is refused like any API call.
-    let token = send(
-        &router,
-        Caller::Cookie(&admin),
-        "POST",
-        "/api/tokens",
-        Some(json!({"name": "prometheus", "role": Role::Support})),
-    )
-    .await;
+    let token = site.post("/api/tokens", &admin, json!({"name": "prometheus", "role": Role::Support})).await;
     assert_eq!(token.status, StatusCode::CREATED, "{}", token.text);
     let secret = token.body["secret"].as_str().unwrap().to_string();
     let token_id = token.body["token"]["id"].as_str().unwrap().to_string();
-    assert_eq!(send(&router, Caller::Token(&secret), "GET", "/metrics", None).await.status, StatusCode::OK);
-    let post = send(&router, Caller::Token(&secret), "POST", "/metrics", Some(json!({}))).await;
+    assert_eq!(site.get("/metrics", &Sent::token(&secret)).await.status, StatusCode::OK);
+    let post = site.post("/metrics", &Sent::token(&secret), json!({})).await;
     post.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", &["post"], &[]);
 
-    let api = crate::support::admin_router(&state);
-    let ids = run_two_calls(&api).await;
+    let ids = run_two_calls(&site, &admin).await;
     // An error rate of at most 0 with a failed run: breached at once, with an intervention.
     let target = json!({"workflow": "call-processing", "metric": "error_rate", "threshold": 0,
                         "window_ms": 3_600_000, "open_intervention": true});
-    let created = send(&api, Caller::Nobody, "POST", "/api/sla/targets", Some(target)).await;
+    let created = site.post("/api/sla/targets", &admin, target).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let changes = state.monitor.check_slas().await.expect("the SLA check runs");
     assert!(!changes.is_empty(), "the impossible target is breached");
 
-    let scrape = send(&router, Caller::Token(&secret), "GET", "/metrics", None).await;
+    let scrape = site.get("/metrics", &Sent::token(&secret)).await;
     assert_eq!(scrape.status, StatusCode::OK);
     let text = scrape.text;
     let workflow = [("workflow", "call-processing")];
@@ -239,8 +174,8 @@ async fn metrics_are_guarded_and_name_every_series(url: DatabaseUrl) {
         assert!(!text.contains(id.as_str()), "an instance id leaked into a label: {id}");
     }
 
-    send(&router, Caller::Cookie(&admin), "POST", &format!("/api/tokens/{token_id}/revoke"), Some(json!({}))).await;
-    let revoked = send(&router, Caller::Token(&secret), "GET", "/metrics", None).await;
+    site.post(&format!("/api/tokens/{token_id}/revoke"), &admin, json!({})).await;
+    let revoked = site.get("/metrics", &Sent::token(&secret)).await;
     revoked.error(StatusCode::UNAUTHORIZED, "unauthorized", &["revoked"], &[]);
     state.events.shut_down();
 }
@@ -310,8 +245,10 @@ async fn request_and_transition_spans_reach_the_collector() {
 
     let temp = crate::support::TempSqlite::new();
     let state = crate::support::state_with(&temp.url, services()).await;
-    let api = crate::support::admin_router(&state);
-    let ids = run_two_calls(&api).await;
+    ensure_admin(state.runtime.store(), Some(PASSWORD)).await.unwrap();
+    let site = Site::with_state(state.clone());
+    let admin = Sent::cookie(&site.session("admin").await);
+    let ids = run_two_calls(&site, &admin).await;
     // Sends what is queued now rather than at the next scheduled batch (blocking: off the runtime). A
     // flush that fails (a busy machine, a slow export) is no verdict: the batches keep coming.
     let flushing = provider.clone();
